@@ -1,0 +1,256 @@
+"""The normalized billing model every provider maps into.
+
+Frozen dataclasses, no I/O. Money is ``Decimal`` from the parse on and is only
+ever summed within one currency (:func:`totals_by_currency`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+# ISO 4217 minor digits for the currencies that are not the common "2".
+_MINOR_DIGITS: Mapping[str, int] = {
+    "BHD": 3, "BIF": 0, "CLF": 4, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0,
+    "JOD": 3, "JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0,
+    "RWF": 0, "TND": 3, "UGX": 0, "UYI": 0, "UYW": 4, "VND": 0, "VUV": 0, "XAF": 0,
+    "XOF": 0, "XPF": 0,
+}
+
+LINE_KINDS = ("service", "main", "usage")
+
+
+def minor_digits(currency: str) -> int:
+    """Number of minor-unit digits of an ISO 4217 currency code (2 unless known otherwise)."""
+    return _MINOR_DIGITS.get(currency.upper(), 2)
+
+
+def format_money(amount: Decimal | None, currency: str, *, with_code: bool = False) -> str:
+    """Format an exact amount with the currency's minor digits and thousands separators.
+
+    ``format_money(Decimal("1234.5"), "USD") == "1,234.50"``; JPY shows no decimals.
+    Amounts with more precision than the currency keep it rather than silently
+    rounding a figure the provider sent (``0.125 USD`` stays ``0.125``).
+    ``None`` renders as an empty string.
+    """
+    if amount is None:
+        return ""
+    quantum = Decimal(1).scaleb(-minor_digits(currency))
+    try:
+        rounded = amount.quantize(quantum, rounding=ROUND_HALF_EVEN)
+    except InvalidOperation:  # astronomically large: show it as sent
+        rounded = amount
+    shown = amount if rounded != amount else rounded
+    text = f"{shown:,f}"
+    return f"{text} {currency}" if with_code else text
+
+
+@dataclass(frozen=True, slots=True)
+class Tax:
+    """One tax applied to a line (Voximplant rows carry these)."""
+
+    name: str | None = None
+    rate: Decimal | None = None
+    amount: Decimal | None = None
+    level: str | None = None
+    category: str | None = None
+    taxable: Decimal | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line item of an invoice: a service row, a main (plan/seat) line or a usage line."""
+
+    kind: str
+    description: str
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    amount: Decimal | None = None
+    tax: Decimal | None = None
+    currency: str | None = None
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    consumption: Decimal | None = None
+    limit: Decimal | None = None
+    lookup_key: str | None = None
+    taxes: tuple[Tax, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """One invoice of one account, whatever the provider."""
+
+    account: str
+    provider: str
+    id: str
+    currency: str
+    status: str
+    number: str | None = None
+    label: str | None = None
+    issued: dt.date | None = None
+    due: dt.date | None = None
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    subtotal: Decimal | None = None
+    discount: Decimal | None = None
+    tax: Decimal | None = None
+    total: Decimal | None = None
+    amount_due: Decimal | None = None
+    tax_rate: Decimal | None = None
+    url: str | None = None
+    pdf_url: str | None = None
+    lines: tuple[Line, ...] = field(default=())
+
+    @property
+    def is_estimate(self) -> bool:
+        """True when the provider says these figures are an estimate (Unleash ``estimate``)."""
+        return self.status.lower() == "estimate"
+
+    @property
+    def title(self) -> str:
+        """What a person calls this invoice: its number, else its label, else its id."""
+        return self.number or self.label or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """Account-level facts a provider may report beside the invoices."""
+
+    plan_price: Decimal | None = None
+    plan_currency: str | None = None
+    balance: Decimal | None = None
+    balance_currency: str | None = None
+
+
+def totals_by_currency(invoices: Iterable[Invoice]) -> dict[str, Decimal]:
+    """Sum ``Invoice.total`` per currency (never across currencies), in first-seen order."""
+    totals: dict[str, Decimal] = {}
+    for invoice in invoices:
+        if invoice.total is None:
+            totals.setdefault(invoice.currency, Decimal(0))
+            continue
+        totals[invoice.currency] = totals.get(invoice.currency, Decimal(0)) + invoice.total
+    return totals
+
+
+# --- the export / cache shape (SPEC §2) -------------------------------------
+
+INVOICE_FIELDS = (
+    "account", "provider", "id", "number", "label", "issued", "due",
+    "period_start", "period_end", "status", "currency", "subtotal", "discount",
+    "tax", "total", "amount_due", "tax_rate", "url", "pdf_url",
+)
+LINE_FIELDS = (
+    "kind", "description", "quantity", "unit_price", "amount", "tax", "currency",
+    "period_start", "period_end", "consumption", "limit", "lookup_key",
+)
+TAX_FIELDS = ("name", "rate", "amount", "level", "category", "taxable", "currency")
+
+
+def _scalar(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return _decimal_text(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _decimal_text(value: Decimal) -> str:
+    # Plain notation, never "1E+2": accounting tools read these.
+    text = f"{value:f}"
+    return "0" if text in ("-0", "-0.0") else text
+
+
+def tax_to_dict(tax: Tax) -> dict[str, str | None]:
+    """A tax in the SPEC export shape."""
+    return {name: _scalar(getattr(tax, name)) for name in TAX_FIELDS}
+
+
+def line_to_dict(line: Line) -> dict[str, Any]:
+    """A line in the SPEC export shape (scalars as strings, then ``taxes``)."""
+    data: dict[str, Any] = {name: _scalar(getattr(line, name)) for name in LINE_FIELDS}
+    data["taxes"] = [tax_to_dict(t) for t in line.taxes]
+    return data
+
+
+def invoice_scalars(invoice: Invoice) -> dict[str, str | None]:
+    """The invoice's scalar fields in SPEC order (CSV columns)."""
+    return {name: _scalar(getattr(invoice, name)) for name in INVOICE_FIELDS}
+
+
+def line_scalars(line: Line) -> dict[str, str | None]:
+    """The line's scalar fields in SPEC order (CSV ``--lines`` columns)."""
+    return {name: _scalar(getattr(line, name)) for name in LINE_FIELDS}
+
+
+def invoice_to_dict(invoice: Invoice) -> dict[str, Any]:
+    """An invoice in exactly the SPEC §2 export shape."""
+    data: dict[str, Any] = dict(invoice_scalars(invoice))
+    data["lines"] = [line_to_dict(line) for line in invoice.lines]
+    return data
+
+
+def _dec(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not an amount")
+    result = Decimal(str(value))
+    if not result.is_finite():
+        raise ValueError(f"{value!r} is not a finite amount")
+    return result
+
+
+def _date(value: object) -> dt.date | None:
+    if value is None:
+        return None
+    return dt.date.fromisoformat(str(value))
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def tax_from_dict(data: Mapping[str, Any]) -> Tax:
+    """Inverse of :func:`tax_to_dict`."""
+    return Tax(
+        name=_str(data.get("name")), rate=_dec(data.get("rate")), amount=_dec(data.get("amount")),
+        level=_str(data.get("level")), category=_str(data.get("category")),
+        taxable=_dec(data.get("taxable")), currency=_str(data.get("currency")),
+    )
+
+
+def line_from_dict(data: Mapping[str, Any]) -> Line:
+    """Inverse of :func:`line_to_dict`."""
+    return Line(
+        kind=str(data["kind"]), description=str(data.get("description") or ""),
+        quantity=_dec(data.get("quantity")), unit_price=_dec(data.get("unit_price")),
+        amount=_dec(data.get("amount")), tax=_dec(data.get("tax")),
+        currency=_str(data.get("currency")),
+        period_start=_date(data.get("period_start")), period_end=_date(data.get("period_end")),
+        consumption=_dec(data.get("consumption")), limit=_dec(data.get("limit")),
+        lookup_key=_str(data.get("lookup_key")),
+        taxes=tuple(tax_from_dict(t) for t in data.get("taxes") or ()),
+    )
+
+
+def invoice_from_dict(data: Mapping[str, Any]) -> Invoice:
+    """Inverse of :func:`invoice_to_dict`; raises ``ValueError``/``KeyError``/``TypeError`` on bad data."""
+    return Invoice(
+        account=str(data["account"]), provider=str(data["provider"]), id=str(data["id"]),
+        currency=str(data["currency"]), status=str(data["status"]),
+        number=_str(data.get("number")), label=_str(data.get("label")),
+        issued=_date(data.get("issued")), due=_date(data.get("due")),
+        period_start=_date(data.get("period_start")), period_end=_date(data.get("period_end")),
+        subtotal=_dec(data.get("subtotal")), discount=_dec(data.get("discount")),
+        tax=_dec(data.get("tax")), total=_dec(data.get("total")),
+        amount_due=_dec(data.get("amount_due")), tax_rate=_dec(data.get("tax_rate")),
+        url=_str(data.get("url")), pdf_url=_str(data.get("pdf_url")),
+        lines=tuple(line_from_dict(line) for line in data.get("lines") or ()),
+    )

@@ -1,0 +1,124 @@
+"""What every provider module implements, and the one error type users see.
+
+A provider is one module in ``invoice_tui.providers`` that exposes a
+module-level ``PROVIDER`` (a class satisfying :class:`Provider`). The registry
+in ``invoice_tui.providers`` discovers it; nothing else (config, sync, cli,
+ui) needs to change to add one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+import httpx
+
+from ..model import AccountSummary, Invoice
+
+
+class ProviderError(Exception):
+    """A failure the user can act on: a one-line ``reason`` and a ``hint``.
+
+    ``retryable`` marks transient failures (rate limits, 5xx, "try later");
+    ``retry_after`` is the server's requested delay in seconds, if any.
+    Messages must never contain secrets (tokens, keys, JWTs).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        hint: str = "",
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = _one_line(reason)
+        self.hint = _one_line(hint)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        return f"{self.reason} — {self.hint}" if self.hint else self.reason
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+@dataclass(frozen=True, slots=True)
+class FetchProgress:
+    """How far one account's fetch has got: invoices and pages so far, totals when known."""
+
+    invoices: int
+    pages: int
+    total_invoices: int | None = None
+    total_pages: int | None = None
+
+
+ProgressCallback = Callable[[FetchProgress], None]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """Everything one account's fetch produced."""
+
+    invoices: tuple[Invoice, ...]
+    summary: AccountSummary = AccountSummary()
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOptions:
+    """Knobs from ``[settings]`` that providers honour."""
+
+    page_size: int = 100
+    concurrency: int = 8
+    timeout: float = 30.0
+    max_retries: int = 4
+
+
+class Provider(Protocol):
+    """One configured account of one billing provider."""
+
+    #: Config value of ``provider =`` (e.g. ``"voximplant"``).
+    name: ClassVar[str]
+    #: Human name for panes and messages (e.g. ``"Voximplant"``).
+    display_name: ClassVar[str]
+
+    @classmethod
+    def validate_options(cls, options: Mapping[str, Any]) -> list[str]:
+        """Problems with this provider's keys of an ``[[accounts]]`` table, one fix-it line each.
+
+        Called by ``config.load_config``; an empty list means valid. Must not
+        do network I/O; may check that files and env vars exist.
+        """
+        ...
+
+    @classmethod
+    def from_options(cls, account: str, options: Mapping[str, Any]) -> Provider:
+        """Build the provider for account ``account`` from its validated table.
+
+        Raises :class:`ProviderError` for problems only found now (unreadable
+        key file, missing env var).
+        """
+        ...
+
+    async def fetch(
+        self,
+        client: httpx.AsyncClient,
+        options: FetchOptions,
+        progress: ProgressCallback | None = None,
+    ) -> FetchResult:
+        """Fetch every invoice of the account. Raises only :class:`ProviderError`."""
+        ...
+
+    async def download_pdf(
+        self, client: httpx.AsyncClient, options: FetchOptions, invoice: Invoice
+    ) -> bytes:
+        """The invoice's PDF as raw bytes; :class:`ProviderError` when there is none."""
+        ...
+
+    def cache_key(self) -> str:
+        """A stable identity of the remote account (no secrets), for the cache."""
+        ...
