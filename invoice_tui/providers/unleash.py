@@ -1,0 +1,282 @@
+"""Unleash Admin API (Enterprise): ``GET /api/admin/invoices/list`` → model (SPEC §1/§2)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from ..model import AccountSummary, Invoice, Line
+from . import _http, _parse
+from ._parse import FieldError
+from .base import FetchOptions, FetchProgress, FetchResult, ProgressCallback, ProviderError
+
+SERVICE = "Unleash"
+INVOICES_PATH = "api/admin/invoices/list"
+_TOKEN_HINT = ("create a personal access token or an admin/service-account token in Unleash "
+               "and put it in the account's token or token_env")
+
+
+def _line(kind: str) -> Callable[[object], Line]:
+    def parse(raw: object) -> Line:
+        data = _parse.mapping(raw, "", required=True)
+        return Line(
+            kind=kind,
+            description=_parse.text(data.get("description"), "description") or "",
+            quantity=_parse.amount(data.get("quantity"), "quantity"),
+            unit_price=_parse.amount(data.get("unitPrice"), "unitPrice"),
+            amount=_parse.amount(data.get("totalAmount"), "totalAmount"),
+            currency=_parse.text(data.get("currency"), "currency"),
+            period_start=_parse.date(data.get("startDate"), "startDate"),
+            period_end=_parse.date(data.get("endDate"), "endDate"),
+            consumption=_parse.amount(data.get("consumption"), "consumption"),
+            limit=_parse.amount(data.get("limit"), "limit"),
+            lookup_key=_parse.text(data.get("lookupKey"), "lookupKey"),
+        )
+    return parse
+
+
+_MAIN_LINE, _USAGE_LINE = _line("main"), _line("usage")
+
+
+def _invoice_ref(raw: Mapping[str, Any]) -> str:
+    for key in ("monthText", "invoiceDate"):
+        value = raw.get(key)
+        if isinstance(value, str) and value:
+            return _parse.clean(value, limit=40)
+    return "(unnamed)"
+
+
+def parse_invoice(account: str, raw: object) -> Invoice:
+    """One detailed invoice → :class:`Invoice` (SPEC §2); a bad field → ProviderError naming it."""
+    def build(data: Mapping[str, Any]) -> Invoice:
+        invoice_date = _parse.text(data.get("invoiceDate"), "invoiceDate", required=True)
+        month = _parse.text(data.get("monthText"), "monthText")
+        url = _parse.text(data.get("invoiceURL"), "invoiceURL") or None
+        lines = (_parse.each(data.get("mainLines"), "mainLines", _MAIN_LINE)
+                 + _parse.each(data.get("usageLines"), "usageLines", _USAGE_LINE))
+        starts = [line.period_start for line in lines if line.period_start is not None]
+        ends = [line.period_end for line in lines if line.period_end is not None]
+        return Invoice(
+            account=account,
+            provider="unleash",
+            id=url or f"{invoice_date}|{month or ''}",
+            label=month,
+            issued=_parse.date(invoice_date, "invoiceDate"),
+            due=_parse.date(data.get("dueDate"), "dueDate"),
+            period_start=min(starts, default=None),
+            period_end=max(ends, default=None),
+            status=_parse.text(data.get("status"), "status") or "unknown",
+            currency=str(_parse.text(data.get("currency"), "currency", required=True)),
+            subtotal=_parse.amount(data.get("subtotal"), "subtotal"),
+            tax=_parse.amount(data.get("taxAmount"), "taxAmount"),
+            total=_parse.amount(data.get("totalAmount"), "totalAmount"),
+            tax_rate=_parse.amount(data.get("taxPercentage"), "taxPercentage"),
+            url=url,
+            pdf_url=_parse.text(data.get("invoicePDF"), "invoicePDF") or None,
+            lines=lines,
+        )
+
+    return _parse.invoice(SERVICE, raw, _invoice_ref, build)
+
+
+def parse_invoices(account: str, body: object) -> FetchResult:
+    """A detailed-invoices body → invoices (newest first) and the plan price."""
+    if not isinstance(body, Mapping) or "invoices" not in body:
+        raise ProviderError("Unleash sent an unexpected answer (no invoices list)",
+                            "check base_url is the instance URL including its path prefix")
+    try:
+        raws = _parse.items(body.get("invoices"), "invoices")
+        summary = AccountSummary(
+            plan_price=_parse.amount(body.get("planPrice"), "planPrice"),
+            plan_currency=_parse.text(body.get("planCurrency"), "planCurrency") or None,
+        )
+    except FieldError as exc:
+        raise ProviderError(f"Unleash sent an unexpected answer: {exc}",
+                            "try again later; if it persists, report it") from None
+    return FetchResult(_parse.newest_first(parse_invoice(account, raw) for raw in raws), summary)
+
+
+def _server_message(response: httpx.Response, secrets: tuple[str, ...]) -> str | None:
+    """The ``message`` (or first ``details[].message``) of an Unleash error body, sanitized."""
+    try:
+        body = _http.loads(response.content)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(body, Mapping):
+        return None
+    message = body.get("message")
+    details = body.get("details")
+    if not isinstance(message, str) and isinstance(details, list) and details:
+        first = details[0]
+        message = first.get("message") if isinstance(first, Mapping) else None
+    return _parse.clean(message, secrets) if isinstance(message, str) and message else None
+
+
+def status_error(response: httpx.Response, secrets: tuple[str, ...] = ()) -> ProviderError | None:
+    """The ProviderError for an Unleash error status (401/403/404/429/5xx/…), else ``None``."""
+    status = response.status_code
+    if status < 400:
+        return None
+    transient = _http.transient_status_error(response, SERVICE)
+    if transient is not None:
+        return transient
+    said = _server_message(response, secrets)
+    detail = f": {said}" if said else ""
+    if status == 401:
+        return ProviderError(
+            f"Unleash rejected the token (HTTP 401: missing, invalid or expired){detail}",
+            _TOKEN_HINT)
+    if status == 403:
+        return ProviderError(
+            "Unleash refused access to invoices (HTTP 403): this token type cannot read "
+            f"invoices (frontend/backend tokens can't) or the user lacks the permission{detail}",
+            "use a personal access token of an admin, or an admin/service-account token")
+    if status == 404:
+        return ProviderError(
+            "this instance has no Enterprise billing (invoices endpoint not found, HTTP 404)",
+            "check the instance URL incl. its path prefix; invoices need Unleash Enterprise")
+    return ProviderError(f"Unleash answered HTTP {status}{detail}",
+                         "check base_url and the token; try again later")
+
+
+def _token_problem(token: str) -> str | None:
+    # Checked up front: httpx would raise a non-HTTP error for such a header value.
+    if token.isascii() and token.isprintable() and " " not in token:
+        return None
+    return "contains characters an HTTP header cannot carry (non-ASCII, spaces or line breaks)"
+
+
+class UnleashProvider:
+    """One Unleash instance (Enterprise billing), authenticated with an admin-capable token."""
+
+    name: ClassVar[str] = "unleash"
+    display_name: ClassVar[str] = "Unleash"
+
+    def __init__(self, account: str, base_url: str, token: str,
+                 *, retry: _http.RetryPolicy | None = None) -> None:
+        self.account = account
+        self.base_url = base_url
+        self._token = token
+        self.retry = retry or _http.RetryPolicy()
+
+    def __repr__(self) -> str:  # the token stays out of reprs and logs
+        return f"UnleashProvider(account={self.account!r}, base_url={self.base_url!r})"
+
+    @classmethod
+    def validate_options(cls, options: Mapping[str, Any]) -> list[str]:
+        """Fix-it lines for ``base_url`` (required) and ``token``/``token_env`` (exactly one)."""
+        problems: list[str] = []
+        if "base_url" not in options:
+            problems.append("base_url: missing — set it to the Unleash instance URL including "
+                            "any path prefix, e.g. https://us.app.unleash-hosted.com/acme")
+        else:
+            problem = _http.check_base_url(options["base_url"])
+            if problem:
+                problems.append(f"base_url: {problem}")
+        has_token, has_env = "token" in options, "token_env" in options
+        if has_token == has_env:
+            problems.append("token/token_env: set exactly one — token_env = \"UNLEASH_TOKEN\" "
+                            "(an environment variable holding the token) or token = \"…\"")
+        elif has_token and (not isinstance(options["token"], str) or not options["token"].strip()):
+            problems.append("token: must be a non-empty string — " + _TOKEN_HINT)
+        elif has_token and _token_problem(options["token"].strip()):
+            problems.append(f"token: {_token_problem(options['token'].strip())}")
+        elif has_env and (not isinstance(options["token_env"], str)
+                          or not options["token_env"].strip()):
+            problems.append("token_env: must be the name of an environment variable, "
+                            "e.g. \"UNLEASH_TOKEN\"")
+        return problems
+
+    @classmethod
+    def from_options(cls, account: str, options: Mapping[str, Any]) -> UnleashProvider:
+        """Resolve the token (from ``token`` or the ``token_env`` variable) and check the URL."""
+        base_url = options.get("base_url")
+        problem = _http.check_base_url(base_url)
+        if problem:
+            raise ProviderError(f"base_url: {problem}", "fix base_url in the config")
+        token = options.get("token")
+        env_name = options.get("token_env")
+        if isinstance(env_name, str) and env_name.strip():
+            token = os.environ.get(env_name.strip(), "")
+            if not token.strip():
+                raise ProviderError(
+                    f"environment variable {env_name.strip()} is not set",
+                    f"export {env_name.strip()}=<token> before starting invoice-tui "
+                    f"({_TOKEN_HINT})")
+        if not isinstance(token, str) or not token.strip():
+            raise ProviderError("no Unleash token configured", _TOKEN_HINT)
+        problem = _token_problem(token.strip())
+        if problem:
+            source = f"environment variable {env_name.strip()}" if env_name else "token"
+            raise ProviderError(f"the Unleash token ({source}) {problem}",
+                                "copy the token again from Unleash")
+        return cls(account, str(base_url), token.strip())
+
+    def cache_key(self) -> str:
+        """``unleash:<instance URL>`` — identifies the remote instance, no secrets."""
+        return f"unleash:{self.base_url.strip().rstrip('/')}"
+
+    @property
+    def invoices_url(self) -> str:
+        """``{base_url}/api/admin/invoices/list`` (path prefix kept, trailing slash handled)."""
+        return _http.join_url(self.base_url, INVOICES_PATH)
+
+    async def fetch(
+        self,
+        client: httpx.AsyncClient,
+        options: FetchOptions,
+        progress: ProgressCallback | None = None,
+    ) -> FetchResult:
+        """All invoices (one request, no pagination) and the plan price."""
+        secrets = (self._token,)
+
+        def handle(response: httpx.Response) -> FetchResult:
+            error = status_error(response, secrets)
+            if error is not None:
+                raise error
+            return parse_invoices(self.account, _http.decode_json(response, SERVICE))
+
+        result = await _http.request(
+            client, "GET", self.invoices_url, service=SERVICE, options=options,
+            policy=self.retry, handle=handle, headers={"Authorization": self._token},
+            secrets=secrets,
+        )
+        if progress is not None:
+            progress(FetchProgress(invoices=len(result.invoices), pages=1,
+                                   total_invoices=len(result.invoices), total_pages=1))
+        return result
+
+    async def download_pdf(
+        self, client: httpx.AsyncClient, options: FetchOptions, invoice: Invoice
+    ) -> bytes:
+        """GET the invoice's ``invoicePDF`` link (https, or loopback); the token is not sent."""
+        if not invoice.pdf_url:
+            raise ProviderError(f"Unleash has no PDF link for invoice {invoice.title}",
+                                "open the invoice URL instead")
+        problem = _http.check_base_url(invoice.pdf_url)
+        if problem:
+            raise ProviderError(f"refusing to download the PDF of {invoice.title}: link {problem}",
+                                "open the invoice URL in a browser instead")
+
+        def handle(response: httpx.Response) -> bytes:
+            transient = _http.transient_status_error(response, SERVICE)
+            if transient is not None:
+                raise transient
+            if response.status_code != 200:
+                raise ProviderError(f"the PDF link of {invoice.title} answered HTTP "
+                                    f"{response.status_code}", "the link may have expired; "
+                                    "refresh the account and try again")
+            return response.content
+
+        # The link points at the billing provider (e.g. Stripe), so no Unleash token goes along.
+        pdf: bytes = await _http.request(
+            client, "GET", invoice.pdf_url, service=SERVICE, options=options,
+            policy=self.retry, handle=handle,
+        )
+        return pdf
+
+
+PROVIDER = UnleashProvider

@@ -1,0 +1,529 @@
+"""Voximplant Management API: service-account JWT, paged GetAccountInvoices → model (SPEC §1/2)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from ..model import AccountSummary, Invoice, Line, Tax
+from . import _http, _parse
+from ._parse import FieldError
+from .base import FetchOptions, FetchProgress, FetchResult, ProgressCallback, ProviderError
+
+DEFAULT_BASE_URL = "https://api.voximplant.com/platform_api"
+SERVICE = "Voximplant"
+TOKEN_TTL = 60  # seconds; official SDKs use 24–64 s, the server allows ≤ 3600
+TOKEN_REFRESH_EARLY = 5  # re-sign this long before expiry, like the SDKs
+CREDENTIAL_KEYS = ("account_id", "key_id", "private_key")
+
+_CLOCK_HINT = "check the system clock (tokens are time-stamped) and the key file"
+# Management API error codes (SPEC §1) that mean "try again later".
+_RETRYABLE_CODES = frozenset({162, 340, 416, 484})
+_CODE_HINTS: Mapping[int, str] = {
+    100: _CLOCK_HINT,
+    455: _CLOCK_HINT,
+    456: _CLOCK_HINT,
+    104: ("the service account needs a role that can read invoices "
+          "(e.g. Accountant/Owner) in the Voximplant control panel"),
+    433: ("the key id is unknown: the key was deleted or the file belongs to another "
+          "account — create a new service-account key and download its file"),
+    447: "the key file may be damaged — download a new service-account key file",
+    454: "the token lifetime was refused; check the system clock and report this bug",
+    101: "the request was refused as invalid; report this bug",
+    103: "check base_url: the server does not know this API method",
+}
+_CODE = re.compile(r"[0-9]{1,9}")
+_REPEAT_AFTER = re.compile(r"(?i)\bafter\s+([0-9]{1,6}(?:\.[0-9]+)?)\s*s")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A service-account key file's contents (the key never appears in ``repr``)."""
+
+    account_id: str
+    key_id: str
+    account_email: str | None
+    private_key: RSAPrivateKey = field(repr=False)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
+
+def load_credentials(value: object) -> Credentials:
+    """Read and check a ``credentials.json`` (flat or wrapped in ``{"result": …}``).
+
+    Raises :class:`ProviderError` whose reason starts with ``credentials:`` and
+    never contains the key material.
+    """
+    fix = "set it to the service-account key file you downloaded from Voximplant"
+    if not isinstance(value, str) or not value.strip():
+        raise ProviderError("credentials: missing — path of the service-account key file", fix)
+    path = Path(value).expanduser()
+    shown = _shown(path)
+    if not path.is_file():
+        raise ProviderError(f"credentials: file {shown} does not exist", fix)
+    try:
+        raw = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ProviderError(f"credentials: cannot read {shown} ({exc.strerror})",
+                            "check the file's permissions") from None
+    except (ValueError, RecursionError):
+        raise ProviderError(f"credentials: {shown} is not a JSON key file", fix) from None
+    if isinstance(raw, dict) and isinstance(raw.get("result"), dict):
+        raw = raw["result"]  # older key files wrap the key in {"result": {...}}
+    if not isinstance(raw, dict):
+        raise ProviderError(f"credentials: {shown} is not a JSON object", fix)
+    missing = [key for key in CREDENTIAL_KEYS
+               if not isinstance(raw.get(key), str | int) or isinstance(raw.get(key), bool)
+               or raw.get(key) == ""]
+    if missing:
+        raise ProviderError(f"credentials: {shown} lacks {', '.join(missing)}",
+                            "download a new service-account key file from Voximplant")
+    pem = raw["private_key"]
+    try:
+        key = serialization.load_pem_private_key(str(pem).encode(), password=None)
+    except (ValueError, TypeError):
+        key = None
+    if not isinstance(key, RSAPrivateKey):
+        raise ProviderError(f"credentials: private_key in {shown} is not an RSA PEM key",
+                            "download a new service-account key file from Voximplant")
+    email = raw.get("account_email")
+    return Credentials(
+        account_id=str(raw["account_id"]), key_id=str(raw["key_id"]),
+        account_email=email if isinstance(email, str) else None, private_key=key,
+    )
+
+
+class TokenSigner:
+    """Signs short-lived RS256 service-account JWTs and reuses one until 5 s before expiry."""
+
+    def __init__(self, credentials: Credentials, clock: Callable[[], float] = time.time,
+                 ttl: int = TOKEN_TTL) -> None:
+        self._credentials = credentials
+        self._clock = clock
+        self._ttl = ttl
+        self._token: str | None = None
+        self._expires = 0.0
+
+    def token(self) -> str:
+        """A valid token: ``kid = key_id``, ``iss = str(account_id)``, ``iat = now − 5``."""
+        now = self._clock()
+        if self._token is None or now >= self._expires - TOKEN_REFRESH_EARLY:
+            issued = int(now) - 5  # a little slack for clocks slightly ahead of the server's
+            expires = issued + self._ttl
+            self._token = jwt.encode(
+                {"iss": self._credentials.account_id, "iat": issued, "exp": expires},
+                self._credentials.private_key,
+                algorithm="RS256",
+                headers={"kid": self._credentials.key_id, "typ": "JWT"},
+            )
+            self._expires = float(expires)
+        return self._token
+
+    def headers(self) -> dict[str, str]:
+        """``Authorization: Bearer <jwt>``."""
+        return {"Authorization": f"Bearer {self.token()}"}
+
+
+# --- parsing (pure; unit-tested and fuzzed) ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One GetAccountInvoices answer."""
+
+    invoices: tuple[Invoice, ...]
+    total_count: int | None
+
+
+def api_error(body: object, secrets: tuple[str, ...] = ()) -> ProviderError | None:
+    """The ProviderError for a Management API error body (``{"error": {code, msg}}``), else None."""
+    if not isinstance(body, Mapping):
+        return None
+    error = body.get("error")
+    if error is None:
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors:
+            error = errors[0]
+        else:
+            return None
+    error = error if isinstance(error, Mapping) else {"msg": error}
+    raw_code = error.get("code")
+    code = int(raw_code) if isinstance(raw_code, int | str) and _CODE.fullmatch(str(raw_code)) \
+        else None
+    msg = _parse.clean(error.get("msg") or error.get("message") or "no message", secrets)
+    retry_after = None
+    if code == 416:
+        match = _REPEAT_AFTER.search(msg)
+        retry_after = float(match.group(1)) if match else None
+    reason = f"Voximplant error {code}: {msg}" if code is not None else f"Voximplant error: {msg}"
+    hint = _CODE_HINTS.get(code or 0, "")
+    if code in _RETRYABLE_CODES:
+        hint = "Voximplant asked to try later; refresh in a minute"
+    elif not hint:
+        hint = "see the message; if it persists, check the account in the Voximplant control panel"
+    return ProviderError(reason, hint, retryable=code in _RETRYABLE_CODES, retry_after=retry_after)
+
+
+def _invoice_ref(raw: Mapping[str, Any]) -> str:
+    value = raw.get("invoice_id")
+    if isinstance(value, int | str) and not isinstance(value, bool) and str(value):
+        return _parse.clean(value, limit=40)
+    return "(no invoice_id)"
+
+
+def _tax(raw: object) -> Tax:
+    data = _parse.mapping(raw, "", required=True)
+    return Tax(
+        name=_parse.text(data.get("name"), "name"),
+        rate=_parse.amount(data.get("rate"), "rate"),
+        amount=_parse.amount(data.get("amount"), "amount"),
+        level=_parse.text(data.get("level"), "level"),
+        category=_parse.text(data.get("category"), "category"),
+        taxable=_parse.amount(data.get("taxable_measure"), "taxable_measure"),
+        currency=_parse.text(data.get("currency"), "currency"),
+    )
+
+
+def _line(raw: object) -> Line:
+    data = _parse.mapping(raw, "", required=True)
+    money = _parse.mapping(data.get("amount"), "amount")
+    return Line(
+        kind="service",
+        description=_parse.text(data.get("service_name"), "service_name") or "",
+        amount=_parse.amount(money.get("total_amount"), "amount.total_amount"),
+        tax=_parse.amount(money.get("tax_amount"), "amount.tax_amount"),
+        currency=_parse.text(money.get("currency"), "amount.currency"),
+        taxes=_parse.each(data.get("taxes"), "taxes", _tax),
+    )
+
+
+def parse_invoice(account: str, raw: object) -> Invoice:
+    """One AccountInvoice → :class:`Invoice` (SPEC §2); a bad field → ProviderError naming it."""
+    def build(data: Mapping[str, Any]) -> Invoice:
+        invoice_id = _parse.text(data.get("invoice_id"), "invoice_id", required=True)
+        period = _parse.mapping(data.get("period"), "period")
+        money = _parse.mapping(data.get("amount"), "amount", required=True)
+        total = _parse.amount(money.get("total_amount"), "amount.total_amount")
+        tax = _parse.amount(money.get("tax_amount"), "amount.tax_amount")
+        return Invoice(
+            account=account,
+            provider="voximplant",
+            id=str(invoice_id),
+            number=_parse.text(data.get("invoice_number"), "invoice_number"),
+            issued=_parse.date(data.get("invoice_date"), "invoice_date"),
+            period_start=_parse.date(period.get("from"), "period.from"),
+            period_end=_parse.date(period.get("to"), "period.to"),
+            status=_parse.text(data.get("status"), "status") or "unknown",
+            currency=str(_parse.text(money.get("currency"), "amount.currency", required=True)),
+            total=total,
+            tax=tax,
+            subtotal=_parse.subtract(total, tax, "amount (total − tax)"),
+            discount=_parse.amount(money.get("discount_amount"), "amount.discount_amount"),
+            amount_due=_parse.amount(money.get("amount_to_pay"), "amount.amount_to_pay"),
+            lines=_parse.each(data.get("rows"), "rows", _line),
+        )
+
+    return _parse.invoice(SERVICE, raw, _invoice_ref, build)
+
+
+def parse_page(account: str, body: object) -> Page:
+    """A GetAccountInvoices body → :class:`Page`; error bodies and odd shapes → ProviderError."""
+    error = api_error(body)
+    if error is not None:
+        raise error
+    if not isinstance(body, Mapping) or "result" not in body:
+        raise ProviderError("Voximplant sent an unexpected answer (no result list)",
+                            "check base_url points at the Management API (…/platform_api)")
+    try:
+        results = _parse.items(body.get("result"), "result")
+    except FieldError as exc:
+        raise ProviderError(f"Voximplant sent an unexpected answer: {exc}",
+                            "try again later; if it persists, report it") from None
+    total = body.get("total_count")
+    total_count = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 \
+        else None
+    return Page(tuple(parse_invoice(account, raw) for raw in results), total_count)
+
+
+def parse_account_info(body: object) -> AccountSummary:
+    """GetAccountInfo → balance and its currency (SPEC §1); ProviderError on odd shapes."""
+    error = api_error(body)
+    if error is not None:
+        raise error
+    try:
+        info = _parse.mapping(body, "body", required=True)
+        result = _parse.mapping(info.get("result"), "result", required=True)
+        return AccountSummary(
+            balance=_parse.amount(result.get("balance"), "result.balance"),
+            balance_currency=_parse.text(result.get("currency"), "result.currency"),
+        )
+    except FieldError as exc:
+        raise ProviderError(f"Voximplant account info: {exc}", "") from None
+
+
+# --- the provider --------------------------------------------------------------------
+
+
+class VoximplantProvider:
+    """One Voximplant account, authenticated with a service-account key file."""
+
+    name: ClassVar[str] = "voximplant"
+    display_name: ClassVar[str] = "Voximplant"
+
+    def __init__(
+        self,
+        account: str,
+        credentials: Credentials,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        clock: Callable[[], float] = time.time,
+        retry: _http.RetryPolicy | None = None,
+    ) -> None:
+        self.account = account
+        self.credentials = credentials
+        self.base_url = base_url
+        self.signer = TokenSigner(credentials, clock)
+        self.retry = retry or _http.RetryPolicy()
+
+    @classmethod
+    def validate_options(cls, options: Mapping[str, Any]) -> list[str]:
+        """Fix-it lines for ``credentials`` (file exists, parses, key loads) and ``base_url``."""
+        problems: list[str] = []
+        try:
+            load_credentials(options.get("credentials"))
+        except ProviderError as exc:
+            problems.append(str(exc))
+        base_url = options.get("base_url", DEFAULT_BASE_URL)
+        problem = _http.check_base_url(base_url)
+        if problem:
+            problems.append(f"base_url: {problem}")
+        return problems
+
+    @classmethod
+    def from_options(cls, account: str, options: Mapping[str, Any]) -> VoximplantProvider:
+        """Load the key file; :class:`ProviderError` if it is unusable."""
+        base_url = options.get("base_url", DEFAULT_BASE_URL)
+        problem = _http.check_base_url(base_url)
+        if problem:
+            raise ProviderError(f"base_url: {problem}", "fix base_url in the config")
+        return cls(account, load_credentials(options.get("credentials")), str(base_url))
+
+    def cache_key(self) -> str:
+        """``voximplant:<account_id>@<base_url>`` — identifies the remote account, no secrets."""
+        return f"voximplant:{self.credentials.account_id}@{self.base_url.rstrip('/')}"
+
+    def _secrets(self) -> tuple[str, ...]:
+        return (self.signer.token(),)
+
+    async def _call(self, client: httpx.AsyncClient, options: FetchOptions, method: str,
+                    data: Mapping[str, str], handle: Callable[[httpx.Response], Any],
+                    max_retries: int | None = None) -> Any:
+        return await _http.request(
+            client, "POST", _http.join_url(self.base_url, method),
+            service=SERVICE, options=options, policy=self.retry, handle=handle,
+            headers=self.signer.headers, data=data, max_retries=max_retries,
+            secrets=self._secrets(),
+        )
+
+    def _json_handler(self, parse: Callable[[object], Any]) -> Callable[[httpx.Response], Any]:
+        def handle(response: httpx.Response) -> Any:
+            # 429/5xx are retried whatever the body says.
+            transient = _http.transient_status_error(response, SERVICE)
+            if transient is not None:
+                raise transient
+            try:
+                body = _http.decode_json(response, SERVICE)
+            except ProviderError:
+                if response.status_code >= 400:
+                    raise _status_error(response) from None
+                raise
+            # Errors usually come as HTTP 200 with an error object: check the body, not the status.
+            error = api_error(body, self._secrets())
+            if error is not None:
+                raise error
+            if response.status_code >= 400:
+                raise _status_error(response)
+            return parse(body)
+        return handle
+
+    async def _page(self, client: httpx.AsyncClient, options: FetchOptions,
+                    offset: int, count: int) -> Page:
+        data = {"count": str(count), "offset": str(offset)}
+        page: Page = await self._call(
+            client, options, "GetAccountInvoices", data,
+            self._json_handler(lambda body: parse_page(self.account, body)),
+        )
+        return page
+
+    async def _summary(self, client: httpx.AsyncClient, options: FetchOptions) -> AccountSummary:
+        # Best effort: the balance is a nicety, its failure must not fail the invoices.
+        try:
+            summary: AccountSummary = await self._call(
+                client, options, "GetAccountInfo", {},
+                self._json_handler(parse_account_info), max_retries=0,
+            )
+        except ProviderError:
+            return AccountSummary()
+        return summary
+
+    async def fetch(
+        self,
+        client: httpx.AsyncClient,
+        options: FetchOptions,
+        progress: ProgressCallback | None = None,
+    ) -> FetchResult:
+        """Every invoice of the account, newest first; the balance when available."""
+        pagination = _Pagination(self, client, options, progress)
+        invoices = await pagination.run()
+        return FetchResult(_parse.newest_first(invoices), pagination.summary)
+
+    async def download_pdf(
+        self, client: httpx.AsyncClient, options: FetchOptions, invoice: Invoice
+    ) -> bytes:
+        """``DownloadInvoice`` → the raw PDF bytes (never decoded as text)."""
+        def handle(response: httpx.Response) -> bytes:
+            content_type = response.headers.get("content-type", "").lower()
+            if "json" in content_type or response.status_code != 200:
+                self._json_handler(lambda body: None)(response)
+                raise ProviderError(f"Voximplant has no PDF for invoice {invoice.title}",
+                                    "the invoice may not be final yet")
+            return response.content
+
+        pdf: bytes = await self._call(client, options, "DownloadInvoice",
+                                      {"invoice_id": invoice.id}, handle)
+        return pdf
+
+
+def _status_error(response: httpx.Response) -> ProviderError:
+    status = response.status_code
+    if status in (401, 403):
+        return ProviderError(f"Voximplant refused the request (HTTP {status})", _CLOCK_HINT)
+    if status == 404:
+        return ProviderError("Voximplant API method not found (HTTP 404)",
+                             "check base_url (default https://api.voximplant.com/platform_api)")
+    return ProviderError(f"Voximplant answered HTTP {status} without a JSON body",
+                         "check base_url; try again later")
+
+
+class _Pagination:
+    """GetAccountInvoices paging: learn the real page length, then fetch the rest concurrently.
+
+    The server may cap ``count`` below what we ask, so the stride is the length
+    of the first page actually returned. Later pages (and GetAccountInfo) run in
+    up to ``options.concurrency`` workers; a short page leaves a gap that is then
+    read sequentially from its real offset, an empty page ends the list.
+    Results are deduped by id.
+    """
+
+    def __init__(self, provider: VoximplantProvider, client: httpx.AsyncClient,
+                 options: FetchOptions, progress: ProgressCallback | None) -> None:
+        self.provider = provider
+        self.client = client
+        self.options = options
+        self.progress = progress
+        self.page_size = max(1, options.page_size)
+        self.by_id: dict[str, Invoice] = {}
+        self.pages = 0
+        self.total: int | None = None
+        self.stride = self.page_size
+        self.summary = AccountSummary()
+
+    async def _get(self, offset: int) -> Page:
+        page = await self.provider._page(self.client, self.options, offset, self.page_size)
+        if self.pages == 0:
+            self.total = page.total_count
+            self.stride = len(page.invoices) or self.page_size
+        self.pages += 1
+        for invoice in page.invoices:
+            self.by_id.setdefault(invoice.id, invoice)
+        if self.progress is not None:
+            total_pages = math.ceil(self.total / self.stride) if self.total is not None else None
+            self.progress(FetchProgress(invoices=len(self.by_id), pages=self.pages,
+                                        total_invoices=self.total, total_pages=total_pages))
+        return page
+
+    async def run(self) -> list[Invoice]:
+        """Fetch every page (and the summary); the invoices deduped by id, unsorted."""
+        # The first page alone: its length is the stride the server really honours.
+        first = await self._get(0)
+        more = bool(first.invoices) and self.total is not None
+        offsets = range(self.stride, self.total or 0, self.stride) if more else range(0)
+        lengths = await self._concurrent(offsets)
+        if first.invoices and self.total is None:  # no total_count: walk until an empty page
+            await self._sequential(len(first.invoices), None)
+        # Pages shorter than the stride leave gaps; an empty page means the list ended there.
+        end = min((o for o, n in lengths.items() if n == 0), default=self.total or 0)
+        for offset in sorted(lengths):
+            got = lengths[offset]
+            if 0 < got < self.stride and offset + got < end:
+                await self._sequential(offset + got, min(offset + self.stride, end))
+        return list(self.by_id.values())
+
+    async def _concurrent(self, offsets: range) -> dict[int, int]:
+        lengths: dict[int, int] = {}
+        end = offsets.stop  # lowered by an empty page (total_count overstated)
+        # GetAccountInfo is queued first: it shares the concurrency budget, and it is only
+        # sent once the first page succeeded (so it never races or outlives a failed fetch).
+        jobs: Iterator[int | None] = itertools.chain([None], offsets)
+
+        async def worker() -> None:
+            nonlocal end
+            # Workers pull from one iterator: at most `concurrency` requests in flight,
+            # and no task per page even for 100 000 invoices.
+            for offset in jobs:
+                if offset is None:
+                    self.summary = await self.provider._summary(self.client, self.options)
+                    continue
+                if offset >= end:
+                    return  # an empty page ended the list early: skip everything after it
+                got = lengths[offset] = len((await self._get(offset)).invoices)
+                if got == 0:
+                    end = min(end, offset)
+
+        workers = max(1, min(self.options.concurrency, len(offsets) + 1))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(workers):
+                    group.create_task(worker())
+        except BaseExceptionGroup as grouped:
+            raise _first_error(grouped) from None
+        return lengths
+
+    async def _sequential(self, offset: int, end: int | None) -> None:
+        """Read from ``offset`` until ``end`` (or the list's end), advancing by what arrives."""
+        while end is None or offset < end:
+            before = len(self.by_id)
+            page = await self._get(offset)
+            if not page.invoices or len(self.by_id) == before:
+                return  # end of list, or a server that ignores offset: stop, don't loop
+            offset += len(page.invoices)
+
+
+def _first_error(grouped: BaseExceptionGroup[BaseException]) -> BaseException:
+    for exc in grouped.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return _first_error(exc)
+        if isinstance(exc, ProviderError):
+            return exc
+    return grouped.exceptions[0]
+
+
+PROVIDER = VoximplantProvider
