@@ -1,28 +1,56 @@
 """The local TOML config store (SPEC §3): where it lives, loading, validation, atomic saves.
 
-CONTRACT (implemented by the core work; signatures are fixed — the UI codes against them).
+The signatures of this module are a contract the UI codes against. Validation
+gathers every problem at once, one line each naming the file, the account and
+the fix; provider-specific keys are checked by the provider itself
+(``validate_options``), so adding a provider never touches this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import difflib
+import os
+import re
+import tempfile
+import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .providers.base import FetchOptions, Provider
+import platformdirs
+import tomli_w
+
+from .providers import provider_class, provider_names
+from .providers.base import FetchOptions, Provider, ProviderError
 
 APP_NAME = "invoice-tui"
 CONFIG_ENV = "INVOICE_TUI_CONFIG"
 CACHE_ENV = "INVOICE_TUI_CACHE_DIR"
 
+TOP_LEVEL_KEYS = ("settings", "accounts")
+SETTINGS_KEYS = ("page_size", "concurrency", "timeout", "max_retries")
+
 
 class ConfigError(Exception):
-    """A config problem, as one line naming the file, the line or account, and the fix."""
+    """A config problem, as one line naming the file, the line or account, and the fix.
+
+    With several problems the message's first line summarises and each further
+    line is one problem; ``problems`` holds those lines.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems if problems is not None else [message]
 
 
 class ConfigMissing(ConfigError):
     """There is no config file yet (the TUI shows its welcome screen)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"no config at {path}")
+        self.path = path
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +60,12 @@ class Settings:
     page_size: int = 100
     concurrency: int = 8
     timeout: float = 30.0
+    max_retries: int = 4
 
     def fetch_options(self) -> FetchOptions:
         """The knobs providers honour."""
         return FetchOptions(page_size=self.page_size, concurrency=self.concurrency,
-                            timeout=self.timeout)
+                            timeout=self.timeout, max_retries=self.max_retries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +78,11 @@ class AccountConfig:
 
     def build(self) -> Provider:
         """The provider object for this account (may raise ``ProviderError``)."""
-        raise NotImplementedError
+        cls = provider_class(self.provider)
+        if cls is None:
+            raise ProviderError(f"unknown provider {self.provider!r}",
+                                f"known providers: {', '.join(provider_names())}")
+        return cls.from_options(self.name, self.options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,34 +95,331 @@ class Config:
 
     def account(self, name: str) -> AccountConfig:
         """The account called ``name`` (``KeyError`` if none)."""
-        raise NotImplementedError
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        raise KeyError(name)
+
+    @property
+    def account_names(self) -> list[str]:
+        """Names of every account, in config order."""
+        return [account.name for account in self.accounts]
+
+    def to_data(self) -> dict[str, Any]:
+        """The TOML document this config was loaded from (``save_config`` writes it back)."""
+        defaults = Settings()
+        settings = {key: getattr(self.settings, key) for key in SETTINGS_KEYS
+                    if getattr(self.settings, key) != getattr(defaults, key)}
+        data: dict[str, Any] = {}
+        if settings:
+            data["settings"] = settings
+        data["accounts"] = [dict(account.options) for account in self.accounts]
+        return data
+
+
+# --- locations ----------------------------------------------------------------
+
+def _expand(value: str) -> Path:
+    return Path(os.path.expandvars(os.path.expanduser(value)))
 
 
 def config_path(cli_value: str | None = None) -> Path:
     """``--config`` if given, else ``$INVOICE_TUI_CONFIG``, else the platformdirs location."""
-    raise NotImplementedError
+    value = cli_value or os.environ.get(CONFIG_ENV)
+    if value:
+        return _expand(value)
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
 
 
 def cache_dir(cli_value: str | None = None) -> Path:
     """``--cache-dir`` if given, else ``$INVOICE_TUI_CACHE_DIR``, else the platformdirs cache."""
-    raise NotImplementedError
+    value = cli_value or os.environ.get(CACHE_ENV)
+    if value:
+        return _expand(value)
+    return platformdirs.user_cache_path(APP_NAME)
+
+
+# --- loading and validation ---------------------------------------------------
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
 def load_config(path: Path) -> Config:
     """Read and validate; ``ConfigMissing`` if absent, ``ConfigError`` (one line) if bad."""
-    raise NotImplementedError
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigMissing(path) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory — point --config at a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read ({exc.strerror or type(exc).__name__}) — check its permissions"
+        ) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}) — save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(_toml_error_line(path, exc, raw)) from None
+    return parse_config(data, path)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write via a temp file in the same dir + fsync + rename; the old file survives a failure."""
-    raise NotImplementedError
+def _toml_error_line(path: Path, exc: tomllib.TOMLDecodeError, raw: bytes) -> str:
+    message = str(exc)
+    match = _TOML_POSITION.search(message)
+    if match:
+        what = message[: match.start()]
+        where = f"{path} line {match.group(1)}, column {match.group(2)}"
+    else:
+        what = message.replace("(at end of document)", "").strip()
+        last_line = len(raw.rstrip(b"\n").split(b"\n"))
+        where = f"{path} line {last_line} (end of file)"
+    what = " ".join(what.split()) or "invalid TOML"
+    return f"{where}: {what} — fix the TOML syntax"
+
+
+def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
+    """Validate a parsed TOML document into a :class:`Config`; ``ConfigError`` lists every problem.
+
+    ``path`` only names the file in messages (and is kept on the result).
+    """
+    where = str(path) if path is not None else "config"
+    problems: list[str] = []
+
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            problems.append(f"{where}: unknown top-level key {key!r}"
+                            f"{_did_you_mean(key, TOP_LEVEL_KEYS)}"
+                            " — allowed: [settings] and [[accounts]]")
+
+    settings = _parse_settings(data.get("settings", {}), where, problems)
+    accounts = _parse_accounts(data.get("accounts", []), where, problems)
+
+    if problems:
+        if len(problems) == 1:
+            raise ConfigError(problems[0], problems)
+        summary = f"{where}: {len(problems)} problems — fix each of these:"
+        raise ConfigError("\n".join([summary, *problems]), problems)
+    return Config(path=path, settings=settings, accounts=tuple(accounts))
+
+
+def _did_you_mean(key: str, choices: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(key, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _parse_settings(table: object, where: str, problems: list[str]) -> Settings:
+    if not isinstance(table, dict):
+        problems.append(f"{where}: settings must be a table — write it as [settings]")
+        return Settings()
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in SETTINGS_KEYS:
+            problems.append(f"{where}: [settings]: unknown key {key!r}"
+                            f"{_did_you_mean(key, SETTINGS_KEYS)} — allowed: "
+                            f"{', '.join(SETTINGS_KEYS)}")
+            continue
+        problem = _settings_problem(key, value)
+        if problem:
+            problems.append(f"{where}: [settings]: {problem}")
+        else:
+            values[key] = float(value) if key == "timeout" else value
+    return Settings(**values)
+
+
+_INT_RANGES = {"page_size": (1, 1000), "concurrency": (1, 64), "max_retries": (0, 10)}
+
+
+def _settings_problem(key: str, value: object) -> str | None:
+    if key == "timeout":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            return f"timeout = {value!r} — use a number of seconds greater than 0, e.g. 30"
+        return None
+    low, high = _INT_RANGES[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return f"{key} = {value!r} — use a whole number from {low} to {high}"
+    return None
+
+
+def _parse_accounts(items: object, where: str, problems: list[str]) -> list[AccountConfig]:
+    if not isinstance(items, list):
+        problems.append(f"{where}: accounts must be an array of tables"
+                        " — write each as [[accounts]]")
+        return []
+    accounts: list[AccountConfig] = []
+    seen: set[str] = set()
+    for index, table in enumerate(items, start=1):
+        label = f"account #{index}"
+        if not isinstance(table, dict):
+            problems.append(f"{where}: {label}: not a table — write it as [[accounts]]")
+            continue
+        name = table.get("name")
+        if isinstance(name, str) and name.strip():
+            label = f"account {name!r}"
+            if name in seen:
+                problems.append(f"{where}: {label}: duplicate name — give each account "
+                                "its own name")
+            seen.add(name)
+        else:
+            what = "missing name" if name is None else "name must be a non-empty string"
+            problems.append(f"{where}: {label}: {what} — add name = \"…\" (unique)")
+            name = None
+        provider = table.get("provider")
+        known = provider_names()
+        if not isinstance(provider, str) or not provider:
+            problems.append(f"{where}: {label}: missing provider — add provider = \"…\" "
+                            f"(one of: {', '.join(known)})")
+            continue
+        cls = provider_class(provider)
+        if cls is None:
+            problems.append(f"{where}: {label}: unknown provider {provider!r}"
+                            f"{_did_you_mean(provider, known)} — use one of: {', '.join(known)}")
+            continue
+        before = len(problems)
+        for problem in cls.validate_options(table):
+            problems.append(f"{where}: {label}: {problem}")
+        base_problem = _base_url_problem(table.get("base_url"))
+        if base_problem and not any(base_problem in p for p in problems[before:]):
+            problems.append(f"{where}: {label}: {base_problem}")
+        if name is not None:
+            accounts.append(AccountConfig(name=name, provider=provider, options=table))
+    return accounts
+
+
+def _base_url_problem(value: object) -> str | None:
+    """https-unless-loopback for any account's ``base_url`` (providers may check more)."""
+    if value is None or not isinstance(value, str):
+        return None  # absent (provider default) or wrong type (the provider says so)
+    from .providers._http import check_base_url
+
+    return check_base_url(value)
+
+
+# --- writing ------------------------------------------------------------------
+
+def write_atomic(path: Path, data: bytes | Iterable[bytes], mode: int = 0o600) -> None:
+    """Write via a temp file in the same dir + fsync + rename; the old file survives a failure.
+
+    ``data`` may be an iterable of chunks (big exports stream). The temp file is
+    created with mode 0600 (``mkstemp``) so the content is never readable by
+    others, even briefly; ``mode`` is applied before the rename.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if isinstance(data, bytes | bytearray | memoryview):
+                handle.write(data)
+            else:
+                for chunk in data:
+                    handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+            if mode != 0o600:
+                os.fchmod(handle.fileno(), mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not every platform can open a directory.
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
 
 
 def save_config(path: Path, data: Mapping[str, Any]) -> None:
     """Serialize with tomli_w and ``write_atomic`` it with mode 0600."""
-    raise NotImplementedError
+    write_atomic(path, dumps_config(data).encode("utf-8"), 0o600)
+
+
+def dumps_config(data: Mapping[str, Any]) -> str:
+    """TOML text of a config document, each account as its own ``[[accounts]]`` table.
+
+    tomli_w writes short arrays of tables inline (``accounts = [{…}]``), which is
+    valid but unreadable as a hand-edited file; flat account tables are written
+    block by block instead (anything nested falls back to tomli_w's choice).
+    """
+    rest = {key: value for key, value in data.items() if key != "accounts"}
+    accounts = data.get("accounts")
+    if not isinstance(accounts, list) or not all(isinstance(a, Mapping) for a in accounts):
+        return tomli_w.dumps(dict(data))
+    blocks = [tomli_w.dumps(dict(account)) for account in accounts]
+    if any(line.startswith("[") for block in blocks for line in block.splitlines()):
+        return tomli_w.dumps(dict(data))
+    head = tomli_w.dumps(rest)
+    parts = [head] if head else []
+    parts += [f"[[accounts]]\n{block}" for block in blocks]
+    return "\n".join(parts)
+
+
+def add_account(path: Path, table: Mapping[str, Any]) -> Config:
+    """Append an ``[[accounts]]`` table to the config at ``path`` (created if absent) and save.
+
+    The resulting document is validated first, so an invalid account is never
+    written (``ConfigError`` instead); returns the new config.
+    """
+    try:
+        current = load_config(path).to_data()
+    except ConfigMissing:
+        current = {}
+    accounts = [*current.get("accounts", []), dict(table)]
+    data = {**current, "accounts": accounts}
+    config = parse_config(data, path)
+    save_config(path, data)
+    return config
+
+
+_EXAMPLE_HEADER = """\
+# invoice-tui config (TOML): see README.md for every option.
+# Every [[accounts]] table is one billing account. Names must be unique.
+# This file may hold tokens: invoice-tui writes it with mode 0600.
+
+"""
 
 
 def example_config_text() -> str:
-    """A commented example config (made with tomli_w, comments added) for first runs."""
-    raise NotImplementedError
+    """A commented example config (made with tomli_w, comments added) for first runs.
+
+    It holds placeholders only (a key-file path and an env-var name), never a
+    secret; it loads cleanly once the key file exists and the env var is set.
+    """
+    settings = {"settings": {"page_size": 100, "concurrency": 8, "timeout": 30.0}}
+    voximplant = {"accounts": [{
+        "name": "vox-main",
+        "provider": "voximplant",
+        "credentials": "~/keys/vox-credentials.json",
+    }]}
+    unleash = {"accounts": [{
+        "name": "unleash-prod",
+        "provider": "unleash",
+        "base_url": "https://us.app.unleash-hosted.com/acme",
+        "token_env": "UNLEASH_TOKEN",
+    }]}
+    return "".join([
+        _EXAMPLE_HEADER,
+        "# Optional. page_size: Voximplant invoices asked per page (1-1000);\n"
+        "# concurrency: requests in flight per account (1-64); timeout: seconds.\n",
+        tomli_w.dumps(settings),
+        "\n# Voximplant: the service-account key file from the control panel\n"
+        "# (Settings → Service accounts). It needs a role that can read invoices.\n",
+        dumps_config(voximplant),
+        '# base_url = "https://api.voximplant.com/platform_api"   # the default\n',
+        "\n# Unleash Enterprise: the instance URL including any path prefix,\n"
+        "# and an admin or personal access token.\n",
+        dumps_config(unleash),
+        '# token = "user:…"   # instead of token_env: stored in this 0600 file\n',
+    ])

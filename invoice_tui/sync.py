@@ -1,33 +1,56 @@
-"""Fetch orchestration: all accounts concurrently, retries, progress events (no UI here).
+"""Fetch orchestration: all accounts concurrently, progress events, cache saves (no UI here).
 
-CONTRACT (implemented by the core work; signatures are fixed — the UI codes against them).
+The signatures are a contract the UI codes against. Per-request retries and
+page concurrency live in the providers (they know what is safe to repeat);
+this module gives each account its own HTTP client, turns every failure into a
+:class:`SyncFailed` carrying a one-line :class:`ProviderError`, and keeps
+accounts independent of each other.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
+import logging
+import os
+import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .cache import InvoiceCache
+import certifi
+import httpx
+
+from . import __version__
+from .cache import CachedAccount, InvoiceCache
 from .config import AccountConfig, Config, Settings
 from .model import AccountSummary, Invoice
 from .providers.base import FetchProgress, ProviderError
 
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"invoice-tui/{__version__}"
+
 
 @dataclass(frozen=True, slots=True)
 class SyncStarted:
+    """An account's sync began."""
+
     account: str
 
 
 @dataclass(frozen=True, slots=True)
 class SyncProgress:
+    """The provider reported progress (pages/invoices so far)."""
+
     account: str
     progress: FetchProgress
 
 
 @dataclass(frozen=True, slots=True)
 class SyncSucceeded:
+    """Every invoice of the account arrived (and was saved to the cache, if one was given)."""
+
     account: str
     invoices: tuple[Invoice, ...]
     summary: AccountSummary
@@ -36,6 +59,8 @@ class SyncSucceeded:
 
 @dataclass(frozen=True, slots=True)
 class SyncFailed:
+    """The account's sync failed; ``error`` is the one-line reason and hint to show."""
+
     account: str
     error: ProviderError
 
@@ -43,6 +68,40 @@ class SyncFailed:
 SyncEvent = SyncStarted | SyncProgress | SyncSucceeded | SyncFailed
 SyncOutcome = SyncSucceeded | SyncFailed
 EventCallback = Callable[[SyncEvent], None]
+
+
+@functools.cache
+def _ssl_context(cafile: str | None) -> ssl.SSLContext:
+    # Verification is always on; SSL_CERT_FILE replaces the bundled CA list
+    # (corporate proxies, private CAs) rather than switching checks off.
+    return ssl.create_default_context(cafile=cafile or certifi.where())
+
+
+def tls_context() -> ssl.SSLContext:
+    """The verifying TLS context: ``$SSL_CERT_FILE`` when set, else certifi's CA bundle.
+
+    An unusable ``SSL_CERT_FILE`` is a :class:`ProviderError` (the user can fix it).
+    """
+    cafile = os.environ.get("SSL_CERT_FILE") or None
+    try:
+        return _ssl_context(cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise ProviderError(
+            f"SSL_CERT_FILE={cafile} is not a readable CA bundle ({type(exc).__name__})",
+            "point SSL_CERT_FILE at a PEM file of CA certificates, or unset it",
+        ) from None
+
+
+def make_client(settings: Settings) -> httpx.AsyncClient:
+    """The HTTP client one account's sync uses: timeouts, pool size, TLS and User-Agent."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.timeout),
+        limits=httpx.Limits(max_connections=settings.concurrency,
+                            max_keepalive_connections=settings.concurrency),
+        verify=tls_context(),
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT},
+    )
 
 
 async def sync_account(
@@ -57,7 +116,38 @@ async def sync_account(
     Never raises for provider/network problems (those become ``SyncFailed``);
     honours cancellation (``asyncio.CancelledError`` propagates).
     """
-    raise NotImplementedError
+    def emit(event: SyncEvent) -> None:
+        if on_event is not None:
+            on_event(event)
+
+    def on_progress(progress: FetchProgress) -> None:
+        emit(SyncProgress(account.name, progress))
+
+    emit(SyncStarted(account.name))
+    outcome: SyncOutcome
+    try:
+        provider = account.build()
+        async with make_client(settings) as client:
+            result = await provider.fetch(client, settings.fetch_options(), on_progress)
+        synced_at = dt.datetime.now(dt.UTC)
+        if cache is not None:
+            cache.save(account, CachedAccount(result.invoices, synced_at, result.summary))
+        outcome = SyncSucceeded(account.name, result.invoices, result.summary, synced_at)
+    except ProviderError as exc:
+        outcome = SyncFailed(account.name, exc)
+    except httpx.TransportError as exc:
+        # Providers map these themselves; this is the safety net. The type name
+        # says enough, and httpx messages can quote URLs we'd rather not echo.
+        log.debug("transport error syncing %s", account.name, exc_info=True)
+        outcome = SyncFailed(account.name, ProviderError(
+            f"network error: {type(exc).__name__}",
+            "check your connection and the account's base_url", retryable=True))
+    except Exception as exc:  # a bug must still never reach the user as a traceback
+        log.debug("unexpected error syncing %s", account.name, exc_info=True)
+        outcome = SyncFailed(account.name, ProviderError(
+            f"internal error: {type(exc).__name__}", "please report this bug"))
+    emit(outcome)
+    return outcome
 
 
 async def sync_all(
@@ -67,5 +157,17 @@ async def sync_all(
     cache: InvoiceCache | None = None,
     on_event: EventCallback | None = None,
 ) -> dict[str, SyncOutcome]:
-    """Sync the named accounts (default: all) concurrently; one failure never affects another."""
-    raise NotImplementedError
+    """Sync the named accounts (default: all) concurrently; one failure never affects another.
+
+    Unknown names raise ``KeyError`` before anything starts. The result keeps
+    the order of ``names`` (or of the config).
+    """
+    accounts = (list(config.accounts) if names is None
+                else [config.account(name) for name in dict.fromkeys(names)])
+    # sync_account turns every failure into an outcome, so gather never sees an
+    # exception except cancellation, which should cancel the whole batch.
+    outcomes = await asyncio.gather(*(
+        sync_account(account, config.settings, cache=cache, on_event=on_event)
+        for account in accounts
+    ))
+    return {outcome.account: outcome for outcome in outcomes}

@@ -1,0 +1,339 @@
+"""Command line (SPEC §4): the TUI (default), ``export`` and ``demo-server``.
+
+Exit codes: 0 success, 1 some accounts failed (the rest still exported) or an
+internal error, 2 usage or config errors, 130 interrupted (Ctrl-C), 141 output
+pipe closed. Every failure is one stderr line starting ``invoice-tui:``; never a
+traceback (``-v`` logs details at debug level).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__
+from .cache import InvoiceCache
+from .config import (
+    Config,
+    ConfigError,
+    ConfigMissing,
+    cache_dir,
+    config_path,
+    load_config,
+    write_atomic,
+)
+from .export import FORMATS, filter_by_month, iter_render, parse_month, sort_for_export
+from .model import Invoice
+from .providers.base import ProviderError
+from .sync import SyncFailed, sync_all
+
+PROG = "invoice-tui"
+log = logging.getLogger(__name__)
+
+
+class UsageError(Exception):
+    """A command-line mistake found after parsing (exit 2)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    with contextlib.ExitStack() as cleanup:
+        try:
+            try:
+                args = build_parser().parse_args(argv)
+            except SystemExit as exc:  # --help/--version (0) and usage errors (2)
+                return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+            cleanup.enter_context(_logging(args.verbose))
+            return int(args.run(args))
+        except KeyboardInterrupt:
+            return 130
+        except BrokenPipeError:
+            _silence_stdout()
+            return 141
+        except Exception as exc:  # a bug: still one line, never a traceback
+            log.debug("unexpected error", exc_info=True)
+            _say(f"internal error: {type(exc).__name__} — please report this bug "
+                 "(run with -v to log the details)")
+            return 1
+
+
+# --- argument parsing ------------------------------------------------------------
+
+def _month(text: str) -> tuple[int, int]:
+    try:
+        return parse_month(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def _fault(text: str) -> object:
+    from .demo import parse_fault
+
+    try:
+        return parse_fault(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _global_options(*, suppress: bool) -> argparse.ArgumentParser:
+    # The same options on the main parser and on each command, so they work on
+    # either side of the command name; SUPPRESS keeps a command's unset copy
+    # from overwriting a value given before the command.
+    default = argparse.SUPPRESS if suppress else None
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--config", metavar="PATH", default=default,
+                        help="config file (default: $INVOICE_TUI_CONFIG or the platform's "
+                             "config dir)")
+    parent.add_argument("--cache-dir", metavar="DIR", default=default,
+                        help="invoice cache dir (default: $INVOICE_TUI_CACHE_DIR or the "
+                             "platform's cache dir)")
+    parent.add_argument("-v", "--verbose", action="store_true",
+                        default=argparse.SUPPRESS if suppress else False,
+                        help="debug logging on stderr (never secrets)")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of every command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, parents=[_global_options(suppress=False)],
+        description="A keyboard-driven terminal billing explorer (Voximplant, Unleash). "
+                    "Without a command it opens the TUI.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--demo", action="store_true",
+                        help="open the TUI on the built-in emulator (writes nothing of yours)")
+    parser.set_defaults(run=_run_tui)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    export = commands.add_parser(
+        "export", parents=[_global_options(suppress=True)],
+        help="fetch (or read the cache) and print normalized invoices",
+        description="Fetch every account (or read the cache with --offline) and print its "
+                    "invoices. Exit 0 when all accounts succeeded, 1 when some failed "
+                    "(the rest are still exported), 2 on usage or config errors.")
+    export.add_argument("--format", choices=FORMATS, default="json")
+    export.add_argument("--lines", action="store_true",
+                        help="CSV: one row per line item instead of per invoice")
+    export.add_argument("--account", action="append", metavar="NAME", default=[],
+                        help="only this account (repeatable)")
+    export.add_argument("--since", type=_month, metavar="YYYY-MM",
+                        help="issued in or after this month")
+    export.add_argument("--until", type=_month, metavar="YYYY-MM",
+                        help="issued in or before this month")
+    export.add_argument("--offline", action="store_true",
+                        help="read the local cache instead of fetching")
+    export.add_argument("--output", metavar="FILE", help="write here (atomically, mode 0600)")
+    export.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                        help="export from the built-in emulator (writes nothing of yours)")
+    export.set_defaults(run=_run_export)
+
+    demo = commands.add_parser(
+        "demo-server", parents=[_global_options(suppress=True)],
+        help="run the built-in emulator of both provider APIs on loopback",
+        description="Run the emulator standalone until Ctrl-C.")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=_positive_int, default=0,
+                      help="port to listen on (default: any free port)")
+    demo.add_argument("--latency-ms", type=_positive_int, default=0,
+                      help="added latency per request")
+    demo.add_argument("--invoice-count", type=_positive_int, default=None,
+                      help="Voximplant invoices per account (e.g. 100000)")
+    demo.add_argument("--count-cap", type=_positive_int, default=None,
+                      help="largest page the Voximplant emulator returns")
+    demo.add_argument("--fault", type=_fault, action="append", default=[], metavar="SPEC",
+                      help="inject a fault (repeatable)")
+    demo.add_argument("--write-config", metavar="PATH",
+                      help="write a config for the demo accounts here")
+    demo.set_defaults(run=_run_demo_server)
+    return parser
+
+
+# --- helpers -----------------------------------------------------------------------
+
+def _say(line: str, stream: TextIO | None = None) -> None:
+    print(f"{PROG}: {line}", file=stream or sys.stderr)
+
+
+@contextlib.contextmanager
+def _logging(verbose: bool) -> Iterator[None]:
+    package = logging.getLogger("invoice_tui")
+    if not any(isinstance(h, logging.NullHandler) for h in package.handlers):
+        # Library warnings (e.g. an ignored cache file) are reported by the
+        # commands themselves; keep logging's last-resort printer quiet.
+        package.addHandler(logging.NullHandler())
+    if not verbose:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root, httpcore = logging.getLogger(), logging.getLogger("httpcore")
+    levels = root.level, httpcore.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    # httpcore's trace lines add nothing for users (and headers are never logged).
+    httpcore.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(levels[0])
+        httpcore.setLevel(levels[1])
+
+
+def _write_stdout(text: str) -> None:
+    """Write ``text`` to stdout as UTF-8 (exports are UTF-8 whatever the locale), completely.
+
+    Under ``python -u``/``PYTHONUNBUFFERED`` the text layer sits on a raw file
+    and drops the rest of a partial write silently; looping on the byte stream
+    makes a closed pipe an ``EPIPE`` instead of a quietly truncated export.
+    """
+    stream = getattr(sys.stdout, "buffer", None)
+    if stream is None:  # a replaced stdout without a byte layer
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    sys.stdout.flush()
+    view = memoryview(text.encode("utf-8"))
+    while view:
+        written = stream.write(view)
+        view = view[written if written is not None else 0:]
+    stream.flush()
+
+
+def _silence_stdout() -> None:
+    # After EPIPE, the interpreter's final flush of stdout would fail again.
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+@dataclass
+class _Source:
+    config: Config
+    cache: InvoiceCache
+
+
+@contextlib.contextmanager
+def _open_source(args: argparse.Namespace) -> Iterator[_Source]:
+    """The config and cache to export from: the user's, or a throwaway demo."""
+    if args.demo:
+        from .demo import demo_environment
+
+        with demo_environment() as demo:
+            yield _Source(demo.config, InvoiceCache(demo.cache_dir))
+        return
+    path = config_path(args.config)
+    yield _Source(load_config(path), InvoiceCache(cache_dir(args.cache_dir)))
+
+
+def _collect(source: _Source, names: list[str], offline: bool
+             ) -> tuple[list[Invoice], list[tuple[str, ProviderError]]]:
+    invoices: list[Invoice] = []
+    failures: list[tuple[str, ProviderError]] = []
+    if offline:
+        for name in names:
+            cached = source.cache.load(source.config.account(name))
+            if cached is None:
+                failures.append((name, ProviderError("never synced",
+                                                     "run without --offline")))
+            else:
+                invoices.extend(cached.invoices)
+        return invoices, failures
+    outcomes = asyncio.run(sync_all(source.config, names, cache=source.cache))
+    for name, outcome in outcomes.items():
+        if isinstance(outcome, SyncFailed):
+            failures.append((name, outcome.error))
+        else:
+            invoices.extend(outcome.invoices)
+    return invoices, failures
+
+
+# --- commands --------------------------------------------------------------------
+
+def _run_export(args: argparse.Namespace) -> int:
+    if args.lines and args.format != "csv":
+        _say("--lines only applies to --format csv")
+        return 2
+    if args.since and args.until and args.since > args.until:
+        _say("--since is after --until — swap them")
+        return 2
+    try:
+        with _open_source(args) as source:
+            known = source.config.account_names
+            unknown = [name for name in args.account if name not in known]
+            if unknown:
+                _say(f"unknown account {unknown[0]!r} — known accounts: "
+                     f"{', '.join(known) or '(none configured)'}")
+                return 2
+            names = list(dict.fromkeys(args.account)) or known
+            invoices, failures = _collect(source, names, args.offline)
+            warnings = list(source.cache.warnings)
+    except ConfigMissing as exc:
+        _say(f"no config at {exc.path} — run `invoice-tui` to create one, "
+             "or try `invoice-tui export --demo`")
+        return 2
+    except ConfigError as exc:
+        first, *rest = str(exc).splitlines()
+        _say(first)
+        for line in rest:
+            print(f"  {line}", file=sys.stderr)
+        return 2
+
+    selected = sort_for_export(filter_by_month(invoices, args.since, args.until))
+    chunks = iter_render(selected, args.format, args.lines)
+    if args.output:
+        try:
+            write_atomic(Path(os.path.expanduser(args.output)),
+                         (chunk.encode("utf-8") for chunk in chunks), 0o600)
+        except OSError as exc:
+            _say(f"cannot write {args.output} ({exc.strerror or type(exc).__name__}) "
+                 "— check the path and its permissions")
+            return 2
+    else:
+        for chunk in chunks:
+            _write_stdout(chunk)
+    for line in warnings:
+        _say(line)
+    for name, error in failures:
+        _say(f"{name}: {error}")
+    return 1 if failures else 0
+
+
+def _run_demo_server(args: argparse.Namespace) -> int:
+    from .demo import run_demo_server
+
+    write_config = Path(os.path.expanduser(args.write_config)) if args.write_config else None
+    return run_demo_server(
+        host=args.host, port=args.port, latency_ms=args.latency_ms,
+        invoice_count=args.invoice_count, count_cap=args.count_cap, faults=args.fault,
+        write_config=write_config, out=sys.stdout,
+    )
+
+
+def _run_tui(args: argparse.Namespace) -> int:
+    try:
+        from .ui.app import run_tui
+    except ImportError as exc:
+        log.debug("cannot import the TUI", exc_info=True)
+        _say(f"the TUI is not available ({type(exc).__name__}: {exc.name or exc}) "
+             "— try `invoice-tui export --demo`")
+        return 1
+    return int(run_tui(config_path(args.config), cache_dir(args.cache_dir), args.demo))

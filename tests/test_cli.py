@@ -1,0 +1,460 @@
+"""The command line over real HTTP to the emulator: export shape, CSV, filters, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+import types
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from invoice_factory import synthetic_invoices
+
+import invoice_tui
+from invoice_tui import cli
+from invoice_tui.config import config_path
+from invoice_tui.demo import (
+    DEMO_ACCOUNTS,
+    UNLICENSED_INSTANCE,
+    DemoServer,
+    Fault,
+    demo_account,
+    write_demo_config,
+)
+from invoice_tui.demo.data import VoximplantInvoices
+from invoice_tui.demo.keys import private_key_pem
+from invoice_tui.export import CHUNK_INVOICES, dumps_indented, to_csv, to_json
+from invoice_tui.model import INVOICE_FIELDS, LINE_FIELDS, TAX_FIELDS, invoice_to_dict
+
+TODAY = dt.date(2026, 11, 15)
+REPO = Path(invoice_tui.__file__).parent.parent
+
+
+def _secrets() -> list[str]:
+    found = ["eyJ", "PRIVATE KEY"]
+    for account in (*DEMO_ACCOUNTS, UNLICENSED_INSTANCE):
+        found += [t for t in (account.token, account.client_token) if t]
+        if account.provider == "voximplant":
+            found += private_key_pem(account.name).splitlines()[1:3]  # key material lines
+    return found
+
+
+SECRETS = _secrets()
+
+
+def _assert_no_secrets(*texts: str) -> None:
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text
+        assert "Traceback" not in text
+
+
+@pytest.fixture
+def server() -> Iterator[DemoServer]:
+    with DemoServer(today=TODAY) as running:
+        yield running
+
+
+@pytest.fixture
+def configured(server: DemoServer) -> DemoServer:
+    """The user's config (``$INVOICE_TUI_CONFIG``, a temp path) points at the emulator."""
+    write_demo_config(server, config_path())
+    return server
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    _assert_no_secrets(out, err)
+    return code, out, err
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:f}"
+
+
+def _expected_voximplant(raw: dict[str, Any]) -> dict[str, Any]:
+    """SPEC §2's mapping of a raw AccountInvoice, written out independently of the provider."""
+    amount = raw["amount"]
+    return {
+        "account": "vox-main", "provider": "voximplant",
+        "id": str(raw["invoice_id"]), "number": raw["invoice_number"], "label": None,
+        "issued": raw["invoice_date"], "due": None,
+        "period_start": raw["period"]["from"], "period_end": raw["period"]["to"],
+        "status": raw["status"], "currency": amount["currency"],
+        "subtotal": _money(amount["total_amount"] - amount["tax_amount"]),
+        "discount": _money(amount["discount_amount"]),
+        "tax": _money(amount["tax_amount"]), "total": _money(amount["total_amount"]),
+        "amount_due": _money(amount["amount_to_pay"]), "tax_rate": None,
+        "url": None, "pdf_url": None,
+        "lines": [{
+            "kind": "service", "description": row["service_name"], "quantity": None,
+            "unit_price": None, "amount": _money(row["amount"]["total_amount"]),
+            "tax": _money(row["amount"]["tax_amount"]), "currency": row["amount"]["currency"],
+            "period_start": None, "period_end": None, "consumption": None, "limit": None,
+            "lookup_key": None,
+            "taxes": [{"name": t["name"], "rate": _money(t["rate"]), "amount": _money(t["amount"]),
+                       "level": t["level"], "category": t["category"],
+                       "taxable": _money(t["taxable_measure"]), "currency": t["currency"]}
+                      for t in row["taxes"]],
+        } for row in raw["rows"]],
+    }
+
+
+def _export_json(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict[str, Any]]:
+    code, out, err = _run(capsys, "export", *argv)
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert isinstance(data, list)
+    return data
+
+
+# --- JSON ------------------------------------------------------------------------------
+
+def test_export_json_matches_spec_field_by_field(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _export_json(capsys)
+    raw = VoximplantInvoices(demo_account("vox-main"), TODAY).invoice(1)
+    (found,) = [i for i in data if i["account"] == "vox-main" and i["id"] == str(raw["invoice_id"])]
+    expected = _expected_voximplant(raw)
+    assert found == expected
+    # Key order exactly as SPEC §2, for invoices, lines and taxes.
+    assert list(found) == [*INVOICE_FIELDS, "lines"]
+    assert list(found["lines"][0]) == [*LINE_FIELDS, "taxes"]
+    assert list(found["lines"][0]["taxes"][0]) == list(TAX_FIELDS)
+    # Untrusted text arrives byte for byte (escaping is the UI's job, not the export's).
+    assert any("[bold red]" in line["description"] for line in found["lines"])
+    for invoice in data:
+        assert list(invoice) == [*INVOICE_FIELDS, "lines"]
+
+
+def test_export_covers_every_account_sorted(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, "export")
+    data = json.loads(out)
+    assert out == json.dumps(data, ensure_ascii=False, indent=2) + "\n"  # the exact format
+    assert {i["account"] for i in data} == {a.name for a in DEMO_ACCOUNTS}
+    assert {i["currency"] for i in data} == {"USD", "EUR"}
+    unleash = [i for i in data if i["provider"] == "unleash"]
+    assert unleash and all(i["number"] is None and i["label"] for i in unleash)
+    assert {line["kind"] for i in unleash for line in i["lines"]} == {"main", "usage"}
+    keys = [(i["issued"] or "", i["account"], i["id"]) for i in data]
+    by_account_id = sorted(keys, key=lambda k: (k[1], k[2]))
+    assert keys == sorted(by_account_id, key=lambda k: k[0], reverse=True)
+
+
+def test_export_demo_writes_nothing_of_the_users(
+    capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
+    before = sorted(p.relative_to(isolated_home) for p in isolated_home.rglob("*"))
+    data = _export_json(capsys, "--demo", "--format", "json")
+    assert {i["account"] for i in data} == {a.name for a in DEMO_ACCOUNTS}
+    assert sorted(p.relative_to(isolated_home) for p in isolated_home.rglob("*")) == before
+    assert not config_path().exists()
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+def _csv(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_csv_headers_and_row_counts(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _export_json(capsys)
+    code, out, _ = _run(capsys, "export", "--format", "csv")
+    rows = _csv(out)
+    assert code == 0 and rows[0] == list(INVOICE_FIELDS)
+    assert len(rows) - 1 == len(data)
+    first = dict(zip(rows[0], rows[1], strict=True))
+    assert first == {k: "" if v is None else v for k, v in data[0].items() if k != "lines"}
+
+    code, out, _ = _run(capsys, "export", "--format", "csv", "--lines")
+    rows = _csv(out)
+    assert code == 0
+    assert rows[0] == [f"invoice_{f}" for f in INVOICE_FIELDS] + list(LINE_FIELDS)
+    assert len(rows) - 1 == sum(max(1, len(i["lines"])) for i in data)
+    line = dict(zip(rows[0], rows[1], strict=True))
+    assert line["invoice_id"] == data[0]["id"]
+    assert line["description"] == data[0]["lines"][0]["description"]
+
+
+# --- filters -------------------------------------------------------------------------------
+
+def test_account_filter(configured: DemoServer, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _export_json(capsys, "--account", "vox-eu", "--account", "unleash-acme")
+    assert {i["account"] for i in data} == {"vox-eu", "unleash-acme"}
+    code, out, err = _run(capsys, "export", "--account", "nope")
+    assert (code, out) == (2, "")
+    (line,) = err.splitlines()
+    assert "unknown account 'nope'" in line
+    for account in DEMO_ACCOUNTS:
+        assert account.name in line
+
+
+def test_since_until_filter(configured: DemoServer, capsys: pytest.CaptureFixture[str]) -> None:
+    everything = _export_json(capsys)
+    data = _export_json(capsys, "--since", "2025-02", "--until", "2025-07")
+    expected = [i for i in everything if i["issued"] and "2025-02" <= i["issued"][:7] <= "2025-07"]
+    assert data == expected and len(data) >= 4 * 6
+    assert _export_json(capsys, "--since", "2026-11") == [
+        i for i in everything if i["issued"] and i["issued"] >= "2026-11-01"]
+    for bad in (["--since", "2025-13"], ["--until", "25-01"], ["--since", "2025-05",
+                                                                "--until", "2025-01"]):
+        code, out, err = _run(capsys, "export", *bad)
+        assert code == 2 and out == "" and err.strip()
+
+
+# --- offline and failures --------------------------------------------------------------------
+
+def test_offline_reads_what_the_last_sync_cached(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
+    online = _export_json(capsys)
+    configured.add_fault(Fault("http_status", status=500, times=-1))  # the network is "down"
+    assert _export_json(capsys, "--offline") == online
+
+    code, out, err = _run(capsys, "export", "--offline", "--cache-dir", str(isolated_home / "new"))
+    assert code == 1 and json.loads(out) == []
+    lines = err.splitlines()
+    assert len(lines) == len(DEMO_ACCOUNTS)
+    for account, line in zip(DEMO_ACCOUNTS, lines, strict=True):
+        assert line == f"invoice-tui: {account.name}: never synced — run without --offline"
+
+
+def test_offline_with_a_corrupt_cache_file_warns(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
+    _export_json(capsys, "--account", "vox-main")
+    cache_files = list((isolated_home / "cache").glob("vox-main-*.json"))
+    assert len(cache_files) == 1
+    cache_files[0].write_text("{truncated", encoding="utf-8")
+    code, out, err = _run(capsys, "export", "--offline", "--account", "vox-main")
+    assert code == 1 and json.loads(out) == []
+    warning, failure = err.splitlines()
+    assert warning.startswith("invoice-tui: cache: ignored unreadable cache of 'vox-main'")
+    assert failure.startswith("invoice-tui: vox-main: never synced")
+
+
+def test_a_failing_account_exits_1_and_the_rest_are_exported(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configured.add_fault(Fault("vox_error", account="vox-eu", code=104, times=-1))
+    code, out, err = _run(capsys, "export")
+    assert code == 1
+    (line,) = err.splitlines()
+    assert line.startswith("invoice-tui: vox-eu: Voximplant error 104")
+    assert " — " in line
+    data = json.loads(out)
+    assert {i["account"] for i in data} == {a.name for a in DEMO_ACCOUNTS} - {"vox-eu"}
+
+
+# --- usage and config errors -------------------------------------------------------------------
+
+def test_config_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    path = config_path()
+    code, out, err = _run(capsys, "export")
+    assert (code, out) == (2, "")
+    assert err == (f"invoice-tui: no config at {path} — run `invoice-tui` to create one, "
+                   "or try `invoice-tui export --demo`\n")
+
+    path.write_text('[[accounts]]\nname = "x"\nprovider = "voximplant"\ncredentials = [\n')
+    code, out, err = _run(capsys, "export")
+    assert (code, out) == (2, "")
+    (line,) = err.splitlines()
+    assert line.startswith(f"invoice-tui: {path} line ") and "fix the TOML syntax" in line
+
+    path.write_text('[[accounts]]\nname = "x"\nprovider = "nope"\n[[accounts]]\nname = "x"\n')
+    code, out, err = _run(capsys, "export")
+    assert (code, out) == (2, "")
+    first, *rest = err.splitlines()
+    assert first.startswith(f"invoice-tui: {path}: 3 problems")
+    assert len(rest) == 3 and all(str(path) in line for line in rest)
+
+
+@pytest.mark.parametrize("argv", [
+    ["export", "--format", "xml"], ["export", "--lines"], ["export", "--bogus"], ["nope"],
+    ["demo-server", "--fault", "meteor"], ["demo-server", "--port", "-1"],
+])
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, out, err = _run(capsys, *argv)
+    assert code == 2 and out == "" and err.strip()
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "--version")
+    assert (code, out) == (0, f"invoice-tui {invoice_tui.__version__}\n")
+    code, out, _ = _run(capsys, "export", "--help")
+    assert code == 0 and "--offline" in out and "--since" in out
+
+
+# --- output file, logging, interrupts ---------------------------------------------------------
+
+def test_output_file_is_written_atomically_0600(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "out" / "invoices.csv"
+    code, out, err = _run(capsys, "export", "--format", "csv", "--output", str(target))
+    assert (code, out, err) == (0, "", "")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    rows = _csv(target.read_text(encoding="utf-8"))
+    assert rows[0] == list(INVOICE_FIELDS) and len(rows) > 50
+    assert [p.name for p in target.parent.iterdir()] == ["invoices.csv"]
+
+
+def test_verbose_logs_to_stderr_without_secrets(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(capsys, "-v", "export", "--account", "vox-main",
+                          "--account", "unleash-acme")
+    assert code == 0 and json.loads(out)
+    assert "HTTP Request: POST" in err and "HTTP Request: GET" in err
+    code, out, err = _run(capsys, "export", "--account", "vox-main")
+    assert code == 0 and err == ""  # quiet without -v
+
+
+def test_ctrl_c_exits_130(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "sync_all", interrupted)
+    assert _run(capsys, "export") == (130, "", "")
+
+
+def test_a_bug_is_one_line_not_a_traceback(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> str:
+        raise RuntimeError("details that belong in a bug report")
+
+    monkeypatch.setattr(cli, "iter_render", broken)
+    code, out, err = _run(capsys, "export")
+    assert (code, out) == (1, "")
+    assert err == ("invoice-tui: internal error: RuntimeError — please report this bug "
+                   "(run with -v to log the details)\n")
+
+
+# --- dispatch -------------------------------------------------------------------------------
+
+def test_default_command_opens_the_tui(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
+    calls: list[tuple[Path, Path, bool]] = []
+
+    def run_tui(config: Path, cache: Path, demo: bool) -> int:
+        calls.append((config, cache, demo))
+        return 0
+
+    monkeypatch.setitem(sys.modules, "invoice_tui.ui.app",
+                        types.SimpleNamespace(run_tui=run_tui))
+    assert _run(capsys, "--demo", "--config", "~/c.toml", "--cache-dir", "~/cache2") == (0, "", "")
+    assert _run(capsys) == (0, "", "")
+    assert calls == [(isolated_home / "c.toml", isolated_home / "cache2", True),
+                     (isolated_home / "config.toml", isolated_home / "cache", False)]
+
+    monkeypatch.setitem(sys.modules, "invoice_tui.ui.app", None)  # an unimportable UI
+    code, out, err = _run(capsys)
+    assert code == 1 and out == ""
+    (line,) = err.splitlines()
+    assert line.startswith("invoice-tui: the TUI is not available")
+
+
+def test_demo_server_command_passes_its_options(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
+    import invoice_tui.demo as demo
+
+    seen: dict[str, Any] = {}
+
+    def fake(**kwargs: Any) -> int:
+        seen.update(kwargs)
+        return 0
+
+    monkeypatch.setattr(demo, "run_demo_server", fake)
+    code, _, _ = _run(capsys, "demo-server", "--port", "8765", "--latency-ms", "200",
+                      "--invoice-count", "100000", "--count-cap", "500",
+                      "--fault", "http_status:429:retry_after=1", "--fault", "drop",
+                      "--write-config", "~/demo.toml")
+    assert code == 0
+    assert seen["host"] == "127.0.0.1" and seen["port"] == 8765
+    assert (seen["latency_ms"], seen["invoice_count"], seen["count_cap"]) == (200, 100000, 500)
+    assert seen["faults"] == [Fault("http_status", status=429, retry_after=1.0), Fault("drop")]
+    assert seen["write_config"] == isolated_home / "demo.toml"
+
+
+# --- as a real process ------------------------------------------------------------------------
+
+def _subprocess_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+def test_python_m_export_demo_as_a_real_process() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "invoice_tui", "export", "--demo"],
+        capture_output=True, text=True, timeout=120, env=_subprocess_env(), cwd=REPO,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    data = json.loads(done.stdout)
+    assert {i["account"] for i in data} == {a.name for a in DEMO_ACCOUNTS}
+    _assert_no_secrets(done.stdout, done.stderr)
+
+
+def test_closed_pipe_exits_quietly() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "invoice_tui", "export", "--demo"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_subprocess_env(), cwd=REPO,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(100).startswith(b"[")
+    process.stdout.close()  # like `| head -c 100`
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141
+    assert stderr == ""
+
+
+# --- the JSON writer -------------------------------------------------------------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(_json_values)
+def test_fast_json_writer_matches_json_dumps(value: object) -> None:
+    assert dumps_indented(value) == json.dumps(value, ensure_ascii=False, indent=2)
+
+
+@pytest.mark.parametrize("count", [0, 1, CHUNK_INVOICES, CHUNK_INVOICES + 1,
+                                   2 * CHUNK_INVOICES + 3])
+def test_streamed_exports_across_chunk_boundaries(count: int) -> None:
+    invoices = synthetic_invoices(count)
+    dicts = [invoice_to_dict(i) for i in invoices]
+    assert to_json(invoices) == json.dumps(dicts, ensure_ascii=False, indent=2)
+    rows = _csv(to_csv(invoices))
+    assert rows[0] == list(INVOICE_FIELDS)
+    assert [row[2] for row in rows[1:]] == [i.id for i in invoices]
+    line_rows = _csv(to_csv(invoices, lines=True))
+    assert len(line_rows) - 1 == sum(max(1, len(i.lines)) for i in invoices)

@@ -1,0 +1,305 @@
+"""The TOML config store: locations, validation messages, round trip, atomic 0600 writes."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+from invoice_tui import config as config_module
+from invoice_tui.config import (
+    AccountConfig,
+    Config,
+    ConfigError,
+    ConfigMissing,
+    Settings,
+    add_account,
+    cache_dir,
+    config_path,
+    example_config_text,
+    load_config,
+    save_config,
+    write_atomic,
+)
+from invoice_tui.demo import DemoServer, demo_config
+from invoice_tui.providers import ProviderError, provider_names
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _problems(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    error = caught.value
+    for line in error.problems:
+        assert "\n" not in line
+        assert str(path) in line
+    text = str(error)
+    assert "Traceback" not in text
+    return error.problems
+
+
+# --- locations ---------------------------------------------------------------------------
+
+def test_config_path_precedence(monkeypatch: pytest.MonkeyPatch, isolated_home: Path) -> None:
+    monkeypatch.setenv("INVOICE_TUI_CONFIG", "~/from-env.toml")
+    assert config_path("~/from-cli.toml") == isolated_home / "from-cli.toml"
+    assert config_path() == isolated_home / "from-env.toml"
+    monkeypatch.delenv("INVOICE_TUI_CONFIG")
+    assert config_path() == platformdirs.user_config_path("invoice-tui") / "config.toml"
+    assert str(config_path()).startswith(str(isolated_home))
+
+
+def test_cache_dir_precedence(monkeypatch: pytest.MonkeyPatch, isolated_home: Path) -> None:
+    monkeypatch.setenv("INVOICE_TUI_CACHE_DIR", "~/env-cache")
+    assert cache_dir("~/cli-cache") == isolated_home / "cli-cache"
+    assert cache_dir() == isolated_home / "env-cache"
+    monkeypatch.delenv("INVOICE_TUI_CACHE_DIR")
+    assert cache_dir() == platformdirs.user_cache_path("invoice-tui")
+
+
+# --- loading and round trip ----------------------------------------------------------------
+
+def test_missing_config_is_config_missing(tmp_path: Path) -> None:
+    with pytest.raises(ConfigMissing) as caught:
+        load_config(tmp_path / "nope.toml")
+    assert caught.value.path == tmp_path / "nope.toml"
+
+
+def test_round_trip_save_then_load_is_equal(tmp_path: Path) -> None:
+    with DemoServer() as server:
+        demo = demo_config(server, tmp_path / "keys")
+    data = {"settings": {"page_size": 250, "concurrency": 3, "timeout": 12.5},
+            "accounts": [dict(account.options) for account in demo.accounts]}
+    path = tmp_path / "cfg" / "config.toml"
+    save_config(path, data)
+    # Written for people: one [[accounts]] block per account, not inline tables.
+    assert path.read_text(encoding="utf-8").count("[[accounts]]") == len(demo.accounts)
+    loaded = load_config(path)
+    assert loaded.settings == Settings(page_size=250, concurrency=3, timeout=12.5)
+    assert loaded.account_names == demo.account_names
+    assert [a.options for a in loaded.accounts] == [dict(a.options) for a in demo.accounts]
+    # and back again: the loaded config saves to an equal document
+    save_config(path, loaded.to_data())
+    assert load_config(path) == loaded
+    assert loaded.account(demo.account_names[0]).name == demo.account_names[0]
+    with pytest.raises(KeyError):
+        loaded.account("no-such-account")
+
+
+def test_saved_config_is_mode_0600(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    save_config(path, {"accounts": []})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    write_atomic(path, b"x = 1\n", 0o644)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    save_config(path, {"accounts": []})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("broken", ["replace", "fsync", "write"])
+def test_failed_write_keeps_old_file_and_leaves_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str
+) -> None:
+    path = tmp_path / "config.toml"
+    save_config(path, {"settings": {"page_size": 7}, "accounts": []})
+    before = path.read_bytes()
+
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    if broken == "replace":
+        monkeypatch.setattr(config_module.os, "replace", crash)
+    elif broken == "fsync":
+        monkeypatch.setattr(config_module.os, "fsync", crash)
+    else:
+        monkeypatch.setattr(config_module.os, "fdopen", crash)
+    with pytest.raises(OSError):
+        save_config(path, {"settings": {"page_size": 9}, "accounts": []})
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+# --- validation messages ------------------------------------------------------------------
+
+def test_broken_toml_names_file_and_line(tmp_path: Path) -> None:
+    path = _write(tmp_path / "config.toml",
+                  '[settings]\npage_size = 100\n\n[[accounts]]\nname = "a"\nprovider = = "x"\n')
+    problems = _problems(path)
+    assert len(problems) == 1
+    assert f"{path} line 6" in problems[0]
+    assert problems[0].endswith("fix the TOML syntax")
+
+
+def test_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b'[settings]\n# \xff\xfe\n')
+    assert "UTF-8" in _problems(path)[0]
+
+
+def test_unknown_provider_lists_known_ones(tmp_path: Path) -> None:
+    path = _write(tmp_path / "config.toml",
+                  '[[accounts]]\nname = "billing"\nprovider = "voximplnt"\n')
+    (problem,) = _problems(path)
+    assert "account 'billing'" in problem
+    assert "unknown provider 'voximplnt'" in problem
+    assert "did you mean 'voximplant'" in problem
+    for name in provider_names():
+        assert name in problem
+
+
+def test_duplicate_names_and_missing_fields_are_all_reported(tmp_path: Path) -> None:
+    path = _write(tmp_path / "config.toml", (
+        '[[accounts]]\nname = "dup"\nprovider = "nope"\n\n'
+        '[[accounts]]\nname = "dup"\nprovider = "nope"\n\n'
+        '[[accounts]]\nprovider = "nope"\n\n'
+        '[[accounts]]\nname = "no-provider"\n'
+    ))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    first, *rest = message.splitlines()
+    assert first == f"{path}: {len(rest)} problems — fix each of these:"
+    assert rest == caught.value.problems
+    assert any("account 'dup': duplicate name" in line for line in rest)
+    assert any("account #3: missing name" in line for line in rest)
+    assert any("account 'no-provider': missing provider" in line for line in rest)
+    assert sum("unknown provider 'nope'" in line for line in rest) == 3
+
+
+def test_settings_keys_types_and_ranges(tmp_path: Path) -> None:
+    path = _write(tmp_path / "config.toml", (
+        "[settings]\npage_sise = 10\nconcurrency = 65\ntimeout = 0\n"
+        "page_size = true\n\n[extra]\nx = 1\n"
+    ))
+    problems = _problems(path)
+    assert len(problems) == 5
+    joined = "\n".join(problems)
+    assert "unknown key 'page_sise' (did you mean 'page_size'?)" in joined
+    assert "concurrency = 65 — use a whole number from 1 to 64" in joined
+    assert "timeout = 0 — use a number of seconds greater than 0" in joined
+    assert "page_size = True — use a whole number from 1 to 1000" in joined
+    assert "unknown top-level key 'extra'" in joined
+
+
+def _vox_table(name: str, credentials: Path, **extra: object) -> str:
+    lines = [f'[[accounts]]\nname = "{name}"\nprovider = "voximplant"\n'
+             f'credentials = "{credentials}"\n']
+    lines += [f'{key} = "{value}"\n' for key, value in extra.items()]
+    return "".join(lines)
+
+
+def test_http_base_url_only_for_loopback(tmp_path: Path) -> None:
+    with DemoServer() as server:
+        demo = demo_config(server, tmp_path / "keys")
+    creds = Path(demo.account("vox-main").options["credentials"]).expanduser()
+    path = _write(tmp_path / "config.toml",
+                  _vox_table("plain", creds, base_url="http://api.example.com/platform_api")
+                  + "\n" + _vox_table("local", creds, base_url="http://127.0.0.1:9/platform_api"))
+    (problem,) = _problems(path)
+    assert "account 'plain'" in problem
+    assert "http://" in problem and "https://" in problem
+
+
+def test_missing_credentials_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "credentials.json"
+    path = _write(tmp_path / "config.toml", _vox_table("vox-a", missing))
+    (problem,) = _problems(path)
+    assert "account 'vox-a'" in problem
+    assert "credentials" in problem
+
+
+def test_missing_unleash_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("UNLEASH_TOKEN", raising=False)
+    unleash = ('provider = "unleash"\n'
+               'base_url = "https://us.app.unleash-hosted.com/acme"\n')
+    path = _write(tmp_path / "config.toml", (
+        f'[[accounts]]\nname = "un-none"\n{unleash}\n'
+        f'[[accounts]]\nname = "un-env"\n{unleash}token_env = "UNLEASH_TOKEN"\n'
+    ))
+    (problem,) = _problems(path)
+    assert "account 'un-none'" in problem and "token" in problem
+    # An unset token_env variable is not a config error (the config still loads and
+    # the other accounts work); building that account says which variable to set.
+    path = _write(tmp_path / "config.toml",
+                  f'[[accounts]]\nname = "un-env"\n{unleash}token_env = "UNLEASH_TOKEN"\n')
+    account = load_config(path).account("un-env")
+    with pytest.raises(ProviderError) as caught:
+        account.build()
+    assert "UNLEASH_TOKEN" in str(caught.value) and "\n" not in str(caught.value)
+
+
+# --- building providers ------------------------------------------------------------------
+
+def test_account_build_uses_the_provider_module(tmp_path: Path) -> None:
+    with DemoServer() as server:
+        demo = demo_config(server, tmp_path / "keys")
+    for account in demo.accounts:
+        provider = account.build()
+        assert type(provider).name == account.provider
+    bogus = AccountConfig(name="x", provider="nope", options={"name": "x", "provider": "nope"})
+    with pytest.raises(ProviderError) as caught:
+        bogus.build()
+    assert "unknown provider 'nope'" in str(caught.value)
+
+
+def test_add_account_validates_before_writing(tmp_path: Path) -> None:
+    with DemoServer() as server:
+        demo = demo_config(server, tmp_path / "keys")
+    path = tmp_path / "config.toml"
+    first = dict(demo.accounts[0].options)
+    config = add_account(path, first)
+    assert config.account_names == [first["name"]]
+    before = path.read_bytes()
+    with pytest.raises(ConfigError) as caught:
+        add_account(path, first)  # same name again
+    assert "duplicate name" in str(caught.value)
+    assert path.read_bytes() == before
+    assert load_config(path) == config
+
+
+# --- the example --------------------------------------------------------------------------
+
+def test_example_config_loads_once_placeholders_are_filled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = example_config_text()
+    assert text.count("#") >= 5  # it is commented
+    assert "-----BEGIN" not in text and "eyJ" not in text
+    data = tomllib.loads(text)
+    assert [a["provider"] for a in data["accounts"]] == ["voximplant", "unleash"]
+    # Unfilled placeholders are reported, not crashed on.
+    path = _write(tmp_path / "config.toml", text)
+    assert len(_problems(path)) >= 1
+    # Filled: a real key file for the Voximplant account and the token env var.
+    with DemoServer() as server:
+        demo = demo_config(server, tmp_path / "keys")
+    creds = Path(demo.account("vox-main").options["credentials"]).expanduser()
+    monkeypatch.setenv("UNLEASH_TOKEN", "user:example-placeholder")
+    path = _write(tmp_path / "config.toml",
+                  text.replace("~/keys/vox-credentials.json", str(creds)))
+    loaded = load_config(path)
+    assert isinstance(loaded, Config)
+    assert loaded.account_names == ["vox-main", "unleash-prod"]
+    assert loaded.settings == Settings()
+    assert os.environ["UNLEASH_TOKEN"] not in text
+
+
+def test_messages_never_echo_a_token(tmp_path: Path) -> None:
+    secret = "user:super-secret-123"
+    path = _write(tmp_path / "config.toml", (
+        f'[[accounts]]\nname = "un"\nprovider = "unleash"\ntoken = "{secret}"\n'
+        f'token_env = "X"\nbase_url = "http://{secret}@example.com/x"\n\n'
+        f'[[accounts]]\nname = "un"\nprovider = "unleash"\ntoken = "{secret}"\n'
+        f'base_url = "ftp://example.com"\ntimeoutt = 3\n'
+    ))
+    problems = _problems(path)
+    assert len(problems) >= 4
+    assert all("super-secret" not in line for line in problems)
