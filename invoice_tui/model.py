@@ -241,7 +241,7 @@ def line_from_dict(data: Mapping[str, Any]) -> Line:
 
 
 def invoice_from_dict(data: Mapping[str, Any]) -> Invoice:
-    """Inverse of :func:`invoice_to_dict`; raises ``ValueError``/``KeyError``/``TypeError`` on bad data."""
+    """Inverse of :func:`invoice_to_dict`; raises ValueError, KeyError or TypeError on bad data."""
     return Invoice(
         account=str(data["account"]), provider=str(data["provider"]), id=str(data["id"]),
         currency=str(data["currency"]), status=str(data["status"]),
