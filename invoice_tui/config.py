@@ -194,7 +194,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None) -> Config:
                             " — allowed: [settings] and [[accounts]]")
 
     settings = _parse_settings(data.get("settings", {}), where, problems)
-    accounts = _parse_accounts(data.get("accounts", []), where, problems)
+    accounts = _parse_accounts(data.get("accounts", []), where, problems, path)
 
     if problems:
         if len(problems) == 1:
@@ -242,7 +242,8 @@ def _settings_problem(key: str, value: object) -> str | None:
     return None
 
 
-def _parse_accounts(items: object, where: str, problems: list[str]) -> list[AccountConfig]:
+def _parse_accounts(items: object, where: str, problems: list[str],
+                    path: Path | None) -> list[AccountConfig]:
     if not isinstance(items, list):
         problems.append(f"{where}: accounts must be an array of tables"
                         " — write each as [[accounts]]")
@@ -276,6 +277,7 @@ def _parse_accounts(items: object, where: str, problems: list[str]) -> list[Acco
             problems.append(f"{where}: {label}: unknown provider {provider!r}"
                             f"{_did_you_mean(provider, known)} — use one of: {', '.join(known)}")
             continue
+        table = _resolve_paths(table, getattr(cls, "path_options", ()), path)
         before = len(problems)
         for problem in cls.validate_options(table):
             problems.append(f"{where}: {label}: {problem}")
@@ -285,6 +287,19 @@ def _parse_accounts(items: object, where: str, problems: list[str]) -> list[Acco
         if name is not None:
             accounts.append(AccountConfig(name=name, provider=provider, options=table))
     return accounts
+
+
+def _resolve_paths(table: dict[str, Any], keys: tuple[str, ...],
+                   path: Path | None) -> dict[str, Any]:
+    """Relative file options (e.g. ``credentials``) are relative to the config file, not the cwd."""
+    if path is None:
+        return table
+    resolved = dict(table)
+    for key in keys:
+        value = table.get(key)
+        if isinstance(value, str) and value and not _expand(value).is_absolute():
+            resolved[key] = str(path.parent / _expand(value))
+    return resolved
 
 
 def _base_url_problem(value: object) -> str | None:

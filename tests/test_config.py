@@ -303,3 +303,22 @@ def test_messages_never_echo_a_token(tmp_path: Path) -> None:
     problems = _problems(path)
     assert len(problems) >= 4
     assert all("super-secret" not in line for line in problems)
+
+
+def test_relative_credentials_are_relative_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with DemoServer() as server:
+        demo = demo_config(server, tmp_path / "conf" / "keys")
+        vox = next(a for a in demo.accounts if a.provider == "voximplant")
+        key_file = Path(vox.options["credentials"])
+        config_file = _write(tmp_path / "conf" / "config.toml", (
+            '[[accounts]]\nname = "vox"\nprovider = "voximplant"\n'
+            f'credentials = "keys/{key_file.name}"\n'
+            f'base_url = "{server.voximplant_base_url}"\n'))
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        monkeypatch.chdir(elsewhere)
+        loaded = load_config(config_file)
+        assert loaded.account("vox").options["credentials"] == str(key_file)
+        assert type(loaded.account("vox").build()).name == "voximplant"

@@ -85,6 +85,8 @@ class Provider(Protocol):
     name: ClassVar[str]
     #: Human name for panes and messages (e.g. ``"Voximplant"``).
     display_name: ClassVar[str]
+    #: Options holding file paths; config resolves relative ones against the config's folder.
+    path_options: ClassVar[tuple[str, ...]]
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any]) -> list[str]:

@@ -154,6 +154,7 @@ class UnleashProvider:
 
     name: ClassVar[str] = "unleash"
     display_name: ClassVar[str] = "Unleash"
+    path_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, account: str, base_url: str, token: str,
                  *, retry: _http.RetryPolicy | None = None) -> None:

@@ -287,6 +287,7 @@ class VoximplantProvider:
 
     name: ClassVar[str] = "voximplant"
     display_name: ClassVar[str] = "Voximplant"
+    path_options: ClassVar[tuple[str, ...]] = ("credentials",)
 
     def __init__(
         self,
