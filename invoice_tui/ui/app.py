@@ -1,0 +1,140 @@
+"""The Textual application and ``run_tui``, the entry point the CLI calls."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from invoice_tui.cache import InvoiceCache
+from invoice_tui.config import Config, ConfigError, ConfigMissing, load_config
+from invoice_tui.sync import SyncOutcome, sync_account
+from invoice_tui.ui.commands import InvoiceCommands
+from invoice_tui.ui.screens.main import MainScreen
+
+SyncFunction = Callable[..., Awaitable[SyncOutcome]]
+Clock = Callable[[], dt.datetime]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class InvoiceApp(App[int]):
+    """invoice-tui. Every dependency is injected so tests and snapshots are deterministic.
+
+    ``config=None`` opens the welcome screen (or, with ``config_error``, the config
+    error screen); ``sync`` defaults to :func:`invoice_tui.sync.sync_account`.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "invoice-tui"
+    COMMANDS = App.COMMANDS | {InvoiceCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit invoice-tui"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help",
+                tooltip="Every key, by screen"),
+    ]
+
+    def __init__(
+        self,
+        config: Config | None,
+        cache: InvoiceCache | None = None,
+        *,
+        now: Clock = _utc_now,
+        today: dt.date | None = None,
+        sync: SyncFunction = sync_account,
+        config_path: Path | None = None,
+        config_error: str | None = None,
+        demo: bool = False,
+        demo_today: dt.date | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.cache = cache
+        self.now = now
+        self.today = today or dt.date.today()
+        self.sync = sync
+        self.config_path = config_path
+        self.config_error = config_error
+        self.demo = demo
+        self._demo_today = demo_today
+        # Holds the in-process demo server when "Open demo" is chosen on the welcome screen.
+        self._resources = contextlib.ExitStack()
+        if demo:
+            self.sub_title = "demo"
+        elif config_path is not None:
+            self.sub_title = str(config_path)
+
+    def on_mount(self) -> None:
+        # Pushed over the default screen (not returned by get_default_screen) so that
+        # "Open demo" can switch_screen() the welcome screen for the main one.
+        self.push_screen(self._first_screen())
+
+    def _first_screen(self) -> Screen[None]:
+        if self.config is not None:
+            if self.cache is None:
+                raise ValueError("InvoiceApp needs a cache with a config")
+            return MainScreen(self.config, self.cache)
+        path = self.config_path or Path("config.toml")
+        if self.config_error is not None:
+            from invoice_tui.ui.screens.error import ConfigErrorScreen
+
+            return ConfigErrorScreen(path, self.config_error)
+        from invoice_tui.ui.screens.welcome import WelcomeScreen
+
+        return WelcomeScreen(path)
+
+    @property
+    def main_screen(self) -> MainScreen | None:
+        """The main screen if it is open (it stays mounted under pushed screens)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        return None
+
+    def action_help(self) -> None:
+        from invoice_tui.ui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def open_demo(self) -> None:
+        """Switch to the built-in demo in-process (from the welcome screen)."""
+        from invoice_tui.demo import demo_environment
+
+        environment = self._resources.enter_context(demo_environment(today=self._demo_today))
+        self.config = environment.config
+        self.cache = InvoiceCache(environment.cache_dir)
+        self.demo = True
+        self.sub_title = "demo"
+        self.switch_screen(MainScreen(self.config, self.cache))
+
+    def on_unmount(self) -> None:
+        self._resources.close()
+
+
+def run_tui(config_path: Path, cache_dir: Path, demo: bool) -> int:
+    """Run the TUI on the config at ``config_path`` (or the built-in demo); the exit code."""
+    if demo:
+        from invoice_tui.demo import demo_environment
+
+        with demo_environment() as environment:
+            app = InvoiceApp(environment.config, InvoiceCache(environment.cache_dir), demo=True)
+            app.run()
+        return app.return_code or 0
+    try:
+        config = load_config(config_path)
+    except ConfigMissing:
+        app = InvoiceApp(None, config_path=config_path)
+    except ConfigError as error:
+        app = InvoiceApp(None, config_path=config_path, config_error=str(error))
+    else:
+        app = InvoiceApp(config, InvoiceCache(cache_dir), config_path=config_path)
+    app.run()
+    return app.return_code or 0

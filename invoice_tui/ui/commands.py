@@ -1,0 +1,71 @@
+"""Command palette (ctrl+p) commands, titled "category: action"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from invoice_tui.ui.formatting import safe
+from invoice_tui.view import COLUMNS, Period
+
+if TYPE_CHECKING:
+    from invoice_tui.ui.screens.main import MainScreen
+
+Command = tuple[str, Callable[[], object], str]
+
+
+def main_screen_commands(main: MainScreen) -> list[Command]:
+    """Every command the main screen offers right now (accounts and statuses as present)."""
+    table = main.table
+    today = main.invoice_app.today
+    names = [a.name for a in main.config.accounts]
+    commands: list[Command] = [
+        ("Sync: refresh all", main.action_refresh_all, "Refresh every account in the background"),
+    ]
+    commands += [(f"Sync: refresh {safe(n)}", partial(main.refresh_accounts, [n]),
+                  "Refresh this account") for n in names]
+    commands.append(("Go: all accounts", partial(main.show_account, None),
+                     "Show every account's invoices"))
+    commands += [(f"Go: account {safe(n)}", partial(main.show_account, n),
+                  "Show only this account's invoices") for n in names]
+    commands += [(f"Filter: status {safe(s)}", partial(table.set_statuses, frozenset({s})),
+                  "Show only invoices with this status") for s in table.view.status_names()]
+    commands += [
+        ("Filter: clear", main.clear_filters, "Clear the text, status and account filters"),
+        ("Period: all", partial(main.set_period, Period()), "Invoices of all time"),
+        ("Period: this year", partial(main.set_period, Period("year", today.year)),
+         f"Invoices issued in {today.year}"),
+        ("Period: this month",
+         partial(main.set_period, Period("month", today.year, today.month)),
+         f"Invoices issued in {today:%Y-%m}"),
+        ("Period: previous", partial(main.action_step_period, -1), "The previous year or month"),
+        ("Period: next", partial(main.action_step_period, 1), "The next year or month"),
+    ]
+    commands += [(f"Sort: by {c.key}", partial(table.sort_by, c.key),
+                  "Sort the table (again: reverse)") for c in COLUMNS]
+    return commands
+
+
+class InvoiceCommands(Provider):
+    """Sync, Go, Filter, Period and Sort commands of the main screen."""
+
+    def _commands(self) -> list[Command]:
+        from invoice_tui.ui.screens.main import MainScreen
+
+        if not isinstance(self.screen, MainScreen):
+            return []
+        return main_screen_commands(self.screen)
+
+    async def discover(self) -> Hits:
+        for title, callback, help_text in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, callback, help_text in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, text=title, help=help_text)

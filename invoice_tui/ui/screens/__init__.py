@@ -1,0 +1,1 @@
+"""The app's screens: main, invoice detail, line detail, welcome, help and error modals."""

@@ -1,0 +1,219 @@
+"""Drill-down: one invoice's header, money block and line items (Enter on a line: its taxes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from invoice_tui.config import AccountConfig, Settings
+from invoice_tui.model import Invoice, format_money
+from invoice_tui.providers import ProviderError
+from invoice_tui.sync import make_client
+from invoice_tui.ui.formatting import (
+    field_block,
+    money_text,
+    safe,
+    status_content,
+    to_rich,
+    usage_bar,
+)
+from invoice_tui.ui.widgets.provider_pane import provider_display_name
+from invoice_tui.view import format_period
+
+LINE_COLUMNS = ("Kind", "Description", "Qty", "Unit price", "Amount", "Tax", "Usage")
+DESCRIPTION_WIDTH = 44  # the rest shows in the line's modal (Enter)
+NUMERIC_COLUMNS = frozenset({"Qty", "Unit price", "Amount", "Tax"})
+
+
+def _date(value: dt.date | None) -> str:
+    return value.isoformat() if value is not None else "—"
+
+
+def _number(value: object) -> str:
+    return "" if value is None else f"{value:f}" if hasattr(value, "is_finite") else str(value)
+
+
+class LinesTable(DataTable[object]):
+    """The invoice's line items; Enter opens a line's taxes and metering."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="lines.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="lines.up"),
+        Binding("g", "scroll_top", "First", show=False, id="lines.first"),
+        Binding("G", "scroll_bottom", "Last", show=False, id="lines.last"),
+    ]
+
+
+class InvoiceDetailScreen(Screen[None]):
+    """Everything about one invoice; Esc returns to exactly where the table was."""
+
+    AUTO_FOCUS = "#lines"
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="detail.back", tooltip="Back to the invoice list"),
+        Binding("o", "open_url", "Open in browser", id="detail.open",
+                tooltip="Open the invoice's web page"),
+        Binding("d", "download_pdf", "Download PDF", id="detail.download",
+                tooltip="Save the invoice PDF to ~/Downloads (or the current directory)"),
+    ]
+
+    def __init__(self, invoice: Invoice, account: AccountConfig | None,
+                 settings: Settings | None = None) -> None:
+        super().__init__()
+        self.invoice = invoice
+        self.account = account
+        self.settings = settings or Settings()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="detail-top"):
+            yield Static(self._header_block(), id="invoice-header")
+            yield Static(self._money_block(), id="invoice-money")
+        yield LinesTable(id="lines", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        invoice = self.invoice
+        header = self.query_one("#invoice-header")
+        # Border titles are parsed as markup unless given as Content.
+        header.border_title = Content(f"Invoice {safe(invoice.title)}")
+        if invoice.is_estimate:
+            header.border_subtitle = "ESTIMATE — figures may change"
+        self.query_one("#invoice-money").border_title = Content(
+            f"Amounts · {safe(invoice.currency)}")
+        table = self.query_one(LinesTable)
+        table.border_title = f"Lines · {len(invoice.lines)}"
+        table.border_subtitle = "Enter: taxes and metering" if invoice.lines else "no line items"
+        for label in LINE_COLUMNS:
+            title = Text(label, justify="right" if label in NUMERIC_COLUMNS else "left")
+            width = DESCRIPTION_WIDTH if label == "Description" else None
+            table.add_column(title, key=label.lower(), width=width)
+        variables = self.app.theme_variables
+        for index, line in enumerate(invoice.lines):
+            currency = line.currency or invoice.currency
+            table.add_row(
+                *(to_rich(cell, variables) for cell in (
+                    Content.styled(line.kind, "$text-muted"),
+                    Content(safe(line.description)).truncate(DESCRIPTION_WIDTH, ellipsis=True),
+                    Content(_number(line.quantity)).right(8),
+                    Content(format_money(line.unit_price, currency)).right(10),
+                    Content(format_money(line.amount, currency)).right(12),
+                    Content(format_money(line.tax, currency)).right(10),
+                    usage_bar(line.consumption, line.limit),
+                )),
+                key=str(index),
+            )
+
+    def _header_block(self) -> Content:
+        invoice = self.invoice
+        rows: list[tuple[str, Content | str]] = []
+        if invoice.number:
+            rows.append(("Number", Content.styled(safe(invoice.number), "bold")))
+        if invoice.label:
+            rows.append(("Label", Content.styled(safe(invoice.label), "bold")))
+        rows += [
+            ("Account", Content.assemble(
+                (safe(invoice.account), "bold"),
+                (f"  {provider_display_name(invoice.provider)}", "$text-muted"))),
+            ("Issued", _date(invoice.issued)),
+            ("Due", _date(invoice.due)),
+            ("Period", format_period(invoice.period_start, invoice.period_end) or "—"),
+            ("Status", status_content(invoice.status, estimate_badge=True)),
+            ("Web", safe(invoice.url) or "—"),
+            ("PDF", safe(invoice.pdf_url) or "—"),
+        ]
+        return field_block(rows)
+
+    def _money_block(self) -> Content:
+        invoice = self.invoice
+        cur = invoice.currency
+        amounts = [
+            ("Subtotal", invoice.subtotal), ("Discount", invoice.discount),
+            ("Tax", invoice.tax), ("Total", invoice.total), ("Amount due", invoice.amount_due),
+        ]
+        texts = [money_text(amount, cur) for _, amount in amounts]
+        width = max(len(t) for t in texts)
+        rows: list[tuple[str, Content | str]] = []
+        for (label, _), text in zip(amounts, texts, strict=True):
+            style = "bold $accent" if label in ("Total", "Amount due") else ""
+            rows.append((label, Content.styled(text.rjust(width), style)))
+        if invoice.tax_rate is not None:
+            rows.append(("Tax rate", f"{invoice.tax_rate:f} %".rjust(width)))
+        if invoice.is_estimate:
+            rows.append(("", Content.styled("estimate", "italic $warning")))
+        return field_block(rows)
+
+    @on(DataTable.RowSelected, "#lines")
+    def _on_line_selected(self, event: DataTable.RowSelected) -> None:
+        from invoice_tui.ui.screens.line_detail import LineDetailScreen
+
+        line = self.invoice.lines[int(str(event.row_key.value))]
+        self.app.push_screen(LineDetailScreen(self.invoice, line))
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_open_url(self) -> None:
+        url = self.invoice.url or self.invoice.pdf_url
+        if not url:
+            self.notify("This invoice has no web link.", markup=False)
+            return
+        if not url.startswith(("https://", "http://")):
+            self.notify("The invoice link is not a web address; not opening it.",
+                        severity="warning", markup=False)
+            return
+        self.app.open_url(url)
+        self.notify(f"Opening {safe(url)}", markup=False)
+
+    def action_download_pdf(self) -> None:
+        if self.account is None:
+            self.notify("This invoice's account is not in the config.", severity="warning",
+                        markup=False)
+            return
+        self.notify("Downloading the PDF…", markup=False)
+        self._download(self.account, self.invoice)
+
+    @work(exclusive=True, group="download", exit_on_error=False)
+    async def _download(self, account: AccountConfig, invoice: Invoice) -> None:
+        try:
+            provider = account.build()
+            async with make_client(self.settings) as client:
+                data = await provider.download_pdf(client, self.settings.fetch_options(),
+                                                   invoice)
+            target = pdf_target(invoice)
+            target.write_bytes(data)
+        except ProviderError as error:
+            self.notify(f"✗ {error}", title="PDF", severity="error", markup=False)
+            return
+        except OSError as error:
+            self.notify(f"✗ could not save the PDF: {error.strerror or error}", title="PDF",
+                        severity="error", markup=False)
+            return
+        self.notify(f"Saved {target}", title="PDF", markup=False)
+
+
+def pdf_target(invoice: Invoice, directory: Path | None = None) -> Path:
+    """Where the PDF goes: ``~/Downloads`` if it exists, else the current directory."""
+    if directory is None:
+        downloads = Path.home() / "Downloads"
+        directory = downloads if downloads.is_dir() else Path(os.getcwd())
+    # The file name comes from provider data: keep it to safe characters.
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in safe(
+        f"{invoice.account}-{invoice.title}"))[:100].strip("._") or "invoice"
+    target = directory / f"{stem}.pdf"
+    counter = 1
+    while target.exists():
+        counter += 1
+        target = directory / f"{stem}-{counter}.pdf"
+    return target
+

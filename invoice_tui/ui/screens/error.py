@@ -1,0 +1,120 @@
+"""Error screens: a failed account's full reason and hint (modal) and a bad config file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Header, Static
+
+from invoice_tui.providers import ProviderError
+from invoice_tui.ui.formatting import safe
+from invoice_tui.ui.widgets.provider_pane import provider_display_name
+
+
+class AccountErrorScreen(ModalScreen[None]):
+    """Why an account failed to sync, and what to do about it."""
+
+    AUTO_FOCUS = "#close"
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="error.close", tooltip="Back to the accounts"),
+        Binding("enter", "close", "Close", show=False, id="error.close_enter"),
+        Binding("r", "retry", "Retry", id="error.retry", tooltip="Refresh this account now"),
+    ]
+
+    def __init__(self, account: str, provider: str, error: ProviderError) -> None:
+        super().__init__()
+        self.account = account
+        self.provider = provider
+        self.error = error
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="error-dialog", classes="dialog"):
+            yield Static(Content.assemble(
+                ("Account  ", "$text-muted"), (safe(self.account), "bold"), "\n",
+                ("Provider ", "$text-muted"), provider_display_name(self.provider), "\n\n",
+                ("✗ ", "bold $error"), (safe(self.error.reason), "bold $error"), "\n\n",
+                ("Hint  ", "bold $accent"), safe(self.error.hint) or "no hint",
+            ), id="error-text")
+            with Horizontal(classes="buttons"):
+                yield Button("Retry", id="retry", variant="primary")
+                yield Button("Close", id="close")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        dialog = self.query_one("#error-dialog")
+        dialog.border_title = "Sync failed"
+        if self.error.retryable:
+            dialog.border_subtitle = "transient — retry may help"
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "retry":
+            self.action_retry()
+        else:
+            self.action_close()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_retry(self) -> None:
+        from invoice_tui.ui.screens.main import MainScreen
+
+        self.dismiss(None)
+        for screen in self.app.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.refresh_accounts([self.account])
+
+
+class ConfigErrorScreen(Screen[None]):
+    """The config file exists but is invalid: the one-line reason, the file, the fix."""
+
+    AUTO_FOCUS = "#demo"
+
+    BINDINGS = [
+        Binding("d", "open_demo", "Open demo", id="config_error.demo",
+                tooltip="Explore the built-in demo instead"),
+        Binding("q", "quit_config_error", "Quit", id="config_error.quit",
+                tooltip="Quit with exit status 2 (a config error)"),
+    ]
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__()
+        self.path = path
+        self.reason = reason
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="config-error", classes="dialog"):
+            # A ConfigError is one line per problem.
+            problems = [safe(line) for line in self.reason.splitlines() if line.strip()]
+            yield Static(Content.assemble(
+                *(part for problem in problems
+                  for part in (("✗ ", "bold $error"), (problem, "$text-error"), "\n")),
+                "\n", ("File  ", "$text-muted"), (str(self.path), "bold"), "\n\n",
+                "Fix the file in your editor and start invoice-tui again, "
+                "or open the demo to look around.",
+            ), id="config-error-text")
+            with Horizontal(classes="buttons"):
+                yield Button("Open demo", id="demo", variant="primary")
+                yield Button("Quit", id="quit", variant="error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#config-error").border_title = "The config file has a problem"
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "demo":
+            self.action_open_demo()
+        else:
+            self.action_quit_config_error()
+
+    def action_quit_config_error(self) -> None:
+        self.app.exit(return_code=2)
+
+    def action_open_demo(self) -> None:
+        self.app.open_demo()  # type: ignore[attr-defined]

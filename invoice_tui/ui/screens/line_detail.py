@@ -1,0 +1,92 @@
+"""One line item: its taxes (name, rate, taxable, amount, level, category) and metering."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Static
+
+from invoice_tui.model import Invoice, Line, format_money
+from invoice_tui.ui.formatting import field_block, money_text, safe, to_rich, usage_bar
+from invoice_tui.view import format_period
+
+TAX_COLUMNS = ("Tax", "Rate", "Taxable", "Amount", "Level", "Category")
+NAME_WIDTH = 30  # one tax row must fit the dialog
+
+
+class LineDetailScreen(ModalScreen[None]):
+    """Taxes and metering of one line, over the detail screen."""
+
+    AUTO_FOCUS = None  # keys go to the modal: Enter or Esc closes it
+
+    BINDINGS = [
+        Binding("escape", "close", "Back", id="line.back", tooltip="Back to the invoice"),
+        Binding("enter", "close", "Back", show=False, id="line.back_enter"),
+    ]
+
+    def __init__(self, invoice: Invoice, line: Line) -> None:
+        super().__init__()
+        self.invoice = invoice
+        self.line = line
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="line-dialog", classes="dialog"):
+            yield Static(self._metering(), id="line-metering")
+            yield DataTable(id="line-taxes", cursor_type="row", show_cursor=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        line = self.line
+        dialog = self.query_one("#line-dialog")
+        # Border titles are parsed as markup unless given as Content.
+        dialog.border_title = Content(f"{safe(line.kind)} line · {safe(line.description)}")
+        table = self.query_one("#line-taxes", DataTable)
+        table.border_title = f"Taxes · {len(line.taxes)}"
+        for label in TAX_COLUMNS:
+            table.add_column(label, key=label.lower())
+        variables = self.app.theme_variables
+        for tax in line.taxes:
+            currency = tax.currency or line.currency or self.invoice.currency
+            table.add_row(*(to_rich(Content(text).truncate(NAME_WIDTH, ellipsis=True), variables)
+                            for text in (
+                safe(tax.name) or "—",
+                f"{tax.rate:f}" if tax.rate is not None else "—",
+                money_text(tax.taxable, currency),
+                money_text(tax.amount, currency),
+                safe(tax.level) or "—",
+                safe(tax.category) or "—",
+            )))
+        if not line.taxes:
+            table.display = False
+
+    def _metering(self) -> Content:
+        line = self.line
+        currency = line.currency or self.invoice.currency
+        rows: list[tuple[str, Content | str]] = [
+            ("Description", Content.styled(safe(line.description), "bold")),
+            ("Amount", money_text(line.amount, currency)),
+            ("Tax", money_text(line.tax, currency)),
+        ]
+        if line.quantity is not None:
+            rows.append(("Quantity", f"{line.quantity:f}"))
+        if line.unit_price is not None:
+            rows.append(("Unit price", format_money(line.unit_price, currency, with_code=True)))
+        if line.consumption is not None or line.limit is not None:
+            rows.append(("Consumption", "—" if line.consumption is None
+                         else f"{line.consumption:,f}"))
+            rows.append(("Limit", "—" if line.limit is None else f"{line.limit:,f}"))
+            rows.append(("Usage", usage_bar(line.consumption, line.limit, width=20)))
+        period = format_period(line.period_start, line.period_end)
+        if period:
+            rows.append(("Period", period))
+        if line.lookup_key:
+            rows.append(("Lookup key", safe(line.lookup_key)))
+        if not line.taxes:
+            rows.append(("Taxes", Content.styled("none on this line", "$text-muted")))
+        return field_block(rows)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,357 @@
+"""The main screen: provider pane, filterable invoice table, status line; owns the sync workers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, OptionList
+from textual.worker import Worker, WorkerState
+
+from invoice_tui.cache import InvoiceCache
+from invoice_tui.config import AccountConfig, Config
+from invoice_tui.model import Invoice
+from invoice_tui.providers import ProviderError
+from invoice_tui.sync import (
+    SyncEvent,
+    SyncFailed,
+    SyncOutcome,
+    SyncProgress,
+    SyncStarted,
+    SyncSucceeded,
+)
+from invoice_tui.ui.formatting import safe
+from invoice_tui.ui.messages import AccountSyncEvent
+from invoice_tui.ui.widgets.invoice_table import InvoiceTable
+from invoice_tui.ui.widgets.provider_pane import ProviderPane, account_from_option_id
+from invoice_tui.ui.widgets.status_line import StatusLine
+from invoice_tui.view import Period
+
+if TYPE_CHECKING:
+    from invoice_tui.ui.app import InvoiceApp
+
+
+class FilterInput(Input):
+    """The `/` filter: filters as you type, Enter keeps it, Esc clears it."""
+
+    BINDINGS = [
+        Binding("escape", "clear_filter", "Clear filter", id="filter.clear",
+                tooltip="Clear the filter and go back to the table"),
+    ]
+
+    def action_clear_filter(self) -> None:
+        self.value = ""
+        self.screen.query_one(InvoiceTable).focus()
+
+
+class MainScreen(Screen[None]):
+    """Accounts on the left, the invoice table in the middle, the status line at the bottom."""
+
+    # Declared, not focus() in on_mount: the screen's own auto-focus runs later and would win.
+    AUTO_FOCUS = "#invoices"
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/", id="main.filter",
+                tooltip="Filter as you type: number, label, status, account, lines"),
+        Binding("p", "cycle_period", "Period", id="main.period",
+                tooltip="Cycle the period filter: all → year → month"),
+        Binding("left_square_bracket", "step_period(-1)", "Prev period", key_display="[",
+                show=False, id="main.period_prev", tooltip="Previous year or month"),
+        Binding("right_square_bracket", "step_period(1)", "Next period", key_display="]",
+                show=False, id="main.period_next", tooltip="Next year or month"),
+        Binding("r", "refresh_account", "Refresh", id="main.refresh",
+                tooltip="Refresh the selected account"),
+        Binding("R", "refresh_all", "Refresh all", id="main.refresh_all",
+                tooltip="Refresh every account"),
+        Binding("e", "show_error", "Error detail", id="main.error", show=False,
+                tooltip="Show the full reason and hint of a failed account"),
+    ]
+
+    def __init__(self, config: Config, cache: InvoiceCache) -> None:
+        super().__init__()
+        self.config = config
+        self.cache = cache
+        self._accounts = {account.name: account for account in config.accounts}
+        self.invoices: dict[str, tuple[Invoice, ...]] = {}
+        # One refresh round = the accounts asked for together; failures of a round are
+        # summarised in a single toast once the whole round is done.
+        self._round_pending: set[str] = set()
+        self._round_failed: list[str] = []
+
+    @property
+    def invoice_app(self) -> InvoiceApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="body"):
+            yield ProviderPane(
+                ((a.name, a.provider) for a in self.config.accounts),
+                self.invoice_app.now, id="providers",
+            )
+            with Vertical(id="table-area"):
+                yield FilterInput(placeholder="filter: number, label, status, account, line text",
+                                  id="filter")
+                yield InvoiceTable(id="invoices")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    # --- startup: cached data first, then a background refresh ----------------------
+
+    def on_mount(self) -> None:
+        self.filter_input.border_title = "Filter · Enter keeps it · Esc clears it"
+        self._show_cached()
+        self._update_status()
+        self.set_interval(60, self._update_status)
+        self.refresh_accounts(self._accounts)
+
+    def _show_cached(self) -> None:
+        for name, account in self._accounts.items():
+            try:
+                cached = self.cache.load(account)
+            except Exception as error:  # noqa: BLE001 - a bad cache must never stop the UI
+                self.cache.warnings.append(f"cache of {name} ignored: {safe(error)}")
+                continue
+            if cached is None:
+                continue
+            self._set_invoices(name, cached.invoices)
+            self.pane.update_state(name, phase="cached", synced_at=cached.synced_at,
+                                   invoice_count=len(cached.invoices), summary=cached.summary)
+        if self.cache.warnings:
+            self.notify(" · ".join(safe(w) for w in self.cache.warnings),
+                        title="Cache", severity="warning", markup=False)
+            self.cache.warnings.clear()
+
+    # --- widgets --------------------------------------------------------------------
+
+    @property
+    def table(self) -> InvoiceTable:
+        return self.query_one("#invoices", InvoiceTable)
+
+    @property
+    def pane(self) -> ProviderPane:
+        return self.query_one("#providers", ProviderPane)
+
+    @property
+    def filter_input(self) -> FilterInput:
+        return self.query_one("#filter", FilterInput)
+
+    def _set_invoices(self, name: str, invoices: Iterable[Invoice]) -> None:
+        self.invoices[name] = tuple(invoices)
+        self.table.set_account_invoices(name, self.invoices[name])
+
+    # --- refresh ----------------------------------------------------------------------
+
+    def refresh_accounts(self, names: Iterable[str]) -> None:
+        """Start (or restart) one background sync per account; one group each."""
+        for name in names:
+            account = self._accounts[name]
+            self._round_pending.add(name)
+            self.pane.update_state(name, phase="syncing", progress=None)
+            self.run_worker(
+                self._sync(account), name=f"sync {name}", group=f"sync:{name}",
+                exclusive=True, exit_on_error=False,
+            )
+        self._update_status()
+
+    async def _sync(self, account: AccountConfig) -> SyncOutcome:
+        def forward(event: SyncEvent) -> None:
+            # Only progress flows through the callback; the outcome is posted once below,
+            # whether or not the sync also reports it as an event.
+            if isinstance(event, SyncStarted | SyncProgress):
+                self.post_message(AccountSyncEvent(event))
+
+        outcome = await self.invoice_app.sync(
+            account, self.config.settings, cache=self.cache, on_event=forward
+        )
+        self.post_message(AccountSyncEvent(outcome))
+        return outcome
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        group = worker.group or ""
+        if event.state != WorkerState.ERROR or not group.startswith("sync:"):
+            return
+        # A bug, not a provider problem: show it like any failure instead of crashing.
+        # Only the type: an exception's text could quote a request (and so a secret).
+        name = group.removeprefix("sync:")
+        reason = f"internal error: {type(worker.error).__name__}"
+        self.post_message(AccountSyncEvent(SyncFailed(
+            name, ProviderError(reason, "this is a bug in invoice-tui; please report it"))))
+
+    @on(AccountSyncEvent)
+    def _on_sync_event(self, message: AccountSyncEvent) -> None:
+        event = message.event
+        name = event.account
+        if name not in self._accounts:
+            return
+        if isinstance(event, SyncStarted):
+            self.pane.update_state(name, phase="syncing", progress=None)
+        elif isinstance(event, SyncProgress):
+            self.pane.update_state(name, phase="syncing", progress=event.progress)
+        elif isinstance(event, SyncSucceeded):
+            self._set_invoices(name, event.invoices)
+            self.pane.update_state(name, phase="synced", synced_at=event.synced_at,
+                                   invoice_count=len(event.invoices), summary=event.summary,
+                                   error=None, progress=None)
+            self._finish(name, failed=False)
+        elif isinstance(event, SyncFailed):
+            self.pane.update_state(name, phase="failed", error=event.error, progress=None)
+            self._finish(name, failed=True)
+        self._update_status()
+
+    def _finish(self, name: str, *, failed: bool) -> None:
+        self._round_pending.discard(name)
+        if failed and name not in self._round_failed:
+            self._round_failed.append(name)
+        if self._round_pending or not self._round_failed:
+            return
+        names = ", ".join(self._round_failed)
+        count = len(self._round_failed)
+        self._round_failed = []
+        self.notify(
+            f"{count} account{'s' if count > 1 else ''} failed to sync: {names}. "
+            "Press e on an account for the reason.",
+            title="Sync", severity="error", markup=False,
+        )
+
+    def _selected_account(self) -> str | None:
+        """The pane's account when the pane is focused ("All accounts": ``None``), else the
+        highlighted invoice's."""
+        if self.pane.has_focus:
+            return self.pane.highlighted_account
+        invoice = self.table.cursor_invoice
+        if invoice is not None:
+            return invoice.account
+        return self.pane.highlighted_account
+
+    def action_refresh_account(self) -> None:
+        name = self._selected_account()
+        if name is None:
+            self.action_refresh_all()
+            return
+        self.refresh_accounts([name])
+
+    def action_refresh_all(self) -> None:
+        self.refresh_accounts(self._accounts)
+
+    # --- the account pane -----------------------------------------------------------
+
+    @on(OptionList.OptionSelected, "#providers")
+    def _on_account_selected(self, event: OptionList.OptionSelected) -> None:
+        name = account_from_option_id(event.option_id)
+        self.show_account(name)
+        state = self.pane.states.get(name) if name is not None else None
+        if state is not None and state.phase == "failed":
+            self.action_show_error(name)
+        else:
+            self.table.focus()
+
+    def show_account(self, name: str | None) -> None:
+        """Filter the table to one account (``None``: all accounts) and move the pane cursor."""
+        self.table.set_accounts(None if name is None else frozenset({name}))
+        self.pane.select_account(name)
+
+    def action_show_error(self, name: str | None = None) -> None:
+        from invoice_tui.ui.screens.error import AccountErrorScreen
+
+        name = name or self._selected_account()
+        if name is None:  # "All accounts": the first account that failed, if any
+            name = next((n for n, s in self.pane.states.items() if s.phase == "failed"), None)
+        state = self.pane.states.get(name) if name is not None else None
+        if state is None or state.error is None or state.phase != "failed":
+            self.notify("No sync error on the selected account.", markup=False)
+            return
+        self.app.push_screen(AccountErrorScreen(state.name, state.provider, state.error))
+
+    # --- the table ------------------------------------------------------------------
+
+    @on(InvoiceTable.Selected)
+    def _on_invoice_selected(self, event: InvoiceTable.Selected) -> None:
+        from invoice_tui.ui.screens.detail import InvoiceDetailScreen
+
+        invoice = event.invoice
+        self.app.push_screen(InvoiceDetailScreen(invoice, self._accounts.get(invoice.account),
+                                                 self.config.settings))
+
+    @on(InvoiceTable.ViewChanged)
+    def _on_view_changed(self, _: Any) -> None:
+        self._update_status()
+
+    # --- filter ---------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self.filter_input.add_class("-visible")
+        self.filter_input.focus()
+
+    @on(Input.Changed, "#filter")
+    def _on_filter_changed(self, event: Input.Changed) -> None:
+        self.table.set_query(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _on_filter_submitted(self) -> None:
+        self.table.focus()
+
+    @on(Input.Blurred, "#filter")
+    def _on_filter_blurred(self) -> None:
+        if not self.filter_input.value:
+            self.filter_input.remove_class("-visible")
+
+    def set_filter(self, text: str) -> None:
+        """Set the filter text as if typed (palette commands, tests)."""
+        self.filter_input.value = text
+        self.filter_input.set_class(bool(text), "-visible")
+        self.table.set_query(text)
+
+    def clear_filters(self) -> None:
+        """Clear the text, status and account filters (the period stays)."""
+        self.set_filter("")
+        self.table.set_statuses(None)
+        self.show_account(None)
+
+    # --- period ---------------------------------------------------------------------
+
+    def _anchor_date(self) -> dt.date:
+        invoice = self.table.cursor_invoice
+        if invoice is not None and invoice.issued is not None:
+            return invoice.issued
+        return self.invoice_app.today
+
+    def action_cycle_period(self) -> None:
+        self.table.set_period(self.table.view.period.cycle(self._anchor_date()))
+
+    def action_step_period(self, delta: int) -> None:
+        view = self.table.view
+        if view.period.kind == "all":
+            self.notify("Press p to pick a year or month first.", markup=False)
+            return
+        self.table.set_period(view.adjacent_period(delta))
+
+    def set_period(self, period: Period) -> None:
+        """Show one period (palette commands)."""
+        self.table.set_period(period)
+
+    # --- status line ----------------------------------------------------------------
+
+    def _update_status(self) -> None:
+        view = self.table.view
+        rows = len(view.rows)
+        now = self.invoice_app.now()
+        self.query_one(StatusLine).show(
+            visible=rows, total=view.total_count, totals=view.totals(),
+            period=view.period.label(), query=view.query,
+            last_sync=self.pane.last_synced(), now=now,
+            syncing=sum(1 for s in self.pane.states.values() if s.phase == "syncing"),
+        )
+        accounts = view.accounts
+        scope = "All accounts" if accounts is None else ", ".join(sorted(accounts))
+        self.table.border_title = f"Invoices · {rows:,} · {view.period.label()}"
+        # Border titles are parsed as markup unless given as Content.
+        self.table.border_subtitle = Content(safe(scope))

@@ -1,0 +1,191 @@
+"""The left pane: "All accounts", then one section per provider with its accounts and their
+live sync state (waiting, cached, syncing with progress, synced N min ago, failed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from textual.binding import Binding
+from textual.content import Content
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from invoice_tui.model import AccountSummary
+from invoice_tui.providers import FetchProgress, ProviderError, provider_class
+from invoice_tui.ui.formatting import money_text, relative_time, safe
+
+ALL_ACCOUNTS = "all"
+_ACCOUNT_PREFIX = "account:"
+# Width of the state line before the pane is laid out; then the pane's own width.
+STATE_WIDTH = 29
+
+Phase = Literal["waiting", "cached", "syncing", "synced", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """What the pane knows about one account."""
+
+    name: str
+    provider: str
+    phase: Phase = "waiting"
+    synced_at: dt.datetime | None = None
+    invoice_count: int | None = None
+    progress: FetchProgress | None = None
+    error: ProviderError | None = None
+    summary: AccountSummary | None = None
+
+
+def provider_display_name(provider: str) -> str:
+    """The provider's human name from the registry (the config name if it is unknown)."""
+    cls = provider_class(provider)
+    return cls.display_name if cls is not None else provider
+
+
+def account_option_id(name: str) -> str:
+    """The OptionList id of an account's entry."""
+    return _ACCOUNT_PREFIX + name
+
+
+class ProviderPane(OptionList):
+    """Accounts grouped by provider; each entry shows the account's live state."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="pane.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="pane.up"),
+        Binding("g", "first", "First", show=False, id="pane.first"),
+        Binding("G", "last", "Last", show=False, id="pane.last"),
+    ]
+
+    def __init__(
+        self,
+        accounts: Iterable[tuple[str, str]],
+        now: Callable[[], dt.datetime],
+        *,
+        id: str | None = None,  # noqa: A002 - Textual's own parameter name
+    ) -> None:
+        self._now = now
+        self._state_width = STATE_WIDTH
+        self.states: dict[str, AccountState] = {
+            name: AccountState(name=name, provider=provider) for name, provider in accounts
+        }
+        super().__init__(*self._build_options(), id=id)
+
+    def _build_options(self) -> list[Option]:
+        options = [Option(Content.styled("◆ All accounts", "bold"), id=ALL_ACCOUNTS)]
+        providers: dict[str, list[str]] = {}
+        for state in self.states.values():
+            providers.setdefault(state.provider, []).append(state.name)
+        for provider, names in providers.items():
+            title = f"{provider_display_name(provider)} · {len(names)}"
+            options.append(
+                Option(Content.styled(safe(title), "bold $accent"), id=f"provider:{provider}",
+                       disabled=True)
+            )
+            options.extend(Option(self._prompt(self.states[n]), id=account_option_id(n))
+                           for n in names)
+        return options
+
+    def on_resize(self) -> None:
+        width = self.scrollable_content_region.width
+        if width and width != self._state_width:
+            self._state_width = width
+            self.refresh_times()
+
+    def on_mount(self) -> None:
+        self.highlighted = 0
+        self._update_titles()
+        # Relative times ("synced 5 min ago") age on their own.
+        self.set_interval(60, self.refresh_times)
+
+    # --- state ----------------------------------------------------------------------
+
+    def update_state(self, name: str, **changes: object) -> AccountState:
+        """Change one account's state and redraw its entry."""
+        state = replace(self.states[name], **changes)  # type: ignore[arg-type]
+        self.states[name] = state
+        self.replace_option_prompt(account_option_id(name), self._prompt(state))
+        self._update_titles()
+        return state
+
+    def refresh_times(self) -> None:
+        """Redraw every entry so relative times stay true."""
+        for state in self.states.values():
+            self.replace_option_prompt(account_option_id(state.name), self._prompt(state))
+        self._update_titles()
+
+    @property
+    def highlighted_account(self) -> str | None:
+        """The account under the cursor (``None`` on "All accounts" or a provider heading)."""
+        option = self.highlighted_option
+        return account_from_option_id(option.id) if option is not None else None
+
+    def select_account(self, name: str | None) -> None:
+        """Move the cursor to an account (``None``: "All accounts")."""
+        option_id = ALL_ACCOUNTS if name is None else account_option_id(name)
+        self.highlighted = self.get_option_index(option_id)
+
+    def last_synced(self) -> dt.datetime | None:
+        """The most recent sync time of any account."""
+        times = [s.synced_at for s in self.states.values() if s.synced_at is not None]
+        return max(times) if times else None
+
+    # --- rendering ------------------------------------------------------------------
+
+    def _update_titles(self) -> None:
+        total = len(self.states)
+        failed = sum(1 for s in self.states.values() if s.phase == "failed")
+        syncing = sum(1 for s in self.states.values() if s.phase == "syncing")
+        self.border_title = f"Accounts · {total}"
+        parts = []
+        if syncing:
+            parts.append(f"{syncing} syncing")
+        if failed:
+            parts.append(f"{failed} failed")
+        self.border_subtitle = " · ".join(parts)
+
+    def _prompt(self, state: AccountState) -> Content:
+        lines = [Content.styled(safe(state.name), "bold")]
+        # A reason is one line: truncated to the pane, the modal has the rest.
+        lines.append(Content.assemble(" ", self._state_line(state)).truncate(
+            self._state_width, ellipsis=True))
+        summary = state.summary
+        if summary is not None and summary.plan_price is not None:
+            plan = money_text(summary.plan_price, summary.plan_currency)
+            lines.append(Content.assemble(" ", (f"plan {plan}", "$text-muted")))
+        return Content("\n").join(lines)
+
+    def _state_line(self, state: AccountState) -> Content:
+        now = self._now()
+        count = f" · {state.invoice_count}" if state.invoice_count is not None else ""
+        if state.phase == "failed" and state.error is not None:
+            return Content.styled(f"✗ {safe(state.error.reason)}", "$text-error")
+        if state.phase == "syncing":
+            return Content.styled(f"⟳ {progress_text(state.progress)}", "$text-warning")
+        if state.phase == "synced":
+            return Content.styled(f"✓ synced {relative_time(state.synced_at, now)}{count}",
+                                  "$text-success")
+        if state.phase == "cached":
+            return Content.styled(f"◷ cached · {relative_time(state.synced_at, now)}{count}",
+                                  "$text-muted")
+        return Content.styled("· waiting", "$text-muted")
+
+
+def account_from_option_id(option_id: str | None) -> str | None:
+    """The account name behind an option id (``None`` for "All accounts" and headings)."""
+    if option_id and option_id.startswith(_ACCOUNT_PREFIX):
+        return option_id[len(_ACCOUNT_PREFIX):]
+    return None
+
+
+def progress_text(progress: FetchProgress | None) -> str:
+    """``"syncing… 3 pg · 150 invoices"`` (with totals when the provider knows them)."""
+    if progress is None:
+        return "syncing…"
+    pages = f"{progress.pages}/{progress.total_pages}" if progress.total_pages else progress.pages
+    invoices = (f"{progress.invoices}/{progress.total_invoices}"
+                if progress.total_invoices is not None else progress.invoices)
+    return f"syncing… {pages} pg · {invoices} invoices"

@@ -1,0 +1,158 @@
+"""Make screenshots/*.svg from the demo emulator, deterministically.
+
+    .venv/bin/python scripts/screenshots.py [OUTPUT_DIR]
+
+A fixed terminal size, a fixed demo "today" and a frozen clock: the same code and
+demo data give the same SVGs. Every screenshot runs the real app over real HTTP
+against the emulator on loopback; nothing touches the user's config or cache.
+``tests/test_snapshots.py`` snapshot-tests exactly these scenarios.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from invoice_tui.cache import InvoiceCache
+from invoice_tui.demo import DemoEnvironment, Fault, demo_environment
+from invoice_tui.ui.app import InvoiceApp
+from invoice_tui.ui.screens.main import MainScreen
+
+SIZE = (140, 40)
+TODAY = dt.date(2026, 11, 20)
+NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+WELCOME_PATH = Path("~/.config/invoice-tui/config.toml")
+ROOT = Path(__file__).resolve().parent.parent
+
+Steps = Callable[[Any], Awaitable[None]]
+
+
+def frozen_now() -> dt.datetime:
+    """The clock every screenshot and snapshot sees."""
+    return NOW
+
+
+def demo_app(env: DemoEnvironment) -> InvoiceApp:
+    """The app on a running demo environment, with the frozen clock and demo today."""
+    return InvoiceApp(env.config, InvoiceCache(env.cache_dir), now=frozen_now, today=TODAY,
+                      demo=True)
+
+
+def welcome_app() -> InvoiceApp:
+    """The app as a first run without a config sees it."""
+    return InvoiceApp(None, config_path=WELCOME_PATH, now=frozen_now, today=TODAY)
+
+
+async def settle(pilot: Any) -> None:
+    """Wait for every worker and the messages they posted."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+def _main_screen(pilot: Any) -> MainScreen:
+    screen = pilot.app.screen
+    assert isinstance(screen, MainScreen)
+    return screen
+
+
+async def _nothing(pilot: Any) -> None:
+    return None
+
+
+async def _filter(pilot: Any) -> None:
+    _main_screen(pilot).filter_input.cursor_blink = False
+    await pilot.press("slash", *"acme", "enter", "p")
+
+
+async def _detail(pilot: Any) -> None:
+    _main_screen(pilot).show_account("unleash-acme")
+    # The estimate: usage bars and the ESTIMATE badge (and no link: links carry the
+    # emulator's random port, which would make the picture differ run to run).
+    await pilot.press("j", "enter")
+
+
+async def _line_detail(pilot: Any) -> None:
+    _main_screen(pilot).show_account("vox-eu")
+    await pilot.press("enter", "enter")
+
+
+async def _failure(pilot: Any) -> None:
+    pane = _main_screen(pilot).pane
+    pane.focus()
+    pane.select_account("vox-eu")
+
+
+async def _failure_detail(pilot: Any) -> None:
+    await _failure(pilot)
+    await pilot.press("e")
+
+
+async def _help(pilot: Any) -> None:
+    await pilot.press("question_mark")
+
+
+FAILING = (Fault("vox_error", account="vox-eu", code=100, times=-1),)
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One screenshot: the demo app, then these steps."""
+
+    name: str
+    steps: Steps
+    faults: tuple[Fault, ...] = ()
+
+    async def run_before(self, pilot: Any) -> None:
+        """Sync, take the steps, settle (a ``snap_compare`` ``run_before``)."""
+        await settle(pilot)
+        # The table's cursor follows its invoice as accounts land in whatever order
+        # their syncs finish; start every picture from the top row.
+        _main_screen(pilot).table.action_cursor_first()
+        await self.steps(pilot)
+        await settle(pilot)
+
+
+SCENARIOS = (
+    Scenario("main", _nothing),
+    Scenario("filter", _filter),
+    Scenario("detail", _detail),
+    Scenario("line-detail", _line_detail),
+    Scenario("failure", _failure, FAILING),
+    Scenario("failure-detail", _failure_detail, FAILING),
+    Scenario("help", _help),
+)
+
+
+async def _shoot(output: Path, scenario: Scenario) -> None:
+    with demo_environment(today=TODAY, faults=scenario.faults) as env:
+        app = demo_app(env)
+        # Toasts on: the failure screenshot shows the one-per-round summary.
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await scenario.run_before(pilot)
+            app.save_screenshot(f"{scenario.name}.svg", str(output))
+    print(output / f"{scenario.name}.svg")
+
+
+async def _welcome(output: Path) -> None:
+    app = welcome_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.save_screenshot("welcome.svg", str(output))
+    print(output / "welcome.svg")
+
+
+async def main(output: Path) -> None:
+    output.mkdir(parents=True, exist_ok=True)
+    for scenario in SCENARIOS:
+        await _shoot(output, scenario)
+    await _welcome(output)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "screenshots"))

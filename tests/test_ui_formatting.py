@@ -1,0 +1,64 @@
+"""The UI's display helpers: relative times, per-currency totals, usage bars, literal text."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from ui_helpers import NOW, UNTRUSTED
+
+from invoice_tui.providers import FetchProgress
+from invoice_tui.ui.formatting import (
+    money_text,
+    relative_time,
+    safe,
+    status_content,
+    totals_text,
+    usage_bar,
+)
+from invoice_tui.ui.widgets.provider_pane import progress_text
+
+
+def test_relative_time_buckets() -> None:
+    minute = dt.timedelta(minutes=1)
+    assert relative_time(None, NOW) == "never"
+    assert relative_time(NOW + minute, NOW) == "just now"  # clock skew never reads negative
+    assert relative_time(NOW - dt.timedelta(seconds=59), NOW) == "just now"
+    assert relative_time(NOW - 5 * minute, NOW) == "5 min ago"
+    assert relative_time(NOW - 90 * minute, NOW) == "1 h ago"
+    assert relative_time(NOW - dt.timedelta(days=3), NOW) == "3 d ago"
+
+
+def test_totals_are_per_currency_never_mixed() -> None:
+    text = totals_text({"USD": Decimal("1234.5"), "EUR": Decimal("980"), "JPY": Decimal("1500")})
+    assert text == "1,234.50 USD · 980.00 EUR · 1,500 JPY"
+    assert totals_text({}) == "no amounts"
+
+
+def test_money_text_uses_the_currency_code() -> None:
+    assert money_text(Decimal("0.125"), "USD") == "0.125 USD"
+    assert money_text(None, "USD") == "—"
+
+
+def test_usage_bar_shows_consumption_against_the_limit() -> None:
+    assert usage_bar(Decimal(800), Decimal(1000)).plain == "████████░░ 80 % of 1,000"
+    over = usage_bar(Decimal(1200), Decimal(1000))
+    assert over.plain == "██████████ 120 % of 1,000"
+    assert any("$error" in str(span.style) for span in over.spans)
+    assert usage_bar(None, Decimal(5)).plain == ""
+    assert usage_bar(Decimal("2.5"), None).plain == "2.5 used"
+
+
+def test_untrusted_text_is_stripped_of_escapes_but_kept_literal() -> None:
+    shown = safe(UNTRUSTED)
+    assert "\x1b" not in shown and "\x07" not in shown and "ZXZpbA" not in shown
+    assert shown.startswith("[bold red]x[/] [link=https://evil.example]click[/link]")
+    badge = status_content("estimate", estimate_badge=True)
+    assert badge.plain == "estimate  ESTIMATE "
+    assert status_content("[b]paid\x1b[2J").plain == "[b]paid"
+
+
+def test_progress_text() -> None:
+    assert progress_text(None) == "syncing…"
+    assert progress_text(FetchProgress(150, 3)) == "syncing… 3 pg · 150 invoices"
+    assert progress_text(FetchProgress(150, 3, 600, 12)) == "syncing… 3/12 pg · 150/600 invoices"

@@ -1,0 +1,371 @@
+"""Pilot tests of the main screen over real HTTP to the demo emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ui_helpers import SIZE, demo_app, run_palette_command, settle, widget_text
+
+from invoice_tui.demo import DEMO_ACCOUNTS, Fault
+from invoice_tui.ui.screens.detail import InvoiceDetailScreen, LinesTable
+from invoice_tui.ui.screens.error import AccountErrorScreen
+from invoice_tui.ui.screens.help import HelpScreen, help_sections
+from invoice_tui.ui.screens.line_detail import LineDetailScreen
+from invoice_tui.ui.screens.main import FilterInput, MainScreen
+from invoice_tui.ui.widgets.invoice_table import InvoiceTable
+from invoice_tui.ui.widgets.provider_pane import ProviderPane
+from invoice_tui.ui.widgets.status_line import StatusLine
+from invoice_tui.view import Period
+
+
+def _main(app: object) -> MainScreen:
+    screen = app.screen  # type: ignore[attr-defined]
+    assert isinstance(screen, MainScreen)
+    return screen
+
+
+async def test_every_demo_account_syncs_and_the_pane_shows_it() -> None:
+    with demo_app() as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            pane = main.pane
+            assert set(pane.states) == {a.name for a in DEMO_ACCOUNTS}
+            assert {s.phase for s in pane.states.values()} == {"synced"}
+            assert main.table.view.total_count == sum(
+                s.invoice_count or 0 for s in pane.states.values())
+            text = widget_text(pane)
+            assert "Voximplant · 2" in text and "Unleash · 2" in text
+            assert "✓ synced just now" in text
+            # Unleash accounts show their plan price with the currency code.
+            assert "plan 1,875.00 USD" in text and "plan 1,500.00 EUR" in text
+
+
+async def test_status_line_totals_are_per_currency_of_the_visible_rows() -> None:
+    with demo_app() as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            view = main.table.view
+            status = widget_text(main.query_one(StatusLine))
+            assert f"{len(view.rows)} of {view.total_count} invoices" in status
+            totals = view.totals()
+            assert set(totals) == {"USD", "EUR"}
+            for currency, amount in totals.items():
+                assert f"{amount:,.2f} {currency}" in status
+            main.show_account("vox-eu")
+            await pilot.pause()
+            status = widget_text(main.query_one(StatusLine))
+            assert "USD" not in status and "EUR" in status
+            assert all(i.account == "vox-eu" for i in main.table.view.rows)
+
+
+async def test_drill_down_to_a_line_and_back_restores_cursor_filter_and_sort() -> None:
+    with demo_app() as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            table = main.table
+            await pilot.press("slash", *"acme", "enter")
+            assert table.has_focus and table.view.query == "acme"
+            await pilot.press("s")  # sort by the next column
+            await pilot.press("j", "j", "j")
+            before = table.cursor_invoice
+            sort = (table.view.sort_key, table.view.sort_reverse)
+            rows = list(table.view.rows)
+            assert before is not None and before.account == "unleash-acme"
+
+            await pilot.press("enter")
+            detail = app.screen
+            assert isinstance(detail, InvoiceDetailScreen) and detail.invoice == before
+            lines = detail.query_one(LinesTable)
+            assert lines.row_count == len(before.lines) and lines.has_focus
+            await pilot.press("enter")
+            assert isinstance(app.screen, LineDetailScreen)
+            assert app.screen.line == before.lines[0]
+            await pilot.press("escape")
+            assert app.screen is detail
+            await pilot.press("escape")
+
+            assert app.screen is main and table.has_focus
+            assert table.cursor_invoice == before
+            assert table.view.query == "acme" and main.filter_input.value == "acme"
+            assert (table.view.sort_key, table.view.sort_reverse) == sort
+            assert list(table.view.rows) == rows
+
+
+async def test_filter_as_you_type_then_escape_clears_it() -> None:
+    with demo_app() as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            table = main.table
+            total = len(table.view.rows)
+            await pilot.press("slash")
+            assert isinstance(app.focused, FilterInput) and main.filter_input.display
+            await pilot.press(*"vox-eu")
+            assert table.view.query == "vox-eu"
+            assert 0 < len(table.view.rows) < total
+            assert all(i.account == "vox-eu" for i in table.view.rows)
+            assert "“vox-eu”" in widget_text(main.query_one(StatusLine))
+            await pilot.press("escape")
+            assert table.view.query == "" and len(table.view.rows) == total
+            assert table.has_focus and not main.filter_input.display
+
+
+async def test_q_in_the_filter_types_instead_of_quitting() -> None:
+    with demo_app() as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await pilot.press("slash", "q")
+            assert _main(app).filter_input.value == "q"
+            assert app.is_running
+
+
+async def test_period_cycles_all_year_month_and_steps() -> None:
+    with demo_app() as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            table = main.table
+            anchor = table.cursor_invoice
+            assert anchor is not None and anchor.issued is not None
+            await pilot.press("p")
+            assert table.view.period == Period("year", anchor.issued.year)
+            assert f"period {anchor.issued.year}" in widget_text(main.query_one(StatusLine))
+            await pilot.press("p")
+            month = Period("month", anchor.issued.year, anchor.issued.month)
+            assert table.view.period == month
+            assert all(i.issued and (i.issued.year, i.issued.month)
+                       == (month.year, month.month) for i in table.view.rows)
+            assert month.label() in str(table.border_title)
+            await pilot.press("left_square_bracket")
+            previous = table.view.period
+            assert previous.kind == "month" and (previous.year, previous.month) < (
+                month.year, month.month)
+            await pilot.press("right_square_bracket")
+            assert table.view.period == month
+            await pilot.press("p")
+            assert table.view.period == Period()
+
+
+async def test_a_failing_account_shows_its_reason_and_a_detail_modal() -> None:
+    fault = Fault("vox_error", account="vox-eu", code=104, times=-1)
+    with demo_app(faults=[fault]) as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            pane = main.pane
+            failed = pane.states["vox-eu"]
+            assert failed.phase == "failed" and failed.error is not None
+            # The other accounts are unaffected.
+            assert {s.phase for n, s in pane.states.items() if n != "vox-eu"} == {"synced"}
+            assert f"✗ {failed.error.reason}"[:20] in widget_text(pane)
+            # Exactly one toast for the round, naming the account.
+            notes = list(app._notifications)
+            assert len(notes) == 1 and "vox-eu" in notes[0].message
+
+            pane.focus()
+            pane.select_account("vox-eu")
+            await pilot.press("enter")
+            modal = app.screen
+            assert isinstance(modal, AccountErrorScreen)
+            shown = widget_text(modal.query_one("#error-text"))
+            assert failed.error.reason[:30] in shown
+            assert failed.error.hint[:30] in shown
+            await pilot.press("escape")
+            assert app.screen is main
+            # The table shows only the chosen account now.
+            assert main.table.view.accounts == frozenset({"vox-eu"})
+
+            await pilot.press("e")
+            assert isinstance(app.screen, AccountErrorScreen)
+            await pilot.press("escape")
+
+
+async def test_r_refreshes_the_selected_account_and_R_all(tmp_path: Path) -> None:
+    with demo_app() as app:
+        calls: list[str] = []
+        real_sync = app.sync
+
+        async def counting_sync(account, settings, **kwargs):  # type: ignore[no-untyped-def]
+            calls.append(account.name)
+            return await real_sync(account, settings, **kwargs)
+
+        app.sync = counting_sync
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            assert sorted(calls) == sorted(a.name for a in DEMO_ACCOUNTS)
+            main = _main(app)
+            calls.clear()
+            main.pane.focus()
+            main.pane.select_account("unleash-contoso")
+            await pilot.press("r")
+            await settle(app, pilot)
+            assert calls == ["unleash-contoso"]
+            assert main.pane.states["unleash-contoso"].phase == "synced"
+
+            calls.clear()
+            main.table.focus()
+            await pilot.press("R")
+            await settle(app, pilot)
+            assert sorted(calls) == sorted(a.name for a in DEMO_ACCOUNTS)
+
+            # r on "All accounts" in the pane refreshes every account.
+            calls.clear()
+            main.pane.focus()
+            main.pane.select_account(None)
+            await pilot.press("r")
+            await settle(app, pilot)
+            assert sorted(calls) == sorted(a.name for a in DEMO_ACCOUNTS)
+
+            # r on the table refreshes the highlighted invoice's account.
+            main.table.focus()
+            calls.clear()
+            invoice = main.table.cursor_invoice
+            assert invoice is not None
+            await pilot.press("r")
+            await settle(app, pilot)
+            assert calls == [invoice.account]
+
+
+async def test_help_lists_every_binding_of_every_screen() -> None:
+    with demo_app() as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            text = "\n".join(widget_text(w) for w in app.screen.query(".help-section"))
+            for _, bindings in help_sections():
+                for binding in bindings:
+                    assert binding.description in text
+            assert "Filter" in text and "Refresh all" in text and "Download PDF" in text
+            await pilot.press("escape")
+            assert isinstance(app.screen, MainScreen)
+
+
+async def test_palette_commands_run() -> None:
+    with demo_app() as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            await run_palette_command(app, pilot, "Go: account vox-eu")
+            assert app.screen is main
+            assert main.table.view.accounts == frozenset({"vox-eu"})
+            assert main.pane.highlighted_account == "vox-eu"
+
+            await run_palette_command(app, pilot, "Filter: clear")
+            assert main.table.view.accounts is None
+
+            await run_palette_command(app, pilot, "Period: this month")
+            assert main.table.view.period == Period("month", 2026, 11)
+
+
+async def test_clicking_an_account_in_the_pane_filters_the_table() -> None:
+    with demo_app() as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            pane = main.pane
+            # Row of "vox-eu" inside the bordered pane: border, All, heading, vox-main (2).
+            row = 1 + pane.get_option_index("account:vox-eu") + 1
+            await pilot.click(ProviderPane, offset=(3, row))
+            await pilot.pause()
+            assert main.table.view.accounts == frozenset({"vox-eu"})
+
+
+async def test_download_pdf_saves_the_bytes(isolated_home: Path) -> None:
+    downloads = isolated_home / "Downloads"
+    downloads.mkdir()
+    with demo_app() as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            main.show_account("vox-main")
+            await pilot.pause()
+            await pilot.press("enter")
+            assert isinstance(app.screen, InvoiceDetailScreen)
+            await pilot.press("d")
+            await settle(app, pilot)
+            saved = list(downloads.glob("*.pdf"))
+            assert len(saved) == 1
+            assert saved[0].read_bytes().startswith(b"%PDF")
+
+
+async def test_invoice_table_is_a_pane_and_tab_moves_between_panes() -> None:
+    with demo_app() as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            assert main.table.has_focus
+            await pilot.press("shift+tab")
+            assert main.pane.has_focus
+            await pilot.press("tab")
+            assert isinstance(app.focused, InvoiceTable)
+
+
+async def test_every_palette_command_runs_and_is_titled_category_action() -> None:
+    from invoice_tui.ui.commands import main_screen_commands
+
+    with demo_app() as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            commands = main_screen_commands(main)
+            titles = [title for title, _, _ in commands]
+            for expected in ("Sync: refresh all", "Sync: refresh vox-eu", "Go: account vox-eu",
+                             "Filter: status paid", "Filter: status estimate", "Filter: clear",
+                             "Period: all", "Period: this year", "Period: this month",
+                             "Period: previous", "Period: next", "Sort: by total"):
+                assert expected in titles
+            assert all(": " in title for title in titles)
+            by_title = {title: run for title, run, _ in commands}
+            by_title["Filter: status paid"]()
+            await pilot.pause()
+            assert {i.status for i in main.table.view.rows} == {"paid"}
+            by_title["Period: this year"]()
+            assert main.table.view.period == Period("year", 2026)
+            by_title["Sort: by total"]()
+            assert main.table.view.sort_key == "total"
+            for _title, run, _ in commands:  # none of them may crash
+                run()
+                await pilot.pause()
+            await settle(app, pilot)
+            assert app.is_running
+
+
+async def test_retry_from_the_error_modal_refreshes_that_account() -> None:
+    fault = Fault("vox_error", account="vox-eu", code=104, times=1)
+    with demo_app(faults=[fault]) as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            assert main.pane.states["vox-eu"].phase == "failed"
+            main.pane.focus()
+            main.pane.select_account("vox-eu")
+            await pilot.press("e")
+            assert isinstance(app.screen, AccountErrorScreen)
+            await pilot.press("r")
+            await settle(app, pilot)
+            assert app.screen is main
+            # The fault was used up, so the retry succeeds.
+            assert main.pane.states["vox-eu"].phase == "synced"
+            assert any(i.account == "vox-eu" for i in main.table.view.rows)
+
+
+async def test_mouse_double_click_on_a_row_opens_it_and_header_click_sorts() -> None:
+    with demo_app() as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            table = main.table
+            # Row 0 of the data is below the border and the header line.
+            await pilot.click(InvoiceTable, offset=(5, 3), times=2)
+            await pilot.pause()
+            assert isinstance(app.screen, InvoiceDetailScreen)
+            assert app.screen.invoice == table.view.rows[1]
+            await pilot.press("escape")
+            before = (table.view.sort_key, table.view.sort_reverse)
+            await pilot.click(InvoiceTable, offset=(3, 1))  # the "Issued" header
+            await pilot.pause()
+            assert (table.view.sort_key, table.view.sort_reverse) != before

@@ -1,0 +1,185 @@
+"""Pilot tests of states the emulator cannot hold still: syncing, cached, crashes, hostile text.
+
+These use a scripted stand-in for ``sync_account`` (and invoices built directly);
+the flows over real HTTP are in test_ui_main.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+from ui_helpers import (
+    NOW,
+    SIZE,
+    UNTRUSTED,
+    ScriptedSync,
+    hostile_invoice,
+    scripted_app,
+    scripted_config,
+    settle,
+    widget_text,
+)
+
+from invoice_tui.cache import CachedAccount, InvoiceCache
+from invoice_tui.model import AccountSummary, Invoice
+from invoice_tui.providers import ProviderError
+from invoice_tui.ui.screens.detail import InvoiceDetailScreen
+from invoice_tui.ui.screens.line_detail import LineDetailScreen
+from invoice_tui.ui.screens.main import MainScreen
+from invoice_tui.ui.widgets.invoice_table import InvoiceTable
+from invoice_tui.ui.widgets.status_line import StatusLine
+
+ACCOUNTS = (("vox-main", "voximplant"), ("acme", "unleash"))
+
+
+def _invoice(account: str, number: str, total: str, currency: str) -> Invoice:
+    return Invoice(account=account, provider="voximplant", id=number, currency=currency,
+                   status="paid", number=number, issued=dt.date(2026, 9, 1),
+                   total=Decimal(total))
+
+
+async def test_syncing_shows_progress_then_synced(tmp_path: Path) -> None:
+    sync = ScriptedSync({"vox-main": (_invoice("vox-main", "V-1", "5.00", "USD"),),
+                         "acme": ()}, hold={"vox-main"})
+    app = scripted_app(tmp_path, sync, *ACCOUNTS)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        assert main.pane.states["vox-main"].phase == "syncing"
+        assert "⟳ syncing… 3 pg · 150 invoices" in widget_text(main.pane)
+        assert "1 syncing" in widget_text(main.query_one(StatusLine))
+        sync.release()
+        await settle(app, pilot)
+        assert main.pane.states["vox-main"].phase == "synced"
+        assert "✓ synced just now · 1" in widget_text(main.pane)
+
+
+async def test_cached_invoices_show_before_the_refresh_finishes(tmp_path: Path) -> None:
+    config = scripted_config(*ACCOUNTS)
+    cache = InvoiceCache(tmp_path / "cache")
+    cached = (_invoice("vox-main", "OLD-1", "7.00", "USD"),)
+    cache.save(config.accounts[0], CachedAccount(cached, NOW - dt.timedelta(minutes=5)))
+    fresh = (_invoice("vox-main", "NEW-1", "9.00", "USD"), _invoice("vox-main", "NEW-2",
+                                                                   "1.00", "USD"))
+    sync = ScriptedSync({"vox-main": fresh, "acme": ()}, hold={"vox-main", "acme"})
+    app = scripted_app(tmp_path, sync, *ACCOUNTS)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        assert [i.number for i in main.table.view.rows] == ["OLD-1"]
+        assert main.pane.states["vox-main"].synced_at == NOW - dt.timedelta(minutes=5)
+        assert "last sync 5 min ago" in widget_text(main.query_one(StatusLine))
+        sync.release()
+        await settle(app, pilot)
+        assert sorted(i.number or "" for i in main.table.view.rows) == ["NEW-1", "NEW-2"]
+        assert "10.00 USD" in widget_text(main.query_one(StatusLine))
+
+
+async def test_cached_state_is_shown_when_idle(tmp_path: Path) -> None:
+    config = scripted_config(*ACCOUNTS)
+    cache = InvoiceCache(tmp_path / "cache")
+    cache.save(config.accounts[1], CachedAccount(
+        (), NOW - dt.timedelta(hours=3), AccountSummary(Decimal("75"), "EUR")))
+    sync = ScriptedSync({"vox-main": (), "acme": ProviderError("boom", "fix it")})
+    app = scripted_app(tmp_path, sync, *ACCOUNTS)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        state = main.pane.states["acme"]
+        # A failed refresh keeps the cached data and its sync time.
+        assert state.phase == "failed" and state.synced_at == NOW - dt.timedelta(hours=3)
+        text = widget_text(main.pane)
+        assert "✗ boom" in text and "plan 75.00 EUR" in text
+
+
+async def test_failures_of_one_round_make_one_toast(tmp_path: Path) -> None:
+    sync = ScriptedSync({"vox-main": ProviderError("authorization failed", "check the key"),
+                         "acme": ProviderError("forbidden", "use an admin token")})
+    app = scripted_app(tmp_path, sync, *ACCOUNTS)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        notes = list(app._notifications)
+        assert len(notes) == 1
+        assert "2 accounts failed to sync: vox-main, acme" in notes[0].message
+        await pilot.press("R")
+        await settle(app, pilot)
+        assert len(app._notifications) == 2
+
+
+async def test_a_crashing_sync_becomes_a_failed_account_not_a_crash(tmp_path: Path) -> None:
+    async def broken_sync(account, settings, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("kaboom Bearer secret-token")
+
+    app = scripted_app(tmp_path, ScriptedSync({}), *ACCOUNTS)
+    app.sync = broken_sync
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen) and app.is_running
+        for state in main.pane.states.values():
+            assert state.phase == "failed" and state.error is not None
+            assert state.error.reason == "internal error: RuntimeError"
+        assert "secret-token" not in widget_text(main.pane)
+
+
+async def test_untrusted_text_is_shown_literally_everywhere(tmp_path: Path) -> None:
+    evil_name = "acme"
+    sync = ScriptedSync({"vox-main": (), evil_name: (hostile_invoice(evil_name),)},
+                        summaries={evil_name: AccountSummary(Decimal("1"), "EUR")})
+    app = scripted_app(tmp_path, sync, *ACCOUNTS)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        table_text = widget_text(main.query_one(InvoiceTable))
+        # The narrow Invoice column truncates it, but what shows is literal.
+        assert "INV [bold r" in table_text and "\x1b" not in table_text
+        await pilot.press("slash", *"[bold", "enter")
+        assert "“[bold”" in widget_text(main.query_one(StatusLine))
+        assert len(main.table.view.rows) == 1
+
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, InvoiceDetailScreen)
+        header = widget_text(detail.query_one("#invoice-header"))
+        assert "[bold red]x[/] [link=https://evil.example]click[/link]" in header
+        lines = widget_text(detail.query_one("#lines"))
+        assert "Calls [bold red]x[/]" in lines
+        assert "120 % of 1,000" in lines  # over the limit
+        await pilot.press("enter")
+        line = app.screen
+        assert isinstance(line, LineDetailScreen)
+        shown = widget_text(line.query_one("#line-metering")) + widget_text(
+            line.query_one("#line-taxes"))
+        assert "VAT [bold red]x[/]" in shown and "[b]std[/b]" in shown
+        for text in (table_text, header, lines, shown):
+            assert "\x1b" not in text and "\x07" not in text and "ZXZpbA" not in text
+        assert UNTRUSTED not in shown  # the escapes were stripped, not passed through
+
+
+async def test_o_opens_the_invoice_url(tmp_path: Path) -> None:
+    sync = ScriptedSync({"vox-main": (), "acme": (hostile_invoice("acme"),)})
+    app = scripted_app(tmp_path, sync, *ACCOUNTS)
+    opened: list[str] = []
+    app.open_url = lambda url, new_tab=True: opened.append(url)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter", "o")
+        assert opened == ["https://billing.example/inv/1"]
+
+
+async def test_o_without_a_url_says_so(tmp_path: Path) -> None:
+    sync = ScriptedSync({"vox-main": (_invoice("vox-main", "V-1", "5.00", "USD"),),
+                         "acme": ()})
+    app = scripted_app(tmp_path, sync, *ACCOUNTS)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter", "o")
+        assert isinstance(app.screen, InvoiceDetailScreen)
+        assert any("no web link" in n.message for n in app._notifications)
