@@ -1,0 +1,522 @@
+"""The invoice table: a line-API ``ScrollView`` that draws only the rows on screen.
+
+The stock ``DataTable`` builds every row up front (seconds for 100 000 invoices and
+again on every filter). Here the rows are the :class:`~invoice_tui.view.InvoiceView`'s
+filtered, sorted index and ``render_line`` turns the few visible ones into strips on
+demand (as Toolong's log view does), so loading, filtering and sorting cost what the
+view costs and painting costs one screen.
+
+Text from an API is sanitized and drawn as plain segments: never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from invoice_tui.model import Invoice
+from invoice_tui.view import Column, InvoiceView, Period, cell_text, fit_columns, status_group
+
+__all__ = ["InvoiceTable", "TableState"]
+
+_GAP = 1  # cells between columns
+_MARGIN = 1  # cells left of the first column
+
+
+@dataclass(frozen=True, slots=True)
+class TableState:
+    """Everything needed to put the table back exactly as it was (Esc from a detail view)."""
+
+    cursor_key: tuple[str, str] | None
+    cursor_row: int
+    scroll_y: int
+    query: str
+    period: Period
+    accounts: frozenset[str] | None
+    statuses: frozenset[str] | None
+    sort_key: str
+    sort_reverse: bool
+
+
+class _TableMessage(Message):
+    """A message from an :class:`InvoiceTable`; ``control`` is the table, for ``@on(…, "#id")``."""
+
+    coalesce: ClassVar[bool] = False  # a pending one of the same kind and table is superseded
+
+    def __init__(self, table: InvoiceTable) -> None:
+        super().__init__()
+        self.table = table
+
+    @property
+    def control(self) -> InvoiceTable:
+        return self.table
+
+    def can_replace(self, message: Message) -> bool:
+        return self.coalesce and type(message) is type(self) and (
+            isinstance(message, _TableMessage) and message.table is self.table)
+
+
+class InvoiceTable(ScrollView, can_focus=True):
+    """Every account's invoices, filtered and sorted by an :class:`InvoiceView`."""
+
+    ALLOW_MAXIMIZE = True
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False, id="invoice_table.cursor_up",
+                tooltip="Move to the previous invoice"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="invoice_table.cursor_down",
+                tooltip="Move to the next invoice"),
+        Binding("pageup", "cursor_page(-1)", "Page up", show=False,
+                id="invoice_table.page_up", tooltip="Move one screen up"),
+        Binding("pagedown", "cursor_page(1)", "Page down", show=False,
+                id="invoice_table.page_down", tooltip="Move one screen down"),
+        Binding("ctrl+u", "cursor_page(-0.5)", "Half page up", show=False,
+                id="invoice_table.half_page_up", tooltip="Move half a screen up"),
+        Binding("ctrl+d", "cursor_page(0.5)", "Half page down", show=False,
+                id="invoice_table.half_page_down", tooltip="Move half a screen down"),
+        Binding("home,g", "cursor_first", "First", show=False, id="invoice_table.first",
+                tooltip="Go to the first invoice"),
+        Binding("end,G", "cursor_last", "Last", show=False, id="invoice_table.last",
+                tooltip="Go to the last invoice"),
+        Binding("enter", "select", "Open", id="invoice_table.select",
+                tooltip="Open the invoice under the cursor"),
+        Binding("s", "sort_next", "Sort", id="invoice_table.sort_next",
+                tooltip="Sort by the next column"),
+        Binding("S", "sort_reverse", "Reverse", id="invoice_table.sort_reverse",
+                tooltip="Reverse the sort order"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "invoice-table--header",
+        "invoice-table--header-sorted",
+        "invoice-table--cursor",
+        "invoice-table--even-row",
+        "invoice-table--empty",
+        "invoice-table--estimate",
+        "invoice-table--status-paid",
+        "invoice-table--status-open",
+        "invoice-table--status-overdue",
+        "invoice-table--status-cancelled",
+        "invoice-table--status-estimate",
+        "invoice-table--status-other",
+    }
+
+    DEFAULT_CSS = """
+    InvoiceTable {
+        background: $surface;
+        color: $foreground;
+        overflow-x: hidden;
+        overflow-y: auto;
+        height: 1fr;
+        & > .invoice-table--header {
+            background: $panel;
+            color: $foreground;
+            text-style: bold;
+        }
+        & > .invoice-table--header-sorted {
+            color: $accent;
+            text-style: bold;
+        }
+        & > .invoice-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .invoice-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .invoice-table--even-row {
+            background: $surface-lighten-1 40%;
+        }
+        & > .invoice-table--empty {
+            color: $text-muted;
+            text-style: italic;
+        }
+        & > .invoice-table--estimate { text-style: italic; }
+        & > .invoice-table--status-paid { color: $text-success; }
+        & > .invoice-table--status-open { color: $text-primary; }
+        & > .invoice-table--status-overdue { color: $text-error; text-style: bold; }
+        & > .invoice-table--status-cancelled { color: $text-muted; text-style: dim; }
+        & > .invoice-table--status-estimate { color: $text-warning; text-style: italic; }
+        & > .invoice-table--status-other { }
+    }
+    """
+
+    cursor_row: reactive[int] = reactive(0, repaint=False, init=False)
+    """Index of the highlighted row in the visible rows."""
+
+    class Selected(_TableMessage):
+        """An invoice was chosen (Enter or double-click)."""
+
+        def __init__(self, table: InvoiceTable, invoice: Invoice) -> None:
+            super().__init__(table)
+            self.invoice = invoice
+
+    class Highlighted(_TableMessage):
+        """The cursor moved to another invoice (or to none). Bursts coalesce."""
+
+        coalesce = True
+
+        def __init__(self, table: InvoiceTable, invoice: Invoice | None) -> None:
+            super().__init__(table)
+            self.invoice = invoice
+
+    class ViewChanged(_TableMessage):
+        """The visible rows, the filter or the sort changed. Bursts coalesce."""
+
+        coalesce = True
+
+    def __init__(
+        self,
+        view: InvoiceView | None = None,
+        *,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's widget signature
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._view = view if view is not None else InvoiceView()
+        self._cursor_key: tuple[str, str] | None = None
+        self._highlighted_key: tuple[str, str] | None | bool = False  # False: never posted
+        self._line_cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
+        self._columns_cache: tuple[int, list[tuple[Column, int]]] | None = None
+        self._rows_stale = True
+        self._sync_scheduled = False
+
+    # -- public API ----------------------------------------------------------------------
+
+    @property
+    def view(self) -> InvoiceView:
+        """The query model behind the table (call :meth:`refresh_rows` after changing it)."""
+        return self._view
+
+    @property
+    def cursor_invoice(self) -> Invoice | None:
+        """The invoice under the cursor, if any row is visible."""
+        self._sync_rows()
+        return self._invoice_at(self.cursor_row)
+
+    def set_account_invoices(self, account: str, invoices: Sequence[Invoice]) -> None:
+        """Replace one account's invoices; the cursor stays on its invoice when still visible."""
+        self._view.set_account(account, invoices)
+        self.refresh_rows()
+
+    def remove_account(self, account: str) -> None:
+        """Drop one account's invoices."""
+        self._view.remove_account(account)
+        self.refresh_rows()
+
+    def set_query(self, text: str) -> None:
+        """Filter by words over number, label, status, account and line descriptions."""
+        self._view.set_query(text)
+        self.refresh_rows()
+
+    def set_period(self, period: Period) -> None:
+        """Show only invoices issued in ``period``."""
+        self._view.set_period(period)
+        self.refresh_rows()
+
+    def set_accounts(self, names: Iterable[str] | None) -> None:
+        """Show only these accounts (``None``: all)."""
+        self._view.set_accounts(names)
+        self.refresh_rows()
+
+    def set_statuses(self, statuses: Iterable[str] | None) -> None:
+        """Show only these statuses (``None``: all)."""
+        self._view.set_statuses(statuses)
+        self.refresh_rows()
+
+    def sort_by(self, key: str, reverse: bool | None = None) -> None:
+        """Sort by a column key; the same key again reverses (unless ``reverse`` is given)."""
+        self._view.sort_by(key, reverse)
+        self.refresh_rows()
+
+    def refresh_rows(self) -> None:
+        """Re-read the view after it changed (every setter here calls this).
+
+        The work (filtering, sorting, moving the cursor, ``ViewChanged``) runs once, just
+        after the current message handler: a burst of changes (every account loaded from
+        the cache in one go, a restored state) costs one recomputation. ``cursor_invoice``
+        and ``snapshot_state`` are always up to date; ``cursor_row`` after that.
+        """
+        self._rows_stale = True
+        if self.is_mounted and not self._sync_scheduled:  # before mount, on_mount syncs
+            self._sync_scheduled = True
+            self.call_later(self._sync_rows)
+
+    def _sync_rows(self) -> None:
+        self._sync_scheduled = False
+        if not self._rows_stale:
+            return
+        self._rows_stale = False
+        rows = self._view.rows
+        self._line_cache.clear()
+        self.virtual_size = Size(0, len(rows) + 1)  # + the header line
+        target: int | None = None
+        if self._cursor_key is not None:
+            target = self._view.nearest_index(*self._cursor_key)
+        if target is None:
+            target = min(self.cursor_row, max(0, len(rows) - 1))
+        self._move_cursor(target)
+        self.refresh()
+        self.post_message(self.ViewChanged(self))
+
+    def snapshot_state(self) -> TableState:
+        """Cursor, scroll position, filters and sort, for :meth:`restore_state`."""
+        self._sync_rows()
+        view = self._view
+        return TableState(
+            cursor_key=self._cursor_key, cursor_row=self.cursor_row,
+            scroll_y=round(self.scroll_y), query=view.query, period=view.period,
+            accounts=view.accounts, statuses=view.statuses,
+            sort_key=view.sort_key, sort_reverse=view.sort_reverse,
+        )
+
+    def restore_state(self, state: TableState) -> None:
+        """Put back what :meth:`snapshot_state` saw (the cursor follows its invoice)."""
+        view = self._view
+        view.set_query(state.query)
+        view.set_period(state.period)
+        view.set_accounts(state.accounts)
+        view.set_statuses(state.statuses)
+        view.sort_by(state.sort_key, state.sort_reverse)
+        self._cursor_key = state.cursor_key
+        self.set_reactive(InvoiceTable.cursor_row, state.cursor_row)
+        self._rows_stale = True
+        self._sync_rows()
+        self.scroll_to(y=state.scroll_y, animate=False, force=True)
+        self._scroll_cursor_into_view()
+
+    # -- cursor --------------------------------------------------------------------------
+
+    def validate_cursor_row(self, row: int) -> int:
+        return max(0, min(row, len(self._view.rows) - 1))
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        self._refresh_row(old)
+        self._refresh_row(new)
+        self._after_cursor_move()
+
+    def _move_cursor(self, row: int) -> None:
+        row = self.validate_cursor_row(row)
+        if row != self.cursor_row:
+            self.cursor_row = row  # the watcher repaints, scrolls and posts Highlighted
+        else:
+            self._after_cursor_move()
+
+    def _invoice_at(self, row: int) -> Invoice | None:
+        rows = self._view.rows
+        return rows[row] if 0 <= row < len(rows) else None
+
+    def _after_cursor_move(self) -> None:
+        # Not cursor_invoice: syncing here would pull the cursor back to the old invoice.
+        invoice = self._invoice_at(self.cursor_row)
+        self._cursor_key = None if invoice is None else (invoice.account, invoice.id)
+        self._scroll_cursor_into_view()
+        if self._cursor_key != self._highlighted_key:
+            self._highlighted_key = self._cursor_key
+            self.post_message(self.Highlighted(self, invoice))
+
+    @property
+    def _page_height(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)  # minus the header
+
+    def _scroll_cursor_into_view(self) -> None:
+        top = round(self.scroll_y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, force=True)
+        elif self.cursor_row >= top + self._page_height:
+            self.scroll_to(y=self.cursor_row - self._page_height + 1, animate=False, force=True)
+
+    def _refresh_row(self, row: int) -> None:
+        self.refresh_line(row + 1)  # line 0 is the header
+
+    # -- actions -------------------------------------------------------------------------
+
+    def action_cursor_up(self) -> None:
+        self._sync_rows()
+        self._move_cursor(self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self._sync_rows()
+        self._move_cursor(self.cursor_row + 1)
+
+    def action_cursor_page(self, pages: float) -> None:
+        self._sync_rows()
+        step = max(1, int(self._page_height * abs(pages)))
+        step = step if pages > 0 else -step
+        self.scroll_to(y=round(self.scroll_y) + step, animate=False, force=True)
+        self._move_cursor(self.cursor_row + step)
+
+    def action_cursor_first(self) -> None:
+        self._sync_rows()
+        self._move_cursor(0)
+
+    def action_cursor_last(self) -> None:
+        self._sync_rows()
+        self._move_cursor(len(self._view.rows) - 1)
+
+    def action_select(self) -> None:
+        self._sync_rows()
+        invoice = self.cursor_invoice
+        if invoice is not None:
+            self.post_message(self.Selected(self, invoice))
+
+    def action_sort_next(self) -> None:
+        self._sync_rows()
+        keys = [col.key for col, _ in self._columns()]
+        current = self._view.sort_key
+        following = keys[(keys.index(current) + 1) % len(keys)] if current in keys else keys[0]
+        self.sort_by(following)
+
+    def action_sort_reverse(self) -> None:
+        self._sync_rows()
+        self.sort_by(self._view.sort_key, not self._view.sort_reverse)
+
+    # -- events --------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._sync_rows()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._line_cache.clear()
+        self._scroll_cursor_into_view()
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        event.stop()
+        self._sync_rows()
+        if offset.y == 0:
+            key = self._column_at(offset.x)
+            if key is not None:
+                self.sort_by(key)
+            return
+        row = round(self.scroll_y) + offset.y - 1
+        if 0 <= row < len(self._view.rows):
+            self._move_cursor(row)
+            if event.chain >= 2:
+                self.action_select()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._line_cache.clear()
+
+    # -- rendering -----------------------------------------------------------------------
+
+    def _columns(self) -> list[tuple[Column, int]]:
+        width = self.scrollable_content_region.width
+        if self._columns_cache is None or self._columns_cache[0] != width:
+            self._columns_cache = (width, fit_columns(max(0, width - _MARGIN), _GAP))
+        return self._columns_cache[1]
+
+    def _column_at(self, x: int) -> str | None:
+        left = _MARGIN
+        for col, width in self._columns():
+            if left <= x < left + width + _GAP:
+                return col.key
+            left += width + _GAP
+        return None
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            return self._render_header(width)
+        rows = self._view.rows
+        if not rows:
+            return self._render_empty(y, width)
+        row = round(self.scroll_y) + y - 1
+        if row >= len(rows):
+            return Strip.blank(width, self.rich_style)
+        focused = self.has_focus
+        is_cursor = row == self.cursor_row
+        key = (self._view.version, row, width, is_cursor, focused)
+        strip = self._line_cache.get(key)
+        if strip is None:
+            strip = self._render_row(rows[row], row, width, is_cursor)
+            self._line_cache[key] = strip
+        return strip
+
+    def _render_header(self, width: int) -> Strip:
+        base = self.rich_style + self.get_component_rich_style("invoice-table--header")
+        sorted_style = base + self.get_component_rich_style("invoice-table--header-sorted")
+        arrow = " ▼" if self._view.sort_reverse else " ▲"
+        cells: list[tuple[str, Style]] = []
+        for col, col_width in self._columns():
+            if col.key == self._view.sort_key:
+                cells.append((_fit(col.title + arrow, col_width, col.align), sorted_style))
+            else:
+                cells.append((_fit(col.title, col_width, col.align), base))
+        return _assemble(cells, width, base)
+
+    def _render_empty(self, y: int, width: int) -> Strip:
+        if y != max(1, self.scrollable_content_region.height // 2):
+            return Strip.blank(width, self.rich_style)
+        text = "No invoices match" if self._view.total_count else "No invoices yet"
+        style = self.rich_style + self.get_component_rich_style("invoice-table--empty")
+        return Strip([Segment(_fit(text, width, "center"), style)], width)
+
+    def _render_row(self, invoice: Invoice, row: int, width: int, is_cursor: bool) -> Strip:
+        base = self.rich_style
+        if row % 2 == 0:  # zebra stripes; style the class as nothing to turn them off
+            base = base + self.get_component_rich_style("invoice-table--even-row")
+        overlay = self.get_component_rich_style("invoice-table--cursor") if is_cursor else None
+        group = status_group(invoice.status)
+        status_style = self.get_component_rich_style(f"invoice-table--status-{group}")
+        amount_style = (self.get_component_rich_style("invoice-table--estimate")
+                        if invoice.is_estimate else Style())
+        cells: list[tuple[str, Style]] = []
+        for col, col_width in self._columns():
+            text = cell_text(invoice, col.key)
+            style = base
+            if col.key == "status":
+                style = base + status_style
+            elif col.align == "right":
+                style = base + amount_style
+            if overlay is not None:
+                style = style + overlay
+            cells.append((_fit(text, col_width, col.align), style))
+        row_style = base + overlay if overlay is not None else base
+        return _assemble(cells, width, row_style)
+
+
+def _fit(text: str, width: int, align: str) -> str:
+    """``text`` padded or cut (with "…") to exactly ``width`` cells, wide characters included."""
+    if width <= 0:
+        return ""
+    length = cell_len(text)
+    if length > width:
+        return set_cell_size(text, width - 1) + "…"
+    pad = width - length
+    if align == "right":
+        return " " * pad + text
+    if align == "center":
+        return " " * (pad // 2) + text + " " * (pad - pad // 2)
+    return text + " " * pad
+
+
+def _assemble(cells: list[tuple[str, Style]], width: int, fill: Style) -> Strip:
+    """One line: margin, cells ``_GAP`` apart, padded (or cropped) to ``width``."""
+    segments = [Segment(" " * _MARGIN, fill)]
+    for index, (text, style) in enumerate(cells):
+        if index:
+            segments.append(Segment(" " * _GAP, fill))
+        segments.append(Segment(text, style))
+    strip = Strip(segments)
+    return strip.crop_extend(0, width, fill) if strip.cell_length != width else strip

@@ -1,0 +1,601 @@
+"""The invoice table's query model: filter, period, sort and totals over every account.
+
+Pure Python (no Textual), built for 100 000 invoices: the full set is kept sorted
+once per sort order (the *universe*), a filter is a linear scan over it that keeps
+that order, and a narrower filter (a longer query, fewer accounts, a month inside
+the year) scans only the previous result. ``rows`` and ``totals`` are computed
+lazily, so a burst of changes costs one recomputation.
+
+Also home of :func:`sanitize`, which every screen uses to show untrusted text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import chain
+from operator import itemgetter
+from typing import Any, Literal
+
+from invoice_tui.model import Invoice, format_money, totals_by_currency
+
+__all__ = [
+    "COLUMNS", "ESTIMATE_MARK", "Column", "InvoiceView", "Period", "cell_text", "column",
+    "fit_columns", "format_period", "sanitize", "search_text", "status_group",
+]
+
+# --- untrusted text ------------------------------------------------------------------------
+
+# Whole terminal escape sequences go, not just their ESC: OSC/DCS/APC/PM/SOS up to their
+# terminator (BEL or ST; an unterminated one swallows the rest, as a terminal would), CSI
+# with its parameters, and two-character ESC sequences. Both 7-bit and C1 introducers.
+_ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f]).*?(?:\x07|\x1b\\|\x9c|$)"
+    r"|(?:\x1b\[|\x9b)[\x20-\x3f]*[\x40-\x7e]?"
+    r"|\x1b[\x20-\x7e]?",
+    re.DOTALL,
+)
+# Line breaks and tabs become one space so a cell stays one line; every other control
+# character (C0, DEL, C1) and the bidi overrides that can disguise text are removed.
+_WHITESPACE_CONTROLS = "\t\n\v\f\r\x1c\x1d\x1e\x1f\x85\u2028\u2029"
+_CONTROL_TRANSLATION = {
+    **{code: None for code in (*range(0x00, 0x20), *range(0x7F, 0xA0))},
+    **{code: None for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))},
+    **{ord(char): " " for char in _WHITESPACE_CONTROLS},
+}
+
+
+def sanitize(text: str) -> str:
+    """Untrusted text made safe to display literally.
+
+    Removes terminal escape sequences whole (``"\\x1b[2J"``, ``"\\x1b]52;c;…\\x07"``), every
+    other C0/C1 control character and DEL, and bidi overrides; tabs and line breaks become a
+    space. Markup is not touched here: callers must never parse the result as markup.
+    """
+    if text.isprintable():  # the common case, checked at C speed
+        return text
+    return _ESCAPE_SEQUENCE.sub("", text).translate(_CONTROL_TRANSLATION)
+
+
+# --- statuses ------------------------------------------------------------------------------
+
+StatusGroup = Literal["paid", "open", "overdue", "cancelled", "estimate", "other"]
+_STATUS_GROUPS: dict[str, StatusGroup] = {
+    "paid": "paid", "accepted": "paid", "committed": "paid",
+    "invoiced": "open", "upcoming": "open", "new": "open", "taxed": "open",
+    "numbered": "open", "open": "open", "draft": "open",
+    "past-due": "overdue", "past_due": "overdue", "overdue": "overdue", "unpaid": "overdue",
+    "uncollectible": "overdue",
+    "cancelled": "cancelled", "canceled": "cancelled", "void": "cancelled",
+    "estimate": "estimate",
+}
+
+
+def status_group(status: str) -> StatusGroup:
+    """What a provider's free-form status means, for colouring: paid, open, overdue, …"""
+    return _STATUS_GROUPS.get(status.strip().lower(), "other")
+
+
+# --- periods -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The period filter: all time, one calendar year or one calendar month (of ``issued``)."""
+
+    kind: Literal["all", "year", "month"] = "all"
+    year: int | None = None
+    month: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind != "all" and self.year is None:
+            raise ValueError(f"a {self.kind} period needs a year")
+        if self.kind == "month" and not (self.month is not None and 1 <= self.month <= 12):
+            raise ValueError("a month period needs a month 1-12")
+
+    def label(self) -> str:
+        """``"All time"``, ``"2026"`` or ``"2026-03"``."""
+        if self.kind == "year":
+            return f"{self.year:04d}"
+        if self.kind == "month":
+            return f"{self.year:04d}-{self.month:02d}"
+        return "All time"
+
+    def step(self, delta: int) -> Period:
+        """The period ``delta`` years or months away (across year boundaries); all stays all."""
+        if self.kind == "year":
+            return Period("year", self._year + delta)
+        if self.kind == "month":
+            index = self._year * 12 + self._month - 1 + delta
+            return Period("month", index // 12, index % 12 + 1)
+        return self
+
+    def contains(self, date: dt.date | None) -> bool:
+        """Whether an invoice issued on ``date`` is in the period (undated: only in all time)."""
+        if self.kind == "all":
+            return True
+        if date is None or date.year != self.year:
+            return False
+        return self.kind == "year" or date.month == self.month
+
+    def within(self, other: Period) -> bool:
+        """Whether every date in this period is also in ``other``."""
+        if other.kind == "all":
+            return True
+        if self.kind == "all" or self.year != other.year:
+            return False
+        return other.kind == "year" or (self.kind == "month" and self.month == other.month)
+
+    def cycle(self, anchor: dt.date) -> Period:
+        """all → the anchor's year → a month of that year → all (the period key's cycle).
+
+        From a year the month is the anchor's if it lies in that year, else the month
+        of that year closest to the anchor.
+        """
+        if self.kind == "all":
+            return Period("year", anchor.year)
+        if self.kind == "year":
+            if anchor.year == self.year:
+                return Period("month", anchor.year, anchor.month)
+            return Period("month", self._year, 12 if anchor.year > self._year else 1)
+        return Period()
+
+    @property
+    def _year(self) -> int:
+        assert self.year is not None  # guaranteed by __post_init__ for year/month kinds
+        return self.year
+
+    @property
+    def _month(self) -> int:
+        assert self.month is not None
+        return self.month
+
+
+ALL_TIME = Period()
+
+
+# --- columns -------------------------------------------------------------------------------
+
+SortKey = Callable[[Invoice], object]
+
+
+def _natural(text: str) -> tuple[object, ...]:
+    # "INV-9" before "INV-10": digit runs compare as numbers. re.split with a group always
+    # alternates str, digits, str…, so equal positions always hold comparable types.
+    parts = re.split(r"(\d+)", text.casefold())
+    return tuple(int(part) if index % 2 else part for index, part in enumerate(parts))
+
+
+def _period_key(invoice: Invoice) -> object:
+    if invoice.period_start is None and invoice.period_end is None:
+        return None
+    return (invoice.period_start or invoice.period_end, invoice.period_end or dt.date.max)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of the invoice table: what it shows, how wide, how it sorts.
+
+    ``sort`` returns ``None`` for a missing value; those rows sort last in both
+    directions. ``descending_first`` is the direction of the first sort by this column
+    (newest dates and largest amounts first). ``flex`` columns share spare width;
+    columns with a higher ``drop`` are hidden first when the table is too narrow.
+    """
+
+    key: str
+    title: str
+    width: int
+    align: Literal["left", "right"]
+    sort: SortKey
+    descending_first: bool = False
+    flex: int = 0
+    drop: int = 0
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("issued", "Issued", 10, "left", lambda i: i.issued, descending_first=True),
+    Column("account", "Account", 10, "left", lambda i: i.account.casefold(), flex=1),
+    Column("invoice", "Invoice", 12, "left", lambda i: _natural(i.title), flex=2),
+    Column("period", "Period", 16, "left", _period_key, descending_first=True, drop=2),
+    Column("status", "Status", 9, "left", lambda i: i.status.casefold()),
+    # Amount columns order numerically across currencies (100 EUR next to 100 USD): an
+    # ordering, never a sum; the currency column is right beside them.
+    Column("subtotal", "Subtotal", 11, "right", lambda i: i.subtotal,
+           descending_first=True, drop=3),
+    Column("tax", "Tax", 9, "right", lambda i: i.tax, descending_first=True, drop=4),
+    Column("total", "Total", 13, "right", lambda i: i.total, descending_first=True),
+    Column("currency", "Cur", 3, "left", lambda i: i.currency),
+    Column("due", "Due", 10, "left", lambda i: i.due, descending_first=True, drop=5),
+)
+_COLUMNS_BY_KEY = {c.key: c for c in COLUMNS}
+
+
+def column(key: str) -> Column:
+    """The column with this key (``KeyError`` for an unknown one)."""
+    return _COLUMNS_BY_KEY[key]
+
+
+def fit_columns(width: int, gap: int = 1) -> list[tuple[Column, int]]:
+    """The columns shown in ``width`` cells and their widths, ``gap`` cells apart.
+
+    Too narrow: droppable columns go, highest ``drop`` first (the rest may still not
+    fit; the caller crops). Spare width goes to the ``flex`` columns by weight.
+    """
+    shown = list(COLUMNS)
+    droppable = sorted((c for c in COLUMNS if c.drop), key=lambda c: -c.drop)
+
+    def needed() -> int:
+        return sum(c.width for c in shown) + gap * (len(shown) - 1)
+
+    while droppable and needed() > width:
+        shown.remove(droppable.pop(0))
+    spare = max(0, width - needed())
+    weights = sum(c.flex for c in shown)
+    widths = {c.key: c.width for c in shown}
+    given = 0
+    for c in shown:
+        if c.flex:
+            extra = spare * c.flex // weights
+            widths[c.key] += extra
+            given += extra
+    if weights and spare > given:  # rounding leftovers to the first flex column
+        first_flex = next(c for c in shown if c.flex)
+        widths[first_flex.key] += spare - given
+    return [(c, widths[c.key]) for c in shown]
+
+
+def cell_text(invoice: Invoice, key: str) -> str:
+    """What the table shows in column ``key`` for an invoice: sanitized, amounts formatted
+    with the currency's digits, an estimate's total marked with ``~``."""
+    if key in ("subtotal", "tax", "total"):
+        text = format_money(getattr(invoice, key), invoice.currency)
+        return ESTIMATE_MARK + text if key == "total" and text and invoice.is_estimate else text
+    if key == "period":
+        return format_period(invoice.period_start, invoice.period_end)
+    if key in ("issued", "due"):
+        date = invoice.issued if key == "issued" else invoice.due
+        return date.isoformat() if date else ""
+    if key == "invoice":
+        return sanitize(invoice.title)
+    if key in ("account", "status", "currency"):
+        return sanitize(getattr(invoice, key))
+    raise KeyError(key)
+
+
+ESTIMATE_MARK = "~"  # before an estimate's total (Unleash "estimate" figures)
+
+
+def format_period(start: dt.date | None, end: dt.date | None) -> str:
+    """A billing period, compact: ``"2026-09-01…09-30"``; across years both dates in full."""
+    if start is None and end is None:
+        return ""
+    if start is None or end is None:
+        return (start or end or dt.date.min).isoformat()
+    if start.year == end.year:
+        return f"{start.isoformat()}…{end:%m-%d}"
+    return f"{start.isoformat()}…{end.isoformat()}"
+
+
+# --- the view ------------------------------------------------------------------------------
+
+
+def search_text(invoice: Invoice) -> str:
+    """What the filter searches: number, label, status, account, line descriptions.
+
+    Sanitized and case-folded. Fields are space-separated and filter tokens hold no
+    whitespace, so no token matches across two fields.
+    """
+    parts = [invoice.number or "", invoice.label or "", invoice.status, invoice.account]
+    parts.extend(line.description for line in invoice.lines)
+    return sanitize(" ".join(parts)).casefold()
+
+
+def _tie_key(invoice: Invoice) -> tuple[int, str, str]:
+    issued = invoice.issued
+    # Negated ordinal: newest first; undated (0) after every real date.
+    return (-issued.toordinal() if issued else 0, invoice.account, invoice.id)
+
+
+_KEPT_ORDERS = 4  # sort orders kept per data version (two lists of references each)
+
+# One invoice as the view keeps it: tie key, invoice, haystack, account, index in its account.
+_Entry = tuple[tuple[int, str, str], Invoice, str, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Filter:
+    accounts: frozenset[str] | None
+    statuses: frozenset[str] | None
+    period: Period
+    tokens: tuple[str, ...]
+    query: str
+
+    def within(self, other: _Filter) -> bool:
+        """Whether everything this filter keeps, ``other`` keeps too (so it may refine it)."""
+        return (
+            (other.accounts is None or (self.accounts is not None
+                                        and self.accounts <= other.accounts))
+            and (other.statuses is None or (self.statuses is not None
+                                            and self.statuses <= other.statuses))
+            and self.period.within(other.period)
+            and self.query.startswith(other.query)
+        )
+
+
+class InvoiceView:
+    """Every account's invoices, and the filtered, sorted rows the table shows.
+
+    ``rows`` is recomputed lazily after any change. Sorting is stable and
+    deterministic: ties by issued (newest first), account, id; missing values last in
+    both directions.
+    """
+
+    def __init__(self) -> None:
+        # Per account, sorted by tie key, so a refresh of one account redoes only its part.
+        self._entries: dict[str, list[_Entry]] = {}
+        self._account_keys: dict[str, dict[str, list[Any]]] = {}  # account → column → keys
+        self.query = ""
+        self.period = ALL_TIME
+        self.accounts: frozenset[str] | None = None
+        self.statuses: frozenset[str] | None = None
+        self.sort_key = "issued"
+        self.sort_reverse = True
+        # Derived state, rebuilt lazily: the sorted universe, then the filtered rows.
+        self._universe: list[Invoice] | None = None
+        self._universe_haystacks: list[str] = []
+        # Recent sort orders of the universe (invoices, haystacks): toggling is instant.
+        self._orders: dict[tuple[str, bool], tuple[list[Invoice], list[str]]] = {}
+        self._base_order: list[_Entry] | None = None
+        self._sort_keys: dict[str, list[Any]] = {}
+        self._positions: Sequence[int] = []
+        self._rows: Sequence[Invoice] | None = None
+        self._applied: _Filter | None = None
+        self._totals: dict[str, Decimal] | None = None
+        self.version = 0  # bumped whenever rows may have changed; widgets key caches on it
+
+    # -- data ----------------------------------------------------------------------------
+
+    def set_account(self, account: str, invoices: Sequence[Invoice]) -> None:
+        """Replace that account's invoices (a refresh; other accounts are untouched)."""
+        own = [inv for inv in invoices if inv.account == account]
+        if len(own) != len(invoices):
+            raise ValueError(f"invoices of another account given for {account!r}")
+        keyed = sorted(((_tie_key(inv), inv) for inv in own), key=itemgetter(0))
+        self._entries[account] = [
+            (tie, inv, search_text(inv), account, index) for index, (tie, inv) in enumerate(keyed)
+        ]
+        self._account_keys[account] = {}
+        self._data_changed()
+
+    def remove_account(self, account: str) -> None:
+        """Forget that account's invoices (no-op when it has none)."""
+        if self._entries.pop(account, None) is not None:
+            self._account_keys.pop(account, None)
+            self._data_changed()
+
+    @property
+    def account_names(self) -> list[str]:
+        """Accounts that have invoices here, in the order they were first set."""
+        return list(self._entries)
+
+    @property
+    def total_count(self) -> int:
+        """Number of invoices of every account, regardless of filters."""
+        return sum(len(entries) for entries in self._entries.values())
+
+    def years(self) -> list[int]:
+        """Years with at least one invoice (by issue date), ascending."""
+        return sorted({y for y, _ in self.months()})
+
+    def months(self) -> list[tuple[int, int]]:
+        """(year, month) pairs with at least one invoice (by issue date), ascending."""
+        return sorted({
+            (inv.issued.year, inv.issued.month)
+            for inv in self._all_invoices() if inv.issued is not None
+        })
+
+    def adjacent_period(self, delta: int) -> Period:
+        """The next (``delta`` > 0) or previous period of the same kind that has invoices.
+
+        Falls back to the plain :meth:`Period.step` when there is none that way.
+        """
+        period = self.period
+        if period.kind == "all" or delta == 0:
+            return period
+        if period.kind == "year":
+            present = [Period("year", y) for y in self.years()]
+        else:
+            present = [Period("month", y, m) for y, m in self.months()]
+
+        def order(p: Period) -> tuple[int, int]:
+            return (p.year or 0, p.month or 0)
+
+        if delta > 0:
+            later = [p for p in present if order(p) > order(period)]
+            return later[min(delta, len(later)) - 1] if later else period.step(delta)
+        earlier = [p for p in present if order(p) < order(period)]
+        return earlier[-min(-delta, len(earlier))] if earlier else period.step(delta)
+
+    # -- filters and sort ----------------------------------------------------------------
+
+    def set_query(self, text: str) -> None:
+        """Filter by words (case-insensitive substrings, all must match) over number, label,
+        status, account and line descriptions."""
+        self.query = text
+        self._filter_changed()
+
+    def set_period(self, period: Period) -> None:
+        """Show only invoices issued in ``period``."""
+        self.period = period
+        self._filter_changed()
+
+    def set_accounts(self, names: Iterable[str] | None) -> None:
+        """Show only these accounts (``None``: all accounts)."""
+        self.accounts = None if names is None else frozenset(names)
+        self._filter_changed()
+
+    def set_statuses(self, statuses: Iterable[str] | None) -> None:
+        """Show only these statuses, compared case-insensitively (``None``: every status)."""
+        self.statuses = None if statuses is None else frozenset(s.casefold() for s in statuses)
+        self._filter_changed()
+
+    def sort_by(self, key: str, reverse: bool | None = None) -> None:
+        """Sort by a column; the same key again toggles the direction unless ``reverse`` is given.
+
+        A new key starts in the column's natural direction (``Column.descending_first``).
+        """
+        col = column(key)
+        if reverse is None:
+            reverse = not self.sort_reverse if key == self.sort_key else col.descending_first
+        if (key, reverse) != (self.sort_key, self.sort_reverse):
+            self.sort_key, self.sort_reverse = key, reverse
+            self._universe = None
+            self._invalidate_rows()
+
+    # -- results -------------------------------------------------------------------------
+
+    @property
+    def rows(self) -> Sequence[Invoice]:
+        """The visible invoices: filtered, then sorted."""
+        if self._rows is None:
+            self._compute_rows()
+        assert self._rows is not None
+        return self._rows
+
+    def index_of(self, account: str, invoice_id: str) -> int | None:
+        """Row index of that invoice, or ``None`` when it is not visible."""
+        index = self.nearest_index(account, invoice_id)
+        if index is None or index >= len(self.rows):
+            return None
+        found = self.rows[index]
+        return index if (found.account, found.id) == (account, invoice_id) else None
+
+    def nearest_index(self, account: str, invoice_id: str) -> int | None:
+        """Row of that invoice; if filtered out, the first visible row sorted after it
+        (else the last row). ``None`` when the invoice is unknown or nothing is visible."""
+        rows = self.rows
+        if not rows:
+            return None
+        # Linear scans (milliseconds for 100 000): cheaper than indexing every sort order.
+        for index, inv in enumerate(rows):
+            if inv.id == invoice_id and inv.account == account:
+                return index
+        assert self._universe is not None
+        for position, inv in enumerate(self._universe):
+            if inv.id == invoice_id and inv.account == account:
+                return min(bisect_left(self._positions, position), len(rows) - 1)
+        return None
+
+    def totals(self) -> dict[str, Decimal]:
+        """Sum of ``total`` per currency over the visible rows (never across currencies)."""
+        if self._totals is None:
+            self._totals = totals_by_currency(self.rows)
+        return self._totals
+
+    def status_names(self) -> list[str]:
+        """Distinct statuses present (case-folded), sorted — for a "filter by status" list."""
+        return sorted({
+            inv.status.casefold() for inv in self._all_invoices()
+        })
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _data_changed(self) -> None:
+        self._base_order = None
+        self._orders = {}
+        self._universe = None
+        self._invalidate_rows()
+
+    def _filter_changed(self) -> None:
+        self._rows = None
+        self._totals = None
+        self.version += 1
+
+    def _invalidate_rows(self) -> None:
+        self._applied = None  # the previous result is no superset of the new one
+        self._filter_changed()
+
+    def _current_filter(self) -> _Filter:
+        folded = self.query.casefold()
+        return _Filter(self.accounts, self.statuses, self.period, tuple(folded.split()), folded)
+
+    def _ensure_universe(self) -> list[Invoice]:
+        if self._universe is not None:
+            return self._universe
+        if self._base_order is None:
+            # The tie order (issued desc, undated last; account; id). Each account's run is
+            # already in it, so this sort is a cheap merge of the runs.
+            self._base_order = sorted(chain.from_iterable(self._entries.values()),
+                                      key=itemgetter(0))
+            self._sort_keys = {}
+        order = (self.sort_key, self.sort_reverse)
+        if order not in self._orders:
+            self._orders[order] = self._sorted_universe()
+            while len(self._orders) > _KEPT_ORDERS:
+                del self._orders[next(iter(self._orders))]  # the oldest
+        self._universe, self._universe_haystacks = self._orders[order]
+        return self._universe
+
+    def _sorted_universe(self) -> tuple[list[Invoice], list[str]]:
+        base = self._base_order
+        assert base is not None
+        keys = self._sort_keys.get(self.sort_key)
+        if keys is None:  # per column and data change; per account, only refreshed ones
+            by_account = {name: self._column_keys(name) for name in self._entries}
+            keys = [by_account[entry[3]][entry[4]] for entry in base]
+            self._sort_keys[self.sort_key] = keys
+        order = [index for index, value in enumerate(keys) if value is not None]
+        # sort() with reverse=True is still stable, so ties keep the base order both ways.
+        order.sort(key=keys.__getitem__, reverse=self.sort_reverse)
+        order.extend(index for index, value in enumerate(keys) if value is None)
+        return [base[index][1] for index in order], [base[index][2] for index in order]
+
+    def _column_keys(self, account: str) -> list[Any]:
+        cached = self._account_keys[account]
+        keys = cached.get(self.sort_key)
+        if keys is None:
+            key = column(self.sort_key).sort
+            keys = cached[self.sort_key] = [key(entry[1]) for entry in self._entries[account]]
+        return keys
+
+    def _all_invoices(self) -> Iterator[Invoice]:
+        return (entry[1] for entries in self._entries.values() for entry in entries)
+
+    def _compute_rows(self) -> None:
+        universe = self._ensure_universe()
+        wanted = self._current_filter()
+        if self._applied is not None and wanted.within(self._applied):
+            candidates: Sequence[int] = self._positions  # refine the previous result
+        else:
+            candidates = range(len(universe))
+        self._positions = self._scan(candidates, wanted)
+        if isinstance(self._positions, range):  # nothing filtered: no copy of 100 000 rows
+            self._rows = universe
+        else:
+            self._rows = [universe[pos] for pos in self._positions]
+        self._applied = wanted
+
+    def _scan(self, candidates: Sequence[int], wanted: _Filter) -> Sequence[int]:
+        universe, haystacks = self._universe, self._universe_haystacks
+        assert universe is not None
+        if wanted.accounts is None and wanted.statuses is None and wanted.period.kind == "all" \
+                and not wanted.tokens:
+            return candidates
+        positions = list(candidates)
+        if wanted.accounts is not None:
+            accounts = wanted.accounts
+            positions = [p for p in positions if universe[p].account in accounts]
+        if wanted.statuses is not None:
+            statuses = wanted.statuses
+            positions = [p for p in positions if universe[p].status.casefold() in statuses]
+        if wanted.period.kind != "all":
+            contains = wanted.period.contains
+            positions = [p for p in positions if contains(universe[p].issued)]
+        for token in wanted.tokens:
+            positions = [p for p in positions if token in haystacks[p]]
+        return positions
+

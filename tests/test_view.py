@@ -1,0 +1,406 @@
+"""The invoice table's query model (``invoice_tui.view``): filters, periods, sorting, totals."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from invoice_factory import make_invoice
+
+from invoice_tui.model import Invoice, Line
+from invoice_tui.view import (
+    COLUMNS,
+    InvoiceView,
+    Period,
+    column,
+    fit_columns,
+    format_period,
+    sanitize,
+    status_group,
+)
+
+
+def view_of(*invoices: Invoice) -> InvoiceView:
+    view = InvoiceView()
+    by_account: dict[str, list[Invoice]] = {}
+    for invoice in invoices:
+        by_account.setdefault(invoice.account, []).append(invoice)
+    for account, own in by_account.items():
+        view.set_account(account, own)
+    return view
+
+
+def keys(rows: object) -> list[tuple[str, str]]:
+    return [(inv.account, inv.id) for inv in rows]  # type: ignore[attr-defined]
+
+
+# --- sanitize ------------------------------------------------------------------------------
+
+
+def test_sanitize_removes_escape_sequences_whole() -> None:
+    assert sanitize("a\x1b]52;c;ZXZpbA==\x07b") == "ab"
+    assert sanitize("a\x1b]8;;https://e.com\x1b\\link\x1b]8;;\x1b\\b") == "alinkb"
+    assert sanitize("x\x1b[2Jy\x1b[1;31mz") == "xyz"
+    assert sanitize("x\x9b2Jy") == "xy"  # C1 CSI
+
+
+def test_sanitize_removes_control_characters_and_keeps_text() -> None:
+    assert sanitize("bell\x07 del\x7f nul\x00 c1\x85x\x9c") == "bell del nul c1 x"
+    assert sanitize("two\nlines\tand\rtab") == "two lines and tab"
+    assert sanitize("\u202eevil") == "evil"  # right-to-left override
+    assert sanitize("Zürich — 東京 [bold]x[/]") == "Zürich — 東京 [bold]x[/]"
+
+
+@given(st.text())
+def test_sanitize_output_has_no_control_characters(text: str) -> None:
+    cleaned = sanitize(text)
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in cleaned)
+    assert sanitize(cleaned) == cleaned
+
+
+def test_status_groups() -> None:
+    assert [status_group(s) for s in ("paid", "Accepted", "committed")] == ["paid"] * 3
+    assert [status_group(s) for s in ("invoiced", "upcoming", "new", "taxed", "numbered")] == [
+        "open"] * 5
+    assert status_group("past-due") == "overdue"
+    assert status_group("cancelled") == "cancelled"
+    assert status_group("estimate") == "estimate"
+    assert status_group("weird") == "other"
+
+
+# --- periods -------------------------------------------------------------------------------
+
+
+def test_period_labels_and_contains() -> None:
+    assert Period().label() == "All time"
+    assert Period("year", 2026).label() == "2026"
+    assert Period("month", 2026, 3).label() == "2026-03"
+    assert Period().contains(None)
+    assert not Period("year", 2026).contains(None)
+    assert Period("year", 2026).contains(dt.date(2026, 12, 31))
+    assert not Period("year", 2026).contains(dt.date(2025, 12, 31))
+    assert Period("month", 2026, 3).contains(dt.date(2026, 3, 1))
+    assert not Period("month", 2026, 3).contains(dt.date(2026, 4, 1))
+
+
+def test_period_steps_across_year_boundaries() -> None:
+    assert Period("month", 2026, 1).step(-1) == Period("month", 2025, 12)
+    assert Period("month", 2025, 12).step(1) == Period("month", 2026, 1)
+    assert Period("month", 2026, 3).step(-15) == Period("month", 2024, 12)
+    assert Period("year", 2026).step(-2) == Period("year", 2024)
+    assert Period().step(5) == Period()
+
+
+def test_period_cycle() -> None:
+    anchor = dt.date(2026, 3, 9)
+    year = Period().cycle(anchor)
+    assert year == Period("year", 2026)
+    assert year.cycle(anchor) == Period("month", 2026, 3)
+    assert Period("month", 2026, 3).cycle(anchor) == Period()
+    assert Period("year", 2024).cycle(anchor) == Period("month", 2024, 12)
+
+
+def test_period_rejects_incomplete() -> None:
+    with pytest.raises(ValueError):
+        Period("year")
+    with pytest.raises(ValueError):
+        Period("month", 2026, 13)
+
+
+# --- columns -------------------------------------------------------------------------------
+
+
+def test_columns_cover_the_spec() -> None:
+    assert [c.key for c in COLUMNS] == [
+        "issued", "account", "invoice", "period", "status", "subtotal", "tax", "total",
+        "currency", "due"]
+
+
+def test_fit_columns_flexes_and_drops() -> None:
+    wide = fit_columns(200)
+    assert [c.key for c, _ in wide] == [c.key for c in COLUMNS]
+    assert sum(w for _, w in wide) + len(wide) - 1 == 200
+    widths = dict((c.key, w) for c, w in wide)
+    assert widths["issued"] == column("issued").width
+    assert widths["account"] > column("account").width
+    assert widths["invoice"] > column("invoice").width
+    narrow = fit_columns(80)
+    shown = [c.key for c, _ in narrow]
+    assert "due" not in shown and "total" in shown and "currency" in shown
+    assert sum(w for _, w in narrow) + len(narrow) - 1 <= 80
+
+
+def test_format_period() -> None:
+    assert format_period(dt.date(2026, 9, 1), dt.date(2026, 9, 30)) == "2026-09-01…09-30"
+    assert format_period(dt.date(2025, 12, 15), dt.date(2026, 1, 14)) == "2025-12-15…2026-01-14"
+    assert format_period(None, None) == ""
+    assert format_period(dt.date(2026, 9, 1), None) == "2026-09-01"
+
+
+# --- filters -------------------------------------------------------------------------------
+
+
+def sample() -> list[Invoice]:
+    return [
+        make_invoice("vox", "1", number="VOX-9", status="paid", issued=dt.date(2025, 12, 5),
+                     total=Decimal("10.00"),
+                     lines=(Line(kind="service", description="Calls to Zürich"),)),
+        make_invoice("vox", "2", number="VOX-10", status="new", issued=dt.date(2026, 1, 5),
+                     total=Decimal("20.00"), currency="EUR"),
+        make_invoice("unl", "a", label="January 2026", status="estimate",
+                     issued=dt.date(2026, 1, 20), total=Decimal("5.5"), provider="unleash"),
+        make_invoice("unl", "b", label="March 2026", status="past-due",
+                     issued=dt.date(2026, 3, 1), total=None, provider="unleash"),
+        make_invoice("unl", "c", label="Undated", status="paid", issued=None,
+                     total=Decimal("1.25"), provider="unleash"),
+    ]
+
+
+def test_default_sort_is_issued_newest_first_undated_last() -> None:
+    view = view_of(*sample())
+    assert keys(view.rows) == [("unl", "b"), ("unl", "a"), ("vox", "2"), ("vox", "1"),
+                               ("unl", "c")]
+    assert (view.sort_key, view.sort_reverse) == ("issued", True)
+    assert view.total_count == 5
+
+
+def test_query_matches_fields_and_line_descriptions_case_insensitively() -> None:
+    view = view_of(*sample())
+    view.set_query("zÜRICH")
+    assert keys(view.rows) == [("vox", "1")]
+    view.set_query("vox-1")
+    assert keys(view.rows) == [("vox", "2")]
+    view.set_query("january UNL")
+    assert keys(view.rows) == [("unl", "a")]
+    view.set_query("past")
+    assert keys(view.rows) == [("unl", "b")]
+    view.set_query("nothing-like-this")
+    assert list(view.rows) == []
+    view.set_query("  ")
+    assert len(view.rows) == 5
+
+
+def test_query_does_not_match_across_fields() -> None:
+    view = view_of(make_invoice("ab", "1", number="cd", status="x"))
+    view.set_query("abcd")
+    assert list(view.rows) == []
+    view.set_query("dx")
+    assert list(view.rows) == []
+
+
+def test_period_accounts_and_statuses_combine() -> None:
+    view = view_of(*sample())
+    view.set_period(Period("year", 2026))
+    assert keys(view.rows) == [("unl", "b"), ("unl", "a"), ("vox", "2")]
+    view.set_period(Period("month", 2026, 1))
+    assert keys(view.rows) == [("unl", "a"), ("vox", "2")]
+    view.set_accounts({"unl"})
+    assert keys(view.rows) == [("unl", "a")]
+    view.set_period(Period())
+    view.set_statuses({"PAID"})
+    assert keys(view.rows) == [("unl", "c")]
+    view.set_accounts(None)
+    assert keys(view.rows) == [("vox", "1"), ("unl", "c")]
+    view.set_statuses(None)
+    assert len(view.rows) == 5
+
+
+def test_years_months_and_adjacent_period_skip_empty_ones() -> None:
+    view = view_of(*sample())
+    assert view.years() == [2025, 2026]
+    assert view.months() == [(2025, 12), (2026, 1), (2026, 3)]
+    view.set_period(Period("month", 2026, 3))
+    assert view.adjacent_period(-1) == Period("month", 2026, 1)
+    assert view.adjacent_period(-2) == Period("month", 2025, 12)
+    view.set_period(Period("month", 2026, 1))
+    assert view.adjacent_period(-1) == Period("month", 2025, 12)  # across the year boundary
+    assert view.adjacent_period(1) == Period("month", 2026, 3)  # skips empty February
+    view.set_period(Period("month", 2025, 12))
+    assert view.adjacent_period(-1) == Period("month", 2025, 11)  # nothing earlier: plain step
+    view.set_period(Period("year", 2025))
+    assert view.adjacent_period(1) == Period("year", 2026)
+
+
+def test_set_account_replaces_only_that_account_and_remove_account() -> None:
+    view = view_of(*sample())
+    view.set_account("vox", [make_invoice("vox", "3", issued=dt.date(2024, 1, 1))])
+    assert sorted(keys(view.rows)) == [("unl", "a"), ("unl", "b"), ("unl", "c"), ("vox", "3")]
+    view.remove_account("unl")
+    assert keys(view.rows) == [("vox", "3")]
+    view.remove_account("missing")  # no-op
+    with pytest.raises(ValueError):
+        view.set_account("vox", [make_invoice("other", "1")])
+
+
+def test_index_of_and_nearest_index() -> None:
+    view = view_of(*sample())
+    assert view.index_of("vox", "2") == 2
+    assert view.index_of("nope", "x") is None
+    view.set_query("vox")
+    assert view.index_of("vox", "2") == 0
+    assert view.index_of("unl", "a") is None
+    # Filtered out: the nearest visible row is the first one sorted after it.
+    assert view.nearest_index("unl", "a") == 0
+    assert view.nearest_index("unl", "c") == 1  # after everything: the last row
+
+
+# --- sorting -------------------------------------------------------------------------------
+
+
+def test_sort_by_total_numeric_missing_last_both_ways_and_toggle() -> None:
+    view = view_of(*sample())
+    view.sort_by("total")  # amounts start largest first
+    assert view.sort_reverse is True
+    assert keys(view.rows) == [("vox", "2"), ("vox", "1"), ("unl", "a"), ("unl", "c"),
+                               ("unl", "b")]
+    view.sort_by("total")  # again: toggles
+    assert view.sort_reverse is False
+    assert keys(view.rows) == [("unl", "c"), ("unl", "a"), ("vox", "1"), ("vox", "2"),
+                               ("unl", "b")]
+    view.sort_by("total", reverse=False)  # explicit direction: no toggle
+    assert view.sort_reverse is False
+
+
+def test_sort_invoice_is_natural_and_text_starts_ascending() -> None:
+    view = view_of(make_invoice("a", "1", number="INV-10"), make_invoice("a", "2", number="INV-9"),
+                   make_invoice("a", "3", number="inv-100"))
+    view.sort_by("invoice")
+    assert view.sort_reverse is False
+    assert [inv.number for inv in view.rows] == ["INV-9", "INV-10", "inv-100"]
+
+
+def test_sort_ties_break_by_issued_desc_then_account_then_id() -> None:
+    invoices = [
+        make_invoice("b", "2", status="paid", issued=dt.date(2026, 1, 1)),
+        make_invoice("a", "9", status="paid", issued=dt.date(2026, 1, 1)),
+        make_invoice("a", "1", status="paid", issued=dt.date(2026, 1, 1)),
+        make_invoice("c", "1", status="paid", issued=dt.date(2026, 2, 1)),
+    ]
+    view = view_of(*invoices)
+    for reverse in (False, True):
+        view.sort_by("status", reverse=reverse)
+        assert keys(view.rows) == [("c", "1"), ("a", "1"), ("a", "9"), ("b", "2")]
+
+
+def test_data_change_drops_cached_sort_orders_and_refinements() -> None:
+    view = view_of(*sample())
+    view.set_query("vox")
+    view.sort_by("total")
+    assert keys(view.rows) == [("vox", "2"), ("vox", "1")]
+    view.sort_by("total")  # both directions are now cached
+    view.set_account("vox", [make_invoice("vox", "7", total=Decimal("99"))])
+    view.set_query("vox-")  # a refinement of "vox", but over new data
+    assert list(view.rows) == []
+    view.set_query("vox")
+    assert keys(view.rows) == [("vox", "7")]
+    view.sort_by("total")
+    assert keys(view.rows) == [("vox", "7")]
+    view.set_query("")
+    assert keys(view.rows)[0] == ("vox", "7") and len(view.rows) == 4
+
+
+def test_totals_per_currency_of_visible_rows() -> None:
+    view = view_of(*sample())
+    assert view.totals() == {"EUR": Decimal("20.00"), "USD": Decimal("16.75")}
+    view.set_query("vox")
+    assert view.totals() == {"EUR": Decimal("20.00"), "USD": Decimal("10.00")}
+    assert all(isinstance(v, Decimal) for v in view.totals().values())
+
+
+# --- invariants over random data and filter sequences --------------------------------------
+
+_dates = st.one_of(st.none(), st.dates(dt.date(2024, 11, 1), dt.date(2026, 2, 28)))
+_amounts = st.one_of(st.none(), st.decimals(-1000, 100000, places=2, allow_nan=False))
+_words = st.sampled_from(["calls", "sms", "Zürich", "seats", "東京", "x"])
+
+
+@st.composite
+def invoices_strategy(draw: st.DrawFn) -> list[Invoice]:
+    count = draw(st.integers(0, 40))
+    result = []
+    for index in range(count):
+        result.append(make_invoice(
+            draw(st.sampled_from(["vox-main", "vox-eu", "unleash"])), str(index),
+            number=draw(st.one_of(st.none(), st.from_regex(r"V-[0-9]{1,3}", fullmatch=True))),
+            label=draw(st.one_of(st.none(), _words)),
+            status=draw(st.sampled_from(["paid", "new", "estimate", "past-due", "Cancelled"])),
+            currency=draw(st.sampled_from(["USD", "EUR", "JPY"])),
+            issued=draw(_dates), due=draw(_dates), total=draw(_amounts),
+            subtotal=draw(_amounts),
+            lines=tuple(Line(kind="usage", description=w)
+                        for w in draw(st.lists(_words, max_size=2))),
+        ))
+    return result
+
+
+_steps = st.lists(st.one_of(
+    st.tuples(st.just("query"), st.text(alphabet="vsmcazü 1-", max_size=4)),
+    st.tuples(st.just("period"), st.sampled_from([
+        Period(), Period("year", 2025), Period("year", 2026), Period("month", 2025, 6),
+        Period("month", 2026, 1)])),
+    st.tuples(st.just("accounts"), st.one_of(st.none(), st.frozensets(
+        st.sampled_from(["vox-main", "vox-eu", "unleash"])))),
+    st.tuples(st.just("statuses"), st.one_of(st.none(), st.frozensets(
+        st.sampled_from(["paid", "new", "cancelled"])))),
+    st.tuples(st.just("sort"), st.tuples(st.sampled_from([c.key for c in COLUMNS]),
+                                         st.one_of(st.none(), st.booleans()))),
+), max_size=8)
+
+
+def brute_force(view: InvoiceView, invoices: list[Invoice]) -> list[Invoice]:
+    tokens = view.query.casefold().split()
+
+    def keep(inv: Invoice) -> bool:
+        fields = [inv.number or "", inv.label or "", inv.status, inv.account]
+        fields += [line.description for line in inv.lines]
+        return (
+            (view.accounts is None or inv.account in view.accounts)
+            and (view.statuses is None or inv.status.casefold() in view.statuses)
+            and view.period.contains(inv.issued)
+            and all(any(t in f.casefold() for f in fields) for t in tokens)
+        )
+
+    return [inv for inv in invoices if keep(inv)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(invoices_strategy(), _steps)
+def test_rows_equal_brute_force_filter_sorted(invoices: list[Invoice], steps: list) -> None:
+    view = view_of(*invoices)
+    for kind, arg in steps:
+        if kind == "query":
+            view.set_query(arg)
+        elif kind == "period":
+            view.set_period(arg)
+        elif kind == "accounts":
+            view.set_accounts(arg)
+        elif kind == "statuses":
+            view.set_statuses(arg)
+        else:
+            view.sort_by(*arg)
+        rows = list(view.rows)  # computed after every step: exercises the incremental path
+        expected = brute_force(view, invoices)
+        # Same set (rows ⊆ all, nothing missing) …
+        assert sorted(keys(rows)) == sorted(keys(expected))
+        # … in sort order, missing values last, ties by issued desc / account / id.
+        key = column(view.sort_key).sort
+        values = [key(inv) for inv in rows]
+        present = [v for v in values if v is not None]
+        assert values == present + [None] * (len(values) - len(present))
+        assert present == sorted(present, reverse=view.sort_reverse)  # type: ignore[type-var]
+        for first, second in zip(rows, rows[1:], strict=False):
+            if key(first) == key(second):
+                def tie(inv: Invoice) -> tuple[int, str, str]:
+                    return (-inv.issued.toordinal() if inv.issued else 0, inv.account, inv.id)
+                assert tie(first) < tie(second)
+        # Totals: brute-force per-currency Decimal sums of the visible rows.
+        totals: dict[str, Decimal] = {}
+        for inv in expected:
+            totals[inv.currency] = totals.get(inv.currency, Decimal(0)) + (inv.total or 0)
+        assert view.totals() == totals
+        # index_of finds every visible row where it is.
+        for index, inv in enumerate(rows):
+            assert view.index_of(inv.account, inv.id) == index
