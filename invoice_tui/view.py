@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain
@@ -219,11 +219,14 @@ def column(key: str) -> Column:
     return _COLUMNS_BY_KEY[key]
 
 
-def fit_columns(width: int, gap: int = 1) -> list[tuple[Column, int]]:
+def fit_columns(width: int, gap: int = 1,
+                natural: Mapping[str, int] | None = None) -> list[tuple[Column, int]]:
     """The columns shown in ``width`` cells and their widths, ``gap`` cells apart.
 
     Too narrow: droppable columns go, highest ``drop`` first (the rest may still not
-    fit; the caller crops). Spare width goes to the ``flex`` columns by weight.
+    fit; the caller crops). Spare width first widens ``flex`` columns towards their
+    ``natural`` width (the longest text they hold), so names are not cut while
+    space is left; what remains goes to the ``flex`` columns by weight.
     """
     shown = list(COLUMNS)
     droppable = sorted((c for c in COLUMNS if c.drop), key=lambda c: -c.drop)
@@ -236,6 +239,11 @@ def fit_columns(width: int, gap: int = 1) -> list[tuple[Column, int]]:
     spare = max(0, width - needed())
     weights = sum(c.flex for c in shown)
     widths = {c.key: c.width for c in shown}
+    for c in sorted(shown, key=lambda c: -c.flex):  # the heavier flex column first
+        if c.flex and natural and spare:
+            grow = min(spare, max(0, natural.get(c.key, 0) - c.width))
+            widths[c.key] += grow
+            spare -= grow
     given = 0
     for c in shown:
         if c.flex:
@@ -338,6 +346,7 @@ class InvoiceView:
         # Per account, sorted by tie key, so a refresh of one account redoes only its part.
         self._entries: dict[str, list[_Entry]] = {}
         self._account_keys: dict[str, dict[str, list[Any]]] = {}  # account → column → keys
+        self._natural: dict[str, dict[str, int]] = {}  # account → flex column → longest text
         self.query = ""
         self.period = ALL_TIME
         self.accounts: frozenset[str] | None = None
@@ -369,18 +378,31 @@ class InvoiceView:
             (tie, inv, search_text(inv), account, index) for index, (tie, inv) in enumerate(keyed)
         ]
         self._account_keys[account] = {}
+        self._natural[account] = {
+            "account": len(account),
+            "invoice": max((len(cell_text(inv, "invoice")) for inv in own), default=0),
+        }
         self._data_changed()
 
     def remove_account(self, account: str) -> None:
         """Forget that account's invoices (no-op when it has none)."""
         if self._entries.pop(account, None) is not None:
             self._account_keys.pop(account, None)
+            self._natural.pop(account, None)
             self._data_changed()
 
     @property
     def account_names(self) -> list[str]:
         """Accounts that have invoices here, in the order they were first set."""
         return list(self._entries)
+
+    def natural_widths(self) -> dict[str, int]:
+        """Longest text of each flex column over every invoice (for ``fit_columns``)."""
+        widths: dict[str, int] = {}
+        for per_account in self._natural.values():
+            for key, width in per_account.items():
+                widths[key] = max(widths.get(key, 0), width)
+        return widths
 
     @property
     def total_count(self) -> int:

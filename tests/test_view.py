@@ -133,6 +133,28 @@ def test_fit_columns_flexes_and_drops() -> None:
     assert sum(w for _, w in narrow) + len(narrow) - 1 <= 80
 
 
+def test_fit_columns_widens_flex_columns_to_their_text_first() -> None:
+    base = {c.key: w for c, w in fit_columns(140)}
+    natural = {"account": 15, "invoice": 18}
+    fitted = {c.key: w for c, w in fit_columns(140, 1, natural)}
+    assert sum(fitted.values()) == sum(base.values())  # the same room, shared differently
+    assert fitted["invoice"] >= 18  # the longest number is not cut while room is left
+    assert fitted["account"] >= 15
+    tight = {c.key: w for c, w in fit_columns(95, 1, {"account": 40, "invoice": 40})}
+    assert tight["invoice"] - column("invoice").width >= tight["account"] - column("account").width
+
+
+def test_view_reports_the_longest_flex_texts() -> None:
+    view = InvoiceView()
+    view.set_account("acct-long-name", [make_invoice(account="acct-long-name", number="N-1"),
+                                        make_invoice(account="acct-long-name", number="N-123456",
+                                                     invoice_id="2")])
+    view.set_account("b", [make_invoice(account="b", number="X")])
+    assert view.natural_widths() == {"account": len("acct-long-name"), "invoice": len("N-123456")}
+    view.remove_account("acct-long-name")
+    assert view.natural_widths() == {"account": 1, "invoice": 1}
+
+
 def test_format_period() -> None:
     assert format_period(dt.date(2026, 9, 1), dt.date(2026, 9, 30)) == "2026-09-01…09-30"
     assert format_period(dt.date(2025, 12, 15), dt.date(2026, 1, 14)) == "2025-12-15…2026-01-14"

@@ -194,7 +194,7 @@ class InvoiceTable(ScrollView, can_focus=True):
         self._cursor_key: tuple[str, str] | None = None
         self._highlighted_key: tuple[str, str] | None | bool = False  # False: never posted
         self._line_cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
-        self._columns_cache: tuple[int, list[tuple[Column, int]]] | None = None
+        self._columns_cache: tuple[tuple[int, int], list[tuple[Column, int]]] | None = None
         self._rows_stale = True
         self._sync_scheduled = False
 
@@ -422,8 +422,10 @@ class InvoiceTable(ScrollView, can_focus=True):
 
     def _columns(self) -> list[tuple[Column, int]]:
         width = self.scrollable_content_region.width
-        if self._columns_cache is None or self._columns_cache[0] != width:
-            self._columns_cache = (width, fit_columns(max(0, width - _MARGIN), _GAP))
+        key = (width, self._view.version)
+        if self._columns_cache is None or self._columns_cache[0] != key:
+            natural = self._view.natural_widths()
+            self._columns_cache = (key, fit_columns(max(0, width - _MARGIN), _GAP, natural))
         return self._columns_cache[1]
 
     def _column_at(self, x: int) -> str | None:
