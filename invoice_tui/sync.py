@@ -131,7 +131,10 @@ async def sync_account(
             result = await provider.fetch(client, settings.fetch_options(), on_progress)
         synced_at = dt.datetime.now(dt.UTC)
         if cache is not None:
-            cache.save(account, CachedAccount(result.invoices, synced_at, result.summary))
+            # Off the event loop: 100k invoices take seconds to serialize, and the
+            # TUI must keep drawing meanwhile.
+            await asyncio.to_thread(
+                cache.save, account, CachedAccount(result.invoices, synced_at, result.summary))
         outcome = SyncSucceeded(account.name, result.invoices, result.summary, synced_at)
     except ProviderError as exc:
         outcome = SyncFailed(account.name, exc)
