@@ -58,7 +58,7 @@ class InvoiceCache:
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
-            self._warn(account, path, _describe(exc))
+            self._ignored(account, path, _describe(exc))
             return None
         try:
             data = json.loads(text, parse_float=Decimal)
@@ -69,8 +69,8 @@ class InvoiceCache:
             if data.get("account") != account.name:
                 return None  # not this account's file (renamed account)
             return _cached_from_data(data)
-        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
-            self._warn(account, path, _describe(exc))
+        except (ValueError, KeyError, TypeError, ArithmeticError, RecursionError) as exc:
+            self._ignored(account, path, _describe(exc))
             return None
 
     def save(self, account: AccountConfig, cached: CachedAccount) -> None:
@@ -79,10 +79,8 @@ class InvoiceCache:
         try:
             write_atomic(path, _cache_chunks(account, cached), 0o600)
         except OSError as exc:
-            line = (f"cache: could not save {account.name!r} to {path} ({_describe(exc)})"
-                    " — check the cache directory's permissions or free space")
-            self.warnings.append(line)
-            log.warning("%s", line)
+            self._warn(f"cache: could not save {account.name!r} to {path} ({_describe(exc)})"
+                       " — check the cache directory's permissions or free space")
 
     def load_all(self, config: Config) -> dict[str, CachedAccount]:
         """Every account of ``config`` that has a usable cache entry, by name."""
@@ -93,9 +91,11 @@ class InvoiceCache:
                 found[account.name] = cached
         return found
 
-    def _warn(self, account: AccountConfig, path: Path, why: str) -> None:
-        line = (f"cache: ignored unreadable cache of {account.name!r} at {path} ({why})"
-                " — it is rewritten on the next sync")
+    def _ignored(self, account: AccountConfig, path: Path, why: str) -> None:
+        self._warn(f"cache: ignored unreadable cache of {account.name!r} at {path} ({why})"
+                   " — it is rewritten on the next sync")
+
+    def _warn(self, line: str) -> None:
         self.warnings.append(line)
         log.warning("%s", line)
 

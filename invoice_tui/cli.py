@@ -33,7 +33,7 @@ from .config import (
 from .export import FORMATS, filter_by_month, iter_render, parse_month, sort_for_export
 from .model import Invoice
 from .providers.base import ProviderError
-from .sync import SyncFailed, sync_all
+from .sync import SyncFailed, SyncOutcome, sync_all
 
 PROG = "invoice-tui"
 log = logging.getLogger(__name__)
@@ -250,14 +250,28 @@ def _collect(source: _Source, names: list[str], offline: bool
     failures: list[tuple[str, ProviderError]] = []
     if offline:
         for name in names:
-            cached = source.cache.load(source.config.account(name))
+            account = source.config.account(name)
+            warned = len(source.cache.warnings)
+            cached = source.cache.load(account)
             if cached is None:
-                failures.append((name, ProviderError("never synced",
-                                                     "run without --offline")))
+                # A file that loads as nothing without a warning is another release's format.
+                other_version = (len(source.cache.warnings) == warned
+                                 and source.cache.path_for(account).exists())
+                reason = "cached by another version of invoice-tui" if other_version \
+                    else "never synced"
+                failures.append((name, ProviderError(reason, "run without --offline")))
             else:
                 invoices.extend(cached.invoices)
         return invoices, failures
-    outcomes = asyncio.run(sync_all(source.config, names, cache=source.cache))
+    outcomes: dict[str, SyncOutcome] = {}
+
+    async def fetch() -> None:
+        # Returns nothing on purpose: Python 3.11's asyncio.run reprs the main task
+        # (and so its result) when it restores the SIGINT handler, which costs
+        # seconds and a huge string for 100 000 invoices.
+        outcomes.update(await sync_all(source.config, names, cache=source.cache))
+
+    asyncio.run(fetch())
     for name, outcome in outcomes.items():
         if isinstance(outcome, SyncFailed):
             failures.append((name, outcome.error))
@@ -275,9 +289,19 @@ def _run_export(args: argparse.Namespace) -> int:
     if args.since and args.until and args.since > args.until:
         _say("--since is after --until — swap them")
         return 2
+    output = Path(os.path.expanduser(args.output)) if args.output else None
+    if output is not None and output.is_dir():
+        # Checked before fetching: finding out after a long fetch wastes it.
+        _say(f"--output {args.output} is a directory — give a file name inside it")
+        return 2
     try:
         with _open_source(args) as source:
             known = source.config.account_names
+            if not known:
+                where = source.config.path or "the config"
+                _say(f"no accounts in {where} — add an [[accounts]] table "
+                     "(see README.md), or try `invoice-tui export --demo`")
+                return 2
             unknown = [name for name in args.account if name not in known]
             if unknown:
                 _say(f"unknown account {unknown[0]!r} — known accounts: "
@@ -299,10 +323,9 @@ def _run_export(args: argparse.Namespace) -> int:
 
     selected = sort_for_export(filter_by_month(invoices, args.since, args.until))
     chunks = iter_render(selected, args.format, args.lines)
-    if args.output:
+    if output is not None:
         try:
-            write_atomic(Path(os.path.expanduser(args.output)),
-                         (chunk.encode("utf-8") for chunk in chunks), 0o600)
+            write_atomic(output, (chunk.encode("utf-8") for chunk in chunks), 0o600)
         except OSError as exc:
             _say(f"cannot write {args.output} ({exc.strerror or type(exc).__name__}) "
                  "— check the path and its permissions")

@@ -53,19 +53,21 @@ class ConfigMissing(ConfigError):
         self.path = path
 
 
+_DEFAULTS = FetchOptions()  # one place for the defaults of every setting
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """``[settings]``."""
 
-    page_size: int = 100
-    concurrency: int = 8
-    timeout: float = 30.0
-    max_retries: int = 4
+    page_size: int = _DEFAULTS.page_size
+    concurrency: int = _DEFAULTS.concurrency
+    timeout: float = _DEFAULTS.timeout
+    max_retries: int = _DEFAULTS.max_retries
 
     def fetch_options(self) -> FetchOptions:
         """The knobs providers honour."""
-        return FetchOptions(page_size=self.page_size, concurrency=self.concurrency,
-                            timeout=self.timeout, max_retries=self.max_retries)
+        return FetchOptions(**{key: getattr(self, key) for key in SETTINGS_KEYS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +109,8 @@ class Config:
 
     def to_data(self) -> dict[str, Any]:
         """The TOML document this config was loaded from (``save_config`` writes it back)."""
-        defaults = Settings()
         settings = {key: getattr(self.settings, key) for key in SETTINGS_KEYS
-                    if getattr(self.settings, key) != getattr(defaults, key)}
+                    if getattr(self.settings, key) != getattr(_DEFAULTS, key)}
         data: dict[str, Any] = {}
         if settings:
             data["settings"] = settings
@@ -162,6 +163,9 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}) — save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(_toml_error_line(path, exc, raw)) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(f"{path}: arrays or tables nested too deeply — this is not an "
+                          "invoice-tui config; check --config points at the right file") from None
     return parse_config(data, path)
 
 

@@ -7,9 +7,11 @@ import datetime as dt
 import io
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import tomllib
 import types
 from collections.abc import Iterator
 from decimal import Decimal
@@ -23,7 +25,7 @@ from invoice_factory import synthetic_invoices
 
 import invoice_tui
 from invoice_tui import cli
-from invoice_tui.config import config_path
+from invoice_tui.config import config_path, save_config
 from invoice_tui.demo import (
     DEMO_ACCOUNTS,
     UNLICENSED_INSTANCE,
@@ -35,7 +37,7 @@ from invoice_tui.demo import (
 from invoice_tui.demo.data import VoximplantInvoices
 from invoice_tui.demo.keys import private_key_pem
 from invoice_tui.export import CHUNK_INVOICES, dumps_indented, to_csv, to_json
-from invoice_tui.model import INVOICE_FIELDS, LINE_FIELDS, TAX_FIELDS, invoice_to_dict
+from invoice_tui.model import INVOICE_FIELDS, LINE_FIELDS, TAX_FIELDS, Invoice, invoice_to_dict
 
 TODAY = dt.date(2026, 11, 15)
 REPO = Path(invoice_tui.__file__).parent.parent
@@ -250,6 +252,19 @@ def test_offline_with_a_corrupt_cache_file_warns(
     assert failure.startswith("invoice-tui: vox-main: never synced")
 
 
+def test_offline_with_a_cache_of_another_version_says_so(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
+    _export_json(capsys, "--account", "vox-main")
+    (cache_file,) = (isolated_home / "cache").glob("vox-main-*.json")
+    data = json.loads(cache_file.read_text(encoding="utf-8"))
+    cache_file.write_text(json.dumps({**data, "version": data["version"] + 1}), encoding="utf-8")
+    code, out, err = _run(capsys, "export", "--offline", "--account", "vox-main")
+    assert code == 1 and json.loads(out) == []
+    assert err == ("invoice-tui: vox-main: cached by another version of invoice-tui"
+                   " — run without --offline\n")
+
+
 def test_a_failing_account_exits_1_and_the_rest_are_exported(
     configured: DemoServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -458,3 +473,176 @@ def test_streamed_exports_across_chunk_boundaries(count: int) -> None:
     assert [row[2] for row in rows[1:]] == [i.id for i in invoices]
     line_rows = _csv(to_csv(invoices, lines=True))
     assert len(line_rows) - 1 == sum(max(1, len(i.lines)) for i in invoices)
+
+
+# --- breaking it like a user would -------------------------------------------------------------
+
+def _credentials_of(account: str) -> Path:
+    return Path(config_path().parent / f"{config_path().stem}.{account}-credentials.json")
+
+
+def _replace_private_key(path: Path, key: Any) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    data = json.loads(path.read_text())
+    data = data.get("result", data)
+    data["private_key"] = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+    path.write_text(json.dumps(data))
+
+
+def _other_rsa_key_file(path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    _replace_private_key(path, rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+
+def _ec_key_file(path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    _replace_private_key(path, ec.generate_private_key(ec.SECP256R1()))
+
+
+@pytest.mark.parametrize(("damage", "reason"), [
+    (lambda path: path.write_text("not json"), "is not a JSON key file"),
+    (lambda path: path.write_text(""), "is not a JSON key file"),
+    (lambda path: path.unlink(), "does not exist"),
+    (_ec_key_file, "is not an RSA PEM key"),
+    (_other_rsa_key_file, "Voximplant error 100"),  # a valid key the server does not know
+])
+def test_a_broken_key_file_fails_only_its_account(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str],
+    damage: Any, reason: str,
+) -> None:
+    damage(_credentials_of("vox-eu"))
+    code, out, err = _run(capsys, "export")
+    assert code == 1
+    (line,) = err.splitlines()
+    assert line.startswith("invoice-tui: vox-eu: ") and reason in line and " — " in line
+    assert {i["account"] for i in json.loads(out)} == {a.name for a in DEMO_ACCOUNTS} - {"vox-eu"}
+
+
+@pytest.mark.parametrize("text", ["", "[settings]\npage_size = 10\n"])
+def test_a_config_without_accounts_says_so(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    config_path().write_text(text)
+    code, out, err = _run(capsys, "export")
+    assert (code, out) == (2, "")
+    assert err == (f"invoice-tui: no accounts in {config_path()} — add an [[accounts]] table "
+                   "(see README.md), or try `invoice-tui export --demo`\n")
+
+
+def test_output_into_a_directory_is_refused_before_fetching(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = _run(capsys, "export", "--output", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert err == f"invoice-tui: --output {tmp_path} is a directory — give a file name inside it\n"
+    assert configured.request_log == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_deeply_nested_files_are_clear_errors_not_crashes(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
+    _export_json(capsys, "--account", "vox-main")
+    (cache_file,) = (isolated_home / "cache").glob("vox-main-*.json")
+    cache_file.write_text("[" * 100_000)
+    code, out, err = _run(capsys, "export", "--offline", "--account", "vox-main")
+    assert code == 1 and json.loads(out) == []
+    warning, failure = err.splitlines()
+    assert warning.startswith("invoice-tui: cache: ignored unreadable cache of 'vox-main'")
+    assert "RecursionError" in warning
+
+    config_path().write_text("x = " + "[" * 100_000)
+    code, out, err = _run(capsys, "export")
+    assert (code, out) == (2, "")
+    (line,) = err.splitlines()
+    assert line.startswith(f"invoice-tui: {config_path()}: arrays or tables nested too deeply")
+
+
+def _set_option(account: str, key: str, value: str) -> None:
+    table = tomllib.loads(config_path().read_text())
+    for item in table["accounts"]:
+        if item["name"] == account:
+            item[key] = value
+    save_config(config_path(), table)
+
+
+def test_base_url_with_a_query_is_a_config_error_that_hides_the_query(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = configured.unleash_base_url("unleash-acme")
+    _set_option("unleash-acme", "base_url", f"{base}?token=user:leaky-secret")
+    code, out, err = _run(capsys, "export")
+    assert (code, out) == (2, "")
+    (line,) = err.splitlines()
+    assert "account 'unleash-acme': base_url:" in line and "query string" in line
+    assert "leaky-secret" not in line and f"{base}?…" in line
+    assert configured.request_log == []
+
+
+def test_base_url_with_surrounding_spaces_still_works(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _set_option("unleash-acme", "base_url", f"  {configured.unleash_base_url('unleash-acme')}  ")
+    _set_option("vox-main", "base_url", f"{configured.voximplant_base_url}/ ")
+    data = _export_json(capsys, "--account", "unleash-acme", "--account", "vox-main")
+    assert {i["account"] for i in data} == {"unleash-acme", "vox-main"}
+
+
+def test_an_empty_token_env_fails_only_its_account(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = tomllib.loads(config_path().read_text())
+    for item in table["accounts"]:
+        if item["name"] == "unleash-acme":
+            del item["token"]
+            item["token_env"] = "ACME_TOKEN"
+    save_config(config_path(), table)
+    monkeypatch.setenv("ACME_TOKEN", "")
+    code, out, err = _run(capsys, "export")
+    assert code == 1
+    (line,) = err.splitlines()
+    assert line.startswith("invoice-tui: unleash-acme: environment variable ACME_TOKEN is empty — "
+                           "export ACME_TOKEN=<token>")
+    assert {i["account"] for i in json.loads(out)} == {a.name for a in DEMO_ACCOUNTS} - {
+        "unleash-acme"}
+
+
+def test_export_never_builds_a_repr_of_the_invoices(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python 3.11's asyncio.run reprs its main task's result on the way out; with
+    # 100 000 invoices that repr alone took seconds and hundreds of megabytes.
+    reprs: list[str] = []
+
+    def counting_repr(invoice: Invoice) -> str:
+        reprs.append(invoice.id)
+        return "Invoice(…)"
+
+    monkeypatch.setattr(Invoice, "__repr__", counting_repr)
+    assert _export_json(capsys, "--account", "vox-main")
+    assert reprs == []
+
+
+def test_demo_server_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    config = tmp_path / "demo.toml"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "invoice_tui", "demo-server", "--write-config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_subprocess_env(),
+        cwd=REPO,
+    )
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:  # blocks until the server says it is ready
+            if line.startswith("Press Ctrl-C"):
+                break
+        process.send_signal(signal.SIGTERM)
+        rest, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    assert rest.strip().endswith("Stopped.") and err == ""

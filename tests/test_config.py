@@ -209,11 +209,19 @@ def test_http_base_url_only_for_loopback(tmp_path: Path) -> None:
 
 
 def test_missing_credentials_file(tmp_path: Path) -> None:
+    # A missing key (not a missing key file) is a config problem.
+    path = _write(tmp_path / "config.toml",
+                  '[[accounts]]\nname = "vox-a"\nprovider = "voximplant"\n')
+    (problem,) = _problems(path)
+    assert "account 'vox-a'" in problem and "credentials: missing" in problem
+    # A key file that is gone only fails its own account when it is built: the
+    # config still loads, so the other accounts keep working.
     missing = tmp_path / "nowhere" / "credentials.json"
     path = _write(tmp_path / "config.toml", _vox_table("vox-a", missing))
-    (problem,) = _problems(path)
-    assert "account 'vox-a'" in problem
-    assert "credentials" in problem
+    account = load_config(path).account("vox-a")
+    with pytest.raises(ProviderError) as caught:
+        account.build()
+    assert str(missing) in caught.value.reason and "does not exist" in caught.value.reason
 
 
 def test_missing_unleash_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -275,9 +283,11 @@ def test_example_config_loads_once_placeholders_are_filled(
     assert "-----BEGIN" not in text and "eyJ" not in text
     data = tomllib.loads(text)
     assert [a["provider"] for a in data["accounts"]] == ["voximplant", "unleash"]
-    # Unfilled placeholders are reported, not crashed on.
+    # Unfilled placeholders are reported when the account is built, not crashed on.
     path = _write(tmp_path / "config.toml", text)
-    assert len(_problems(path)) >= 1
+    with pytest.raises(ProviderError) as caught:
+        load_config(path).account("vox-main").build()
+    assert "vox-credentials.json does not exist" in caught.value.reason
     # Filled: a real key file for the Voximplant account and the token env var.
     with DemoServer() as server:
         demo = demo_config(server, tmp_path / "keys")

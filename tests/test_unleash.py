@@ -137,11 +137,22 @@ def test_check_base_url_accepts(url: str) -> None:
     ("ftp://127.0.0.1/", "http(s)"), ("https://", "host"), ("", "URL"), (42, "URL"),
     ("https://user:pw@example.com/", "user:password"), ("https://h:99999/", "not a valid URL"),
     ("http://localhost.evil.com/", "https://"),
+    # Neither user:password@ nor a query (both may hold a secret) is ever echoed.
+    ("htps://user:pw@example.com/", "http(s)"), ("https://user:pw@h:99999/", "not a valid URL"),
+    ("https://h.example.com/acme?token=pw", "query string"), ("https://h.example.com/#pw", "#…"),
 ])
 def test_check_base_url_rejects(url: object, part: str) -> None:
     problem = check_base_url(url)
     assert problem is not None and part in problem
     assert "pw" not in problem
+
+
+def test_links_may_have_a_query() -> None:
+    # Invoice PDF links (e.g. Stripe's) carry a query; API base URLs may not.
+    link = "https://pay.example.com/invoice/acct_1/pdf?s=ap"
+    assert check_base_url(link, allow_query=True) is None
+    assert check_base_url(link) is not None
+    assert check_base_url("http://example.com/x?s=1", allow_query=True) is not None
 
 
 def test_registry_finds_the_provider() -> None:

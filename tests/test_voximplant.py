@@ -14,7 +14,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from invoice_tui.demo import DemoServer, Fault, demo_config
 from invoice_tui.providers import provider_class
@@ -185,24 +185,46 @@ def test_credentials_flat_and_wrapped(tmp_path: Path, rsa_key: rsa.RSAPrivateKey
     assert PROVIDER.validate_options({"credentials": str(path)}) == []
 
 
+def _build_error(credentials: str) -> str:
+    """The one-line error building an account with this key file gives."""
+    with pytest.raises(ProviderError) as caught:
+        PROVIDER.from_options("vox", {"credentials": credentials})
+    return str(caught.value)
+
+
 def test_credentials_problems_are_fix_it_lines_without_the_key(
         tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:
-    missing = PROVIDER.validate_options({"credentials": str(tmp_path / "nope.json")})
-    assert missing == [f"credentials: file {tmp_path / 'nope.json'} does not exist — set it to "
-                       "the service-account key file you downloaded from Voximplant"]
+    missing = _build_error(str(tmp_path / "nope.json"))
+    assert missing == (f"credentials: file {tmp_path / 'nope.json'} does not exist — set it to "
+                       "the service-account key file you downloaded from Voximplant")
+    assert "is not a file" in _build_error(str(tmp_path))
     broken_pem = pem_of(rsa_key).replace("A", "B", 40)
+    ec_pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
     (tmp_path / "bad.json").write_text(json.dumps(
         {"account_id": 1, "key_id": "k", "private_key": broken_pem}))
     (tmp_path / "partial.json").write_text(json.dumps({"account_id": 1}))
     (tmp_path / "text.json").write_text("not json " + pem_of(rsa_key))
-    lines = [line for name in ("bad", "partial", "text")
-             for line in PROVIDER.validate_options({"credentials": str(tmp_path / f"{name}.json")})]
-    assert len(lines) == 3
+    (tmp_path / "ec.json").write_text(json.dumps(
+        {"account_id": 1, "key_id": "k", "private_key": ec_pem}))
+    (tmp_path / "empty.json").write_text("")
+    names = ("bad", "partial", "text", "ec", "empty")
+    lines = [_build_error(str(tmp_path / f"{name}.json")) for name in names]
     assert "not an RSA PEM key" in lines[0]
     assert "lacks key_id, private_key" in lines[1]
     assert "not a JSON key file" in lines[2]
+    assert "not an RSA PEM key" in lines[3]
+    assert "not a JSON key file" in lines[4]
     for line in lines:
         assert "PRIVATE KEY" not in line and broken_pem[40:80] not in line
+        assert ec_pem.splitlines()[1] not in line
+    # Config validation only asks for a path: a broken key file fails its account, not the
+    # whole config (see test_cli's test_a_broken_key_file_fails_only_its_account).
+    for name in names:
+        assert PROVIDER.validate_options({"credentials": str(tmp_path / f"{name}.json")}) == []
+    (line,) = PROVIDER.validate_options({"credentials": " "})
+    assert line.startswith("credentials: missing")
 
 
 def test_validate_options_checks_base_url(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:

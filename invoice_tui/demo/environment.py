@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -147,14 +148,25 @@ def run_demo_server(
             written = write_demo_config(server, write_config)
             print(f"Wrote {written.path} — run: invoice-tui --config {written.path}"
                   " (valid while this server runs)", file=out)
-        print("Press Ctrl-C to stop.", file=out, flush=True)
-        try:
-            if stop is None:
-                threading.Event().wait()
-            else:
-                stop.wait()
-        except KeyboardInterrupt:
-            print("Stopped.", file=out)
+        stopped = stop or threading.Event()
+        with _stop_on_sigterm(stopped):  # before "Press Ctrl-C": then a SIGTERM is never lost
+            print("Press Ctrl-C to stop.", file=out, flush=True)
+            with suppress(KeyboardInterrupt):
+                stopped.wait()
+        print("Stopped.", file=out)
         return 0
     finally:
         server.stop()
+
+
+@contextmanager
+def _stop_on_sigterm(stopped: threading.Event) -> Iterator[None]:
+    """SIGTERM (``kill``, process managers) sets ``stopped``: a clean stop, like Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may install signal handlers
+        return
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stopped.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

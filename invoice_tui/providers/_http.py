@@ -13,6 +13,7 @@ import email.utils
 import ipaddress
 import json
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,28 +42,47 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def check_base_url(url: object) -> str | None:
+def check_base_url(url: object, *, allow_query: bool = False) -> str | None:
     """Why ``url`` may not be used as an API address, or ``None`` when it is fine.
 
     Rules (SPEC §3): ``https://`` always, ``http://`` only for loopback hosts;
-    a host is required; no ``user:password@`` (a secret in a URL leaks into logs).
+    a host is required; no ``user:password@`` (a secret in a URL leaks into logs);
+    no query or fragment unless ``allow_query`` (a link, not a base the API
+    path is appended to). Messages never echo a URL's userinfo or query.
     """
     if not isinstance(url, str) or not url.strip():
         return "must be a URL such as https://example.com"
+    shown = repr(_shown_url(url))
     try:
         parts = urlsplit(url.strip())
         host = parts.hostname or ""
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
-        return f"{url!r} is not a valid URL"
+        return f"{shown} is not a valid URL"
     if parts.scheme not in ("https", "http") or not host:
-        return f"{url!r} is not an http(s) URL with a host — use https://host/path"
+        return f"{shown} is not an http(s) URL with a host — use https://host/path"
     if parts.username is not None or parts.password is not None:
         return "must not contain user:password@ — put credentials in the token settings"
+    if not allow_query and ("?" in url or "#" in url):
+        # The API path is appended to base_url: a query would swallow it.
+        return (f"{shown} has a query string or fragment (?… or #…) — "
+                "use the plain address, e.g. https://host/path")
     if parts.scheme == "http" and not is_loopback_host(host):
-        return (f"{url!r} uses http:// — use https:// (plain http is only allowed "
+        return (f"{shown} uses http:// — use https:// (plain http is only allowed "
                 "for loopback hosts: 127.0.0.1, ::1, localhost)")
     return None
+
+
+_USERINFO = re.compile(r"(//)[^/?#]*@")
+
+
+def _shown_url(url: str) -> str:
+    # A URL in a message loses what may hold a secret: user:password@ and ?query#fragment.
+    shown = _USERINFO.sub(r"\1…@", url.strip())
+    for mark in "?#":
+        if mark in shown:
+            shown = shown[: shown.index(mark)] + mark + "…"
+    return shown
 
 
 def join_url(base: str, path: str) -> str:
@@ -216,7 +236,7 @@ def transport_error(exc: httpx.HTTPError | httpx.InvalidURL, service: str, url: 
         )
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return ProviderError(
-            f"{url!r} is not a usable URL for {service}",
+            f"{_shown_url(url)!r} is not a usable URL for {service}",
             "fix base_url in the config (https://host/path)",
         )
     return ProviderError(

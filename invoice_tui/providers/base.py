@@ -92,8 +92,10 @@ class Provider(Protocol):
     def validate_options(cls, options: Mapping[str, Any]) -> list[str]:
         """Problems with this provider's keys of an ``[[accounts]]`` table, one fix-it line each.
 
-        Called by ``config.load_config``; an empty list means valid. Must not
-        do network I/O; may check that files and env vars exist.
+        Called by ``config.load_config``; an empty list means valid. Checks the
+        table itself only: no network I/O, and no reading of key files or env
+        vars, whose problems ``from_options`` raises so they fail that account
+        alone while the others keep working.
         """
         ...
 

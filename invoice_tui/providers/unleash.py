@@ -201,10 +201,11 @@ class UnleashProvider:
         token = options.get("token")
         env_name = options.get("token_env")
         if isinstance(env_name, str) and env_name.strip():
-            token = os.environ.get(env_name.strip(), "")
-            if not token.strip():
+            token = os.environ.get(env_name.strip())
+            if token is None or not token.strip():
+                state = "is not set" if token is None else "is empty"
                 raise ProviderError(
-                    f"environment variable {env_name.strip()} is not set",
+                    f"environment variable {env_name.strip()} {state}",
                     f"export {env_name.strip()}=<token> before starting invoice-tui "
                     f"({_TOKEN_HINT})")
         if not isinstance(token, str) or not token.strip():
@@ -257,7 +258,7 @@ class UnleashProvider:
         if not invoice.pdf_url:
             raise ProviderError(f"Unleash has no PDF link for invoice {invoice.title}",
                                 "open the invoice URL instead")
-        problem = _http.check_base_url(invoice.pdf_url)
+        problem = _http.check_base_url(invoice.pdf_url, allow_query=True)
         if problem:
             raise ProviderError(f"refusing to download the PDF of {invoice.title}: link {problem}",
                                 "open the invoice URL in a browser instead")

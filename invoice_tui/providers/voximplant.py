@@ -66,19 +66,28 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+_CREDENTIALS_FIX = "set it to the service-account key file you downloaded from Voximplant"
+
+
+def _credentials_path(value: object) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise ProviderError("credentials: missing — path of the service-account key file",
+                            _CREDENTIALS_FIX)
+    return Path(value).expanduser()
+
+
 def load_credentials(value: object) -> Credentials:
     """Read and check a ``credentials.json`` (flat or wrapped in ``{"result": …}``).
 
     Raises :class:`ProviderError` whose reason starts with ``credentials:`` and
     never contains the key material.
     """
-    fix = "set it to the service-account key file you downloaded from Voximplant"
-    if not isinstance(value, str) or not value.strip():
-        raise ProviderError("credentials: missing — path of the service-account key file", fix)
-    path = Path(value).expanduser()
+    path = _credentials_path(value)
     shown = _shown(path)
+    fix = _CREDENTIALS_FIX
     if not path.is_file():
-        raise ProviderError(f"credentials: file {shown} does not exist", fix)
+        what = "is not a file" if path.exists() else "does not exist"
+        raise ProviderError(f"credentials: file {shown} {what}", fix)
     try:
         raw = json.loads(path.read_bytes())
     except OSError as exc:
@@ -306,10 +315,14 @@ class VoximplantProvider:
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any]) -> list[str]:
-        """Fix-it lines for ``credentials`` (file exists, parses, key loads) and ``base_url``."""
+        """Fix-it lines for ``credentials`` (a path is given) and ``base_url``.
+
+        The key file itself is read when the account is built (``from_options``),
+        so a missing or broken key file fails that account only, never the config.
+        """
         problems: list[str] = []
         try:
-            load_credentials(options.get("credentials"))
+            _credentials_path(options.get("credentials"))
         except ProviderError as exc:
             problems.append(str(exc))
         base_url = options.get("base_url", DEFAULT_BASE_URL)
