@@ -24,8 +24,9 @@ from typing import Any, Literal
 from invoice_tui.model import Invoice, format_money, totals_by_currency
 
 __all__ = [
-    "COLUMNS", "ESTIMATE_MARK", "Column", "InvoiceView", "Period", "cell_text", "column",
-    "fit_columns", "format_period", "sanitize", "search_text", "status_group",
+    "COLUMNS", "ESTIMATE_MARK", "Column", "InvoiceView", "Period", "PreparedAccount",
+    "cell_text", "column", "fit_columns", "format_period", "prepare_account", "sanitize",
+    "search_text", "status_group",
 ]
 
 # --- untrusted text ------------------------------------------------------------------------
@@ -198,20 +199,23 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("issued", "Issued", 10, "left", lambda i: i.issued, descending_first=True),
-    Column("account", "Account", 10, "left", lambda i: i.account.casefold(), flex=1),
+    # The last column to go (80 columns): the invoice, its status and total matter more.
+    Column("account", "Account", 10, "left", lambda i: i.account.casefold(), flex=1, drop=1),
     Column("invoice", "Invoice", 12, "left", lambda i: _natural(i.title), flex=2),
-    Column("period", "Period", 16, "left", _period_key, descending_first=True, drop=2),
+    # The period is nearly always the month before the issue date: the first to go.
+    Column("period", "Period", 16, "left", _period_key, descending_first=True, drop=5),
     Column("status", "Status", 9, "left", lambda i: i.status.casefold()),
     # Amount columns order numerically across currencies (100 EUR next to 100 USD): an
     # ordering, never a sum; the currency column is right beside them.
     Column("subtotal", "Subtotal", 11, "right", lambda i: i.subtotal,
-           descending_first=True, drop=3),
-    Column("tax", "Tax", 9, "right", lambda i: i.tax, descending_first=True, drop=4),
+           descending_first=True, drop=2),
+    Column("tax", "Tax", 9, "right", lambda i: i.tax, descending_first=True, drop=3),
     Column("total", "Total", 13, "right", lambda i: i.total, descending_first=True),
     Column("currency", "Cur", 3, "left", lambda i: i.currency),
-    Column("due", "Due", 10, "left", lambda i: i.due, descending_first=True, drop=5),
+    Column("due", "Due", 10, "left", lambda i: i.due, descending_first=True, drop=4),
 )
 _COLUMNS_BY_KEY = {c.key: c for c in COLUMNS}
+NAMES_BEFORE_DROP = 4  # columns with this ``drop`` or more give way to uncut names
 
 
 def column(key: str) -> Column:
@@ -224,9 +228,10 @@ def fit_columns(width: int, gap: int = 1,
     """The columns shown in ``width`` cells and their widths, ``gap`` cells apart.
 
     Too narrow: droppable columns go, highest ``drop`` first (the rest may still not
-    fit; the caller crops). Spare width first widens ``flex`` columns towards their
-    ``natural`` width (the longest text they hold), so names are not cut while
-    space is left; what remains goes to the ``flex`` columns by weight.
+    fit; the caller crops); those of ``drop`` ≥ ``NAMES_BEFORE_DROP`` also go while the
+    ``flex`` columns could not show their ``natural`` width. Spare width first widens
+    ``flex`` columns towards their ``natural`` width (the longest text they hold), so
+    names are not cut while space is left; what remains goes to them by weight.
     """
     shown = list(COLUMNS)
     droppable = sorted((c for c in COLUMNS if c.drop), key=lambda c: -c.drop)
@@ -235,6 +240,15 @@ def fit_columns(width: int, gap: int = 1,
         return sum(c.width for c in shown) + gap * (len(shown) - 1)
 
     while droppable and needed() > width:
+        shown.remove(droppable.pop(0))
+
+    def shortfall() -> int:  # cells the flex columns lack to show their longest text
+        return sum(max(0, (natural or {}).get(c.key, 0) - c.width) for c in shown if c.flex)
+
+    # A cut invoice number or account name is ambiguous; the period and due date are not
+    # worth that, so they go too while the names would be cut.
+    while (droppable and droppable[0].drop >= NAMES_BEFORE_DROP
+           and shortfall() > max(0, width - needed())):
         shown.remove(droppable.pop(0))
     spare = max(0, width - needed())
     weights = sum(c.flex for c in shown)
@@ -334,6 +348,31 @@ class _Filter:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedAccount:
+    """One account's invoices, sorted and indexed for :meth:`InvoiceView.set_prepared`."""
+
+    account: str
+    entries: list[_Entry]
+    natural: dict[str, int]
+
+
+def prepare_account(account: str, invoices: Sequence[Invoice]) -> PreparedAccount:
+    """Sort and index one account's invoices for a view (pure: safe in a worker thread)."""
+    own = [inv for inv in invoices if inv.account == account]
+    if len(own) != len(invoices):
+        raise ValueError(f"invoices of another account given for {account!r}")
+    keyed = sorted(((_tie_key(inv), inv) for inv in own), key=itemgetter(0))
+    entries = [
+        (tie, inv, search_text(inv), account, index) for index, (tie, inv) in enumerate(keyed)
+    ]
+    natural = {
+        "account": len(account),
+        "invoice": max((len(cell_text(inv, "invoice")) for inv in own), default=0),
+    }
+    return PreparedAccount(account, entries, natural)
+
+
 class InvoiceView:
     """Every account's invoices, and the filtered, sorted rows the table shows.
 
@@ -370,18 +409,18 @@ class InvoiceView:
 
     def set_account(self, account: str, invoices: Sequence[Invoice]) -> None:
         """Replace that account's invoices (a refresh; other accounts are untouched)."""
-        own = [inv for inv in invoices if inv.account == account]
-        if len(own) != len(invoices):
-            raise ValueError(f"invoices of another account given for {account!r}")
-        keyed = sorted(((_tie_key(inv), inv) for inv in own), key=itemgetter(0))
-        self._entries[account] = [
-            (tie, inv, search_text(inv), account, index) for index, (tie, inv) in enumerate(keyed)
-        ]
+        self.set_prepared(prepare_account(account, invoices))
+
+    def set_prepared(self, prepared: PreparedAccount) -> None:
+        """Replace an account's invoices with ones :func:`prepare_account` made ready.
+
+        Cheap: the costly part (sorting, search texts) was done by ``prepare_account``,
+        which can run in a thread so that a 100 000-invoice account lands without a stall.
+        """
+        account = prepared.account
+        self._entries[account] = prepared.entries
         self._account_keys[account] = {}
-        self._natural[account] = {
-            "account": len(account),
-            "invoice": max((len(cell_text(inv, "invoice")) for inv in own), default=0),
-        }
+        self._natural[account] = prepared.natural
         self._data_changed()
 
     def remove_account(self, account: str) -> None:
@@ -419,6 +458,14 @@ class InvoiceView:
             (inv.issued.year, inv.issued.month)
             for inv in self._all_invoices() if inv.issued is not None
         })
+
+    def has_period(self, period: Period) -> bool:
+        """Whether any invoice (of any account, regardless of filters) was issued in it."""
+        if period.kind == "all":
+            return self.total_count > 0
+        if period.kind == "year":
+            return period.year in self.years()
+        return (period.year, period.month) in self.months()
 
     def adjacent_period(self, delta: int) -> Period:
         """The next (``delta`` > 0) or previous period of the same kind that has invoices.

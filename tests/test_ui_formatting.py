@@ -60,5 +60,7 @@ def test_untrusted_text_is_stripped_of_escapes_but_kept_literal() -> None:
 
 def test_progress_text() -> None:
     assert progress_text(None) == "syncing…"
-    assert progress_text(FetchProgress(150, 3)) == "syncing… 3 pg · 150 invoices"
-    assert progress_text(FetchProgress(150, 3, 600, 12)) == "syncing… 3/12 pg · 150/600 invoices"
+    assert progress_text(FetchProgress(150, 3)) == "3 pg · 150 invoices"
+    assert progress_text(FetchProgress(1500, 3, total_pages=12)) == "3/12 pg · 1,500 invoices"
+    # The total known: invoices only, so it fits the pane even at 100 000.
+    assert progress_text(FetchProgress(31500, 315, 100000, 1000)) == "31,500/100,000 invoices"

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ui_helpers import (
+    ACCOUNTS,
     NOW,
     SIZE,
     UNTRUSTED,
@@ -19,11 +20,13 @@ from ui_helpers import (
     scripted_app,
     scripted_config,
     settle,
+    simple_invoice,
+    wait_for_cache,
     widget_text,
 )
 
 from invoice_tui.cache import CachedAccount, InvoiceCache
-from invoice_tui.model import AccountSummary, Invoice
+from invoice_tui.model import AccountSummary
 from invoice_tui.providers import ProviderError
 from invoice_tui.ui.screens.detail import InvoiceDetailScreen
 from invoice_tui.ui.screens.line_detail import LineDetailScreen
@@ -31,13 +34,7 @@ from invoice_tui.ui.screens.main import MainScreen
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable
 from invoice_tui.ui.widgets.status_line import StatusLine
 
-ACCOUNTS = (("vox-main", "voximplant"), ("acme", "unleash"))
-
-
-def _invoice(account: str, number: str, total: str, currency: str) -> Invoice:
-    return Invoice(account=account, provider="voximplant", id=number, currency=currency,
-                   status="paid", number=number, issued=dt.date(2026, 9, 1),
-                   total=Decimal(total))
+_invoice = simple_invoice
 
 
 async def test_syncing_shows_progress_then_synced(tmp_path: Path) -> None:
@@ -50,7 +47,7 @@ async def test_syncing_shows_progress_then_synced(tmp_path: Path) -> None:
         main = app.screen
         assert isinstance(main, MainScreen)
         assert main.pane.states["vox-main"].phase == "syncing"
-        assert "⟳ syncing… 3 pg · 150 invoices" in widget_text(main.pane)
+        assert "⟳ 3 pg · 150 invoices" in widget_text(main.pane)
         assert "1 syncing" in widget_text(main.query_one(StatusLine))
         sync.release()
         await settle(app, pilot)
@@ -71,6 +68,7 @@ async def test_cached_invoices_show_before_the_refresh_finishes(tmp_path: Path) 
         await pilot.pause()
         main = app.screen
         assert isinstance(main, MainScreen)
+        await wait_for_cache(main, pilot)  # the cache is read in a thread
         assert [i.number for i in main.table.view.rows] == ["OLD-1"]
         assert main.pane.states["vox-main"].synced_at == NOW - dt.timedelta(minutes=5)
         assert "last sync 5 min ago" in widget_text(main.query_one(StatusLine))

@@ -426,3 +426,16 @@ def test_rows_equal_brute_force_filter_sorted(invoices: list[Invoice], steps: li
         # index_of finds every visible row where it is.
         for index, inv in enumerate(rows):
             assert view.index_of(inv.account, inv.id) == index
+
+
+def test_fit_columns_drops_the_period_rather_than_cut_names() -> None:
+    natural = {"account": 15, "invoice": 18}
+    fitted = {c.key: w for c, w in fit_columns(103, 1, natural)}
+    assert "period" not in fitted  # it would have cut "VOX-1000001-000027"
+    assert fitted["invoice"] >= 18 and fitted["account"] >= 15
+    assert {"subtotal", "tax", "total", "currency", "status"} <= set(fitted)
+    # Too narrow for the money columns and full names: money stays, names are cut.
+    tight = {c.key: w for c, w in fit_columns(75, 1, natural)}
+    assert {"subtotal", "total", "currency"} <= set(tight) and tight["invoice"] < 18
+    # Names that fit anyway keep the period.
+    assert "period" in {c.key for c, _ in fit_columns(200, 1, natural)}

@@ -158,3 +158,31 @@ def widget_text(widget: object) -> str:
     assert isinstance(widget, Widget)
     strips = widget.render_lines(widget.region.reset_offset)
     return "\n".join(strip.text for strip in strips)
+
+
+# --- small pieces several UI test files share ----------------------------------------
+
+ACCOUNTS = (("vox-main", "voximplant"), ("acme", "unleash"))
+
+
+def main_screen(app: object) -> Any:
+    """The app's current screen, asserted to be the main screen."""
+    from invoice_tui.ui.screens.main import MainScreen
+
+    screen = app.screen  # type: ignore[attr-defined]
+    assert isinstance(screen, MainScreen)
+    return screen
+
+
+def simple_invoice(account: str, number: str, total: str = "1.00",
+                   currency: str = "USD") -> Invoice:
+    """A paid invoice of 2026-09-01 with just a number and a total."""
+    return Invoice(account=account, provider="voximplant", id=number, currency=currency,
+                   status="paid", number=number, issued=dt.date(2026, 9, 1),
+                   total=Decimal(total))
+
+
+async def wait_for_cache(main: Any, pilot: Any) -> None:
+    """Wait until the main screen has read the cache (in a thread, after the first paint)."""
+    await main.cache_loaded.wait()
+    await pilot.pause()

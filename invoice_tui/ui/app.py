@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Awaitable, Callable
+import gc
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import Any
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
@@ -19,6 +21,9 @@ from invoice_tui.ui.screens.main import MainScreen
 
 SyncFunction = Callable[..., Awaitable[SyncOutcome]]
 Clock = Callable[[], dt.datetime]
+
+
+GC_YOUNG_THRESHOLD = 50_000  # allocations between young collections (CPython's default: 700)
 
 
 def _utc_now() -> dt.datetime:
@@ -64,6 +69,7 @@ class InvoiceApp(App[int]):
         self.config_error = config_error
         self.demo = demo
         self._demo_today = demo_today
+        self._gc_thresholds = gc.get_threshold()
         # Holds the in-process demo server when "Open demo" is chosen on the welcome screen.
         self._resources = contextlib.ExitStack()
         if demo:
@@ -72,6 +78,12 @@ class InvoiceApp(App[int]):
             self.sub_title = str(config_path)
 
     def on_mount(self) -> None:
+        # 100 000 invoices are millions of objects the cyclic GC rescans on every full
+        # collection: with the default thresholds that froze the UI for 1-2 s, over and over,
+        # during a big sync. Rarer young collections make full ones rare too; the invoice
+        # graph is acyclic, so reference counting still frees it.
+        self._gc_thresholds = gc.get_threshold()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *self._gc_thresholds[1:])
         # Pushed over the default screen (not returned by get_default_screen) so that
         # "Open demo" can switch_screen() the welcome screen for the main one.
         self.push_screen(self._first_screen())
@@ -98,6 +110,15 @@ class InvoiceApp(App[int]):
                 return screen
         return None
 
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own palette commands, titled "category: action" like ours; "Keys" opens
+        our help screen (every key of every screen) instead of the focused widget's panel."""
+        for command in super().get_system_commands(screen):
+            if command.title == "Keys":
+                yield SystemCommand("Help: keys", "Every key, by screen", self.action_help)
+            else:
+                yield command._replace(title=f"App: {command.title.lower()}")
+
     def action_help(self) -> None:
         from invoice_tui.ui.screens.help import HelpScreen
 
@@ -116,6 +137,8 @@ class InvoiceApp(App[int]):
         self.switch_screen(MainScreen(self.config, self.cache))
 
     def on_unmount(self) -> None:
+        gc.set_threshold(*self._gc_thresholds)
+        gc.unfreeze()  # the main screen freezes big invoice sets; hand them back to the GC
         self._resources.close()
 
 

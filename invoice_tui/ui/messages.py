@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from invoice_tui.cache import CachedAccount
 from invoice_tui.sync import SyncEvent, SyncProgress
+from invoice_tui.view import PreparedAccount
 
 
 class AccountSyncEvent(Message):
@@ -30,3 +32,26 @@ class AccountSyncEvent(Message):
             and message.account == self.account
         )
 
+
+
+class AccountDataReady(Message):
+    """An account's invoices, prepared for the table in a worker thread.
+
+    ``cached`` is set when they come from the cache (startup); otherwise they are the
+    result of that account's sync number ``generation``; only the latest one counts.
+    """
+
+    def __init__(self, prepared: PreparedAccount, *, cached: CachedAccount | None = None,
+                 generation: int = 0) -> None:
+        super().__init__()
+        self.prepared = prepared
+        self.cached = cached
+        self.generation = generation
+
+
+class CacheLoaded(Message):
+    """Every account's cache was read; ``warnings`` are the files that were ignored."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        super().__init__()
+        self.warnings = warnings

@@ -47,10 +47,16 @@ class LinesTable(DataTable[object]):
     """The invoice's line items; Enter opens a line's taxes and metering."""
 
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="lines.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="lines.up"),
-        Binding("g", "scroll_top", "First", show=False, id="lines.first"),
-        Binding("G", "scroll_bottom", "Last", show=False, id="lines.last"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="lines.up",
+                tooltip="Previous line item"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="lines.down",
+                tooltip="Next line item"),
+        Binding("home,g", "scroll_top", "First", show=False, id="lines.first",
+                tooltip="First line item"),
+        Binding("end,G", "scroll_bottom", "Last", show=False, id="lines.last",
+                tooltip="Last line item"),
+        Binding("enter", "select_cursor", "Line detail", id="lines.select",
+                tooltip="The line's taxes and metering"),
     ]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
+from dataclasses import replace
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -12,7 +14,14 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 KEY_WIDTH = 14
-DESCRIPTION_WIDTH = 20
+DESCRIPTION_WIDTH = 22
+SCROLLBAR = 2  # the dialog's scrollbar may appear after the sections were measured
+MOUSE = (
+    ("click a column title", "Sort by it (again: reverse)"),
+    ("double-click an invoice", "Open it"),
+    ("click an account", "Show its invoices (a failed account: why it failed)"),
+    ("scroll wheel", "Scroll the table, the lines, this help"),
+)
 
 
 def help_sections() -> list[tuple[str, list[Binding]]]:
@@ -28,7 +37,14 @@ def help_sections() -> list[tuple[str, list[Binding]]]:
 
     palette = Binding(App.COMMAND_PALETTE_BINDING, "command_palette", "Command palette",
                       tooltip="Every command: sync, go to account, filter, period, sort")
-    everywhere = [*_bindings(InvoiceApp.BINDINGS), *_bindings(Screen.BINDINGS), palette]
+    # Screen's own focus keys, described as what they do here.
+    panes = {"app.focus_next": ("Next pane", "Accounts → filter → invoices"),
+             "app.focus_previous": ("Previous pane", "Invoices → filter → accounts")}
+    screen_keys = [
+        replace(b, description=panes[b.action][0], tooltip=panes[b.action][1])
+        if b.action in panes else b for b in _bindings(Screen.BINDINGS)
+    ]
+    everywhere = [*_bindings(InvoiceApp.BINDINGS), *screen_keys, palette]
     return [
         ("Everywhere", everywhere),
         ("Main screen", _bindings(MainScreen.BINDINGS)),
@@ -61,11 +77,16 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
+        self._sections: list[tuple[Static, list[tuple[str, str, str]]]] = []
         with VerticalScroll(id="help-dialog", classes="dialog"):
-            for index, (title, bindings) in enumerate(help_sections()):
+            sections = [(title, self._rows(bindings)) for title, bindings in help_sections()]
+            sections.append(("Mouse", [(what, "", does) for what, does in MOUSE]))
+            for index, (title, rows) in enumerate(sections):
                 yield Static(Content.styled(title, "bold $accent"),
                              classes="help-title -first" if index == 0 else "help-title")
-                yield Static(self._section(bindings), classes="help-section")
+                section = Static(_render_rows(rows, None), classes="help-section")
+                self._sections.append((section, rows))
+                yield section
         yield Footer()
 
     def on_mount(self) -> None:
@@ -73,8 +94,16 @@ class HelpScreen(ModalScreen[None]):
         dialog.border_title = "Keys"
         dialog.border_subtitle = "Esc to close · mouse works too"
 
-    def _section(self, bindings: list[Binding]) -> Content:
-        # Keys bound to the same action with the same description share a row.
+    def on_resize(self) -> None:
+        # Long explanations wrap under themselves, not under the keys (narrow terminals).
+        for section, rows in self._sections:
+            width = section.content_region.width
+            if width:
+                section.update(_render_rows(rows, width))
+
+    def _rows(self, bindings: list[Binding]) -> list[tuple[str, str, str]]:
+        """(keys, what it does, explanation): keys bound to the same action with the same
+        description share a row."""
         rows: dict[tuple[str, str], list[str]] = {}
         tooltips: dict[tuple[str, str], str] = {}
         for binding in bindings:
@@ -85,15 +114,26 @@ class HelpScreen(ModalScreen[None]):
             tooltips.setdefault(what, binding.tooltip)
             if binding.tooltip and not tooltips[what]:
                 tooltips[what] = binding.tooltip
-        lines = []
-        for what, keys in rows.items():
-            tooltip = tooltips[what]
-            lines.append(Content.assemble(
-                (" / ".join(keys).ljust(KEY_WIDTH), "bold"),
-                what[1].ljust(DESCRIPTION_WIDTH),
-                (tooltip, "$text-muted"),
-            ))
-        return Content("\n").join(lines)
+        return [(" / ".join(keys), what[1], tooltips[what]) for what, keys in rows.items()]
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _render_rows(rows: list[tuple[str, str, str]], width: int | None) -> Content:
+    """Keys, description and explanation in columns; the explanation wraps (with a hanging
+    indent) to ``width`` cells when given."""
+    indent = KEY_WIDTH + DESCRIPTION_WIDTH
+    lines: list[Content] = []
+    for keys, description, explanation in rows:
+        if description:
+            head = Content.assemble((f"{keys} ".ljust(KEY_WIDTH), "bold"),
+                                    f"{description} ".ljust(DESCRIPTION_WIDTH))
+        else:  # one wide first column (the mouse rows)
+            head = Content.styled(keys.ljust(indent), "bold")
+        room = width - indent - SCROLLBAR if width else 0
+        room = room if room >= 12 else None
+        parts = textwrap.wrap(explanation, room) if room and explanation else [explanation]
+        lines.append(Content.assemble(head, (parts[0], "$text-muted")))
+        lines += [Content.assemble(" " * indent, (part, "$text-muted")) for part in parts[1:]]
+    return Content("\n").join(lines)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Iterable
+import gc
+import threading
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from textual import on
+from textual import events, on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -28,14 +32,17 @@ from invoice_tui.sync import (
     SyncSucceeded,
 )
 from invoice_tui.ui.formatting import safe
-from invoice_tui.ui.messages import AccountSyncEvent
+from invoice_tui.ui.messages import AccountDataReady, AccountSyncEvent, CacheLoaded
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable
 from invoice_tui.ui.widgets.provider_pane import ProviderPane, account_from_option_id
 from invoice_tui.ui.widgets.status_line import StatusLine
-from invoice_tui.view import Period
+from invoice_tui.view import Period, prepare_account
 
 if TYPE_CHECKING:
     from invoice_tui.ui.app import InvoiceApp
+
+
+COMPACT_FOOTER_BELOW = 110  # terminal columns
 
 
 class FilterInput(Input):
@@ -54,11 +61,16 @@ class FilterInput(Input):
 class MainScreen(Screen[None]):
     """Accounts on the left, the invoice table in the middle, the status line at the bottom."""
 
+    # From this many invoices on, a sync's result is sorted and indexed in a worker thread.
+    PREPARE_IN_THREAD_AT = 5_000
+
     # Declared, not focus() in on_mount: the screen's own auto-focus runs later and would win.
     AUTO_FOCUS = "#invoices"
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter", key_display="/", id="main.filter",
+        # Priority: handled as the key arrives, so the keys typed right after it already
+        # go to the filter (a normal binding moves focus only after they were routed).
+        Binding("slash", "filter", "Filter", key_display="/", id="main.filter", priority=True,
                 tooltip="Filter as you type: number, label, status, account, lines"),
         Binding("p", "cycle_period", "Period", id="main.period",
                 tooltip="Cycle the period filter: all → year → month"),
@@ -70,7 +82,9 @@ class MainScreen(Screen[None]):
                 tooltip="Refresh the selected account"),
         Binding("R", "refresh_all", "Refresh all", id="main.refresh_all",
                 tooltip="Refresh every account"),
-        Binding("e", "show_error", "Error detail", id="main.error", show=False,
+        Binding("escape", "clear_filters", "Clear filters", id="main.clear_filters",
+                tooltip="Clear the text, status and account filters (the period stays)"),
+        Binding("e", "show_error", "Why it failed", id="main.error",
                 tooltip="Show the full reason and hint of a failed account"),
     ]
 
@@ -79,7 +93,13 @@ class MainScreen(Screen[None]):
         self.config = config
         self.cache = cache
         self._accounts = {account.name: account for account in config.accounts}
-        self.invoices: dict[str, tuple[Invoice, ...]] = {}
+        # Sync results per account (the latest wins) and accounts synced this session (their
+        # cache, if it is read later, is older).
+        self._generation: dict[str, int] = {}
+        self._fresh: set[str] = set()
+        self.cache_loaded = asyncio.Event()  # set once every account's cache was read
+        self._filtered = False  # a text, status or account filter is on (Esc clears them)
+        self._failed = False  # some account's last sync failed (e explains it)
         # One refresh round = the accounts asked for together; failures of a round are
         # summarised in a single toast once the whole round is done.
         self._round_pending: set[str] = set()
@@ -107,27 +127,86 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.filter_input.border_title = "Filter · Enter keeps it · Esc clears it"
-        self._show_cached()
+        # The cache is read in a thread, once the screen is drawn: parsing a 100 000-invoice
+        # file holds the GIL for seconds, which must not hold up the first paint. Each
+        # account appears as soon as its own file is read, the smallest first.
+        self.call_after_refresh(self._start_cache_load)
         self._update_status()
         self.set_interval(60, self._update_status)
         self.refresh_accounts(self._accounts)
 
-    def _show_cached(self) -> None:
-        for name, account in self._accounts.items():
+    def _start_cache_load(self) -> None:
+        # A daemon thread, not a thread worker: workers run in the loop's default executor,
+        # which is waited for on exit, so quitting during a 20 s read of a big cache hung.
+        threading.Thread(target=self._load_cache, name="invoice-tui cache", daemon=True).start()
+
+    def _load_cache(self) -> None:
+        """In a thread: every account's cached invoices, smallest file first."""
+
+        def size(account: AccountConfig) -> int:
             try:
-                cached = self.cache.load(account)
-            except Exception as error:  # noqa: BLE001 - a bad cache must never stop the UI
-                self.cache.warnings.append(f"cache of {name} ignored: {safe(error)}")
-                continue
-            if cached is None:
-                continue
-            self._set_invoices(name, cached.invoices)
-            self.pane.update_state(name, phase="cached", synced_at=cached.synced_at,
-                                   invoice_count=len(cached.invoices), summary=cached.summary)
-        if self.cache.warnings:
-            self.notify(" · ".join(safe(w) for w in self.cache.warnings),
-                        title="Cache", severity="warning", markup=False)
+                return self.cache.path_for(account).stat().st_size
+            except OSError:
+                return 0
+
+        warnings: list[str] = []
+        try:
+            for account in sorted(self._accounts.values(), key=size):
+                try:
+                    cached = self.cache.load(account)
+                except Exception as error:  # noqa: BLE001 - a bad cache must never stop the UI
+                    warnings.append(f"cache of {account.name} ignored: {safe(error)}")
+                    continue
+                if cached is not None:
+                    prepared = prepare_account(account.name, cached.invoices)
+                    self.post_message(AccountDataReady(prepared, cached=cached))
+        except Exception as error:  # noqa: BLE001 - a bug: say so, keep the app running
+            warnings.append(f"cache not shown (internal error: {type(error).__name__})")
+        finally:
+            warnings[:0] = self.cache.warnings
             self.cache.warnings.clear()
+            self.post_message(CacheLoaded(warnings))
+
+    @on(CacheLoaded)
+    def _on_cache_loaded(self, message: CacheLoaded) -> None:
+        self.cache_loaded.set()
+        if message.warnings:
+            self.notify(" · ".join(safe(w) for w in message.warnings),
+                        title="Cache", severity="warning", markup=False)
+
+    @on(AccountDataReady)
+    def _on_account_data_ready(self, message: AccountDataReady) -> None:
+        prepared, cached = message.prepared, message.cached
+        name = prepared.account
+        if name not in self._accounts:
+            return
+        if len(prepared.entries) >= self.PREPARE_IN_THREAD_AT:
+            # Big and long-lived: keep them out of the cyclic GC's scans from now on (a full
+            # collection over 100 000 invoices froze the UI for 2 s). Acyclic, so reference
+            # counting still frees them when a refresh replaces them.
+            gc.freeze()
+        if cached is None:
+            if message.generation == self._generation.get(name):  # else a newer sync won
+                self.table.set_prepared_account(prepared)
+            return
+        if name in self._fresh:
+            return  # a sync of this session already brought newer invoices
+        self.table.set_prepared_account(prepared)
+        state = self.pane.states[name]
+        self.pane.update_state(name, phase="cached" if state.phase == "waiting" else state.phase,
+                               synced_at=cached.synced_at, invoice_count=len(cached.invoices),
+                               summary=state.summary or cached.summary)
+        self._update_status()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # On a narrow terminal the footer keys lose their padding and the palette hint goes
+        # (? help lists ctrl+p), so that every key still fits.
+        footer = self.query_one(Footer)
+        compact = event.size.width < COMPACT_FOOTER_BELOW
+        if compact != footer.compact or compact == footer.show_command_palette:
+            footer.compact = compact
+            footer.show_command_palette = not compact
+            footer.refresh(recompose=True)  # show_command_palette alone does not redraw
 
     # --- widgets --------------------------------------------------------------------
 
@@ -143,9 +222,20 @@ class MainScreen(Screen[None]):
     def filter_input(self) -> FilterInput:
         return self.query_one("#filter", FilterInput)
 
-    def _set_invoices(self, name: str, invoices: Iterable[Invoice]) -> None:
-        self.invoices[name] = tuple(invoices)
-        self.table.set_account_invoices(name, self.invoices[name])
+    def _set_invoices(self, name: str, invoices: Sequence[Invoice]) -> None:
+        """Show a sync's invoices; a big set is prepared in a thread (no stall when it lands)."""
+        self._fresh.add(name)
+        generation = self._generation[name] = self._generation.get(name, 0) + 1
+        if len(invoices) < self.PREPARE_IN_THREAD_AT:
+            self.table.set_account_invoices(name, invoices)
+            return
+
+        def prepare() -> None:
+            self.post_message(AccountDataReady(prepare_account(name, invoices),
+                                               generation=generation))
+
+        self.run_worker(prepare, name=f"prepare {name}", group=f"prepare:{name}",
+                        thread=True, exit_on_error=False)
 
     # --- refresh ----------------------------------------------------------------------
 
@@ -177,7 +267,14 @@ class MainScreen(Screen[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         group = worker.group or ""
-        if event.state != WorkerState.ERROR or not group.startswith("sync:"):
+        if event.state != WorkerState.ERROR:
+            return
+        if group.startswith("prepare:"):
+            self.notify(f"internal error while loading invoices: {type(worker.error).__name__}"
+                        " — this is a bug in invoice-tui; please report it",
+                        severity="error", markup=False)
+            return
+        if not group.startswith("sync:"):
             return
         # A bug, not a provider problem: show it like any failure instead of crashing.
         # Only the type: an exception's text could quote a request (and so a secret).
@@ -218,7 +315,7 @@ class MainScreen(Screen[None]):
         self._round_failed = []
         self.notify(
             f"{count} account{'s' if count > 1 else ''} failed to sync: {names}. "
-            "Press e on an account for the reason.",
+            "Press e for the reason and a hint.",
             title="Sync", severity="error", markup=False,
         )
 
@@ -262,10 +359,13 @@ class MainScreen(Screen[None]):
     def action_show_error(self, name: str | None = None) -> None:
         from invoice_tui.ui.screens.error import AccountErrorScreen
 
+        failed = [s for s in self.pane.states.values() if s.phase == "failed" and s.error]
         name = name or self._selected_account()
-        if name is None:  # "All accounts": the first account that failed, if any
-            name = next((n for n, s in self.pane.states.items() if s.phase == "failed"), None)
         state = self.pane.states.get(name) if name is not None else None
+        if (state is None or state.phase != "failed") and failed:
+            # Not on a failed account ("All accounts", or the cursor on another account's
+            # invoice): the first one that failed, rather than nothing.
+            state = failed[0]
         if state is None or state.error is None or state.phase != "failed":
             self.notify("No sync error on the selected account.", markup=False)
             return
@@ -288,8 +388,10 @@ class MainScreen(Screen[None]):
     # --- filter ---------------------------------------------------------------------
 
     def action_filter(self) -> None:
+        if self.filter_input.has_focus:
+            raise SkipAction()  # "/" typed into the filter is text
         self.filter_input.add_class("-visible")
-        self.filter_input.focus()
+        self.set_focus(self.filter_input)  # now, not after the queued keys (focus() defers)
 
     @on(Input.Changed, "#filter")
     def _on_filter_changed(self, event: Input.Changed) -> None:
@@ -309,6 +411,17 @@ class MainScreen(Screen[None]):
         self.filter_input.value = text
         self.filter_input.set_class(bool(text), "-visible")
         self.table.set_query(text)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_filters":  # Esc only when there is something to clear
+            return self._filtered
+        if action == "show_error":  # e only when an account failed
+            return self._failed
+        return True
+
+    def action_clear_filters(self) -> None:
+        self.clear_filters()
+        self.table.focus()
 
     def clear_filters(self) -> None:
         """Clear the text, status and account filters (the period stays)."""
@@ -332,7 +445,13 @@ class MainScreen(Screen[None]):
         if view.period.kind == "all":
             self.notify("Press p to pick a year or month first.", markup=False)
             return
-        self.table.set_period(view.adjacent_period(delta))
+        target = view.adjacent_period(delta)
+        if not view.has_period(target):
+            # Past the newest or oldest invoice: stay, rather than walk into empty periods.
+            which = "after" if delta > 0 else "before"
+            self.notify(f"No invoices {which} {view.period.label()}.", markup=False)
+            return
+        self.table.set_period(target)
 
     def set_period(self, period: Period) -> None:
         """Show one period (palette commands)."""
@@ -342,6 +461,14 @@ class MainScreen(Screen[None]):
 
     def _update_status(self) -> None:
         view = self.table.view
+        filtered = bool(view.query or view.statuses is not None or view.accounts is not None)
+        failed = any(state.phase == "failed" for state in self.pane.states.values())
+        if (filtered, failed) != (self._filtered, self._failed):
+            # Esc (clear filters) and e (why it failed) come and go with what they act on.
+            # Only on a change: it recomposes the footer, far too slow for every sync
+            # progress event.
+            self._filtered, self._failed = filtered, failed
+            self.refresh_bindings()
         rows = len(view.rows)
         now = self.invoice_app.now()
         self.query_one(StatusLine).show(
@@ -350,6 +477,8 @@ class MainScreen(Screen[None]):
             last_sync=self.pane.last_synced(), now=now,
             syncing=sum(1 for s in self.pane.states.values() if s.phase == "syncing"),
         )
+        syncing = any(state.phase == "syncing" for state in self.pane.states.values())
+        self.table.empty_text = "Fetching invoices…" if syncing else "No invoices yet"
         accounts = view.accounts
         scope = "All accounts" if accounts is None else ", ".join(sorted(accounts))
         self.table.border_title = f"Invoices · {rows:,} · {view.period.label()}"

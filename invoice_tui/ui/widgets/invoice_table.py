@@ -28,7 +28,15 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from invoice_tui.model import Invoice
-from invoice_tui.view import Column, InvoiceView, Period, cell_text, fit_columns, status_group
+from invoice_tui.view import (
+    Column,
+    InvoiceView,
+    Period,
+    PreparedAccount,
+    cell_text,
+    fit_columns,
+    status_group,
+)
 
 __all__ = ["InvoiceTable", "TableState"]
 
@@ -95,7 +103,7 @@ class InvoiceTable(ScrollView, can_focus=True):
                 tooltip="Open the invoice under the cursor"),
         Binding("s", "sort_next", "Sort", id="invoice_table.sort_next",
                 tooltip="Sort by the next column"),
-        Binding("S", "sort_reverse", "Reverse", id="invoice_table.sort_reverse",
+        Binding("S", "sort_reverse", "Reverse", show=False, id="invoice_table.sort_reverse",
                 tooltip="Reverse the sort order"),
     ]
 
@@ -197,6 +205,7 @@ class InvoiceTable(ScrollView, can_focus=True):
         self._columns_cache: tuple[tuple[int, int], list[tuple[Column, int]]] | None = None
         self._rows_stale = True
         self._sync_scheduled = False
+        self._empty_text = "No invoices yet"
 
     # -- public API ----------------------------------------------------------------------
 
@@ -204,6 +213,18 @@ class InvoiceTable(ScrollView, can_focus=True):
     def view(self) -> InvoiceView:
         """The query model behind the table (call :meth:`refresh_rows` after changing it)."""
         return self._view
+
+    @property
+    def empty_text(self) -> str:
+        """What the table says while no account has any invoice (e.g. during the first sync)."""
+        return self._empty_text
+
+    @empty_text.setter
+    def empty_text(self, text: str) -> None:
+        if text != self._empty_text:
+            self._empty_text = text
+            if not self._view.total_count:
+                self.refresh()
 
     @property
     def cursor_invoice(self) -> Invoice | None:
@@ -214,6 +235,11 @@ class InvoiceTable(ScrollView, can_focus=True):
     def set_account_invoices(self, account: str, invoices: Sequence[Invoice]) -> None:
         """Replace one account's invoices; the cursor stays on its invoice when still visible."""
         self._view.set_account(account, invoices)
+        self.refresh_rows()
+
+    def set_prepared_account(self, prepared: PreparedAccount) -> None:
+        """Like :meth:`set_account_invoices` with the invoices already prepared (in a thread)."""
+        self._view.set_prepared(prepared)
         self.refresh_rows()
 
     def remove_account(self, account: str) -> None:
@@ -470,7 +496,13 @@ class InvoiceTable(ScrollView, can_focus=True):
     def _render_empty(self, y: int, width: int) -> Strip:
         if y != max(1, self.scrollable_content_region.height // 2):
             return Strip.blank(width, self.rich_style)
-        text = "No invoices match" if self._view.total_count else "No invoices yet"
+        view = self._view
+        if not view.total_count:
+            text = self.empty_text
+        elif view.query or view.statuses is not None or view.accounts is not None:
+            text = "No invoices match · Esc clears the filters"
+        else:
+            text = f"No invoices in {view.period.label()}"
         style = self.rich_style + self.get_component_rich_style("invoice-table--empty")
         return Strip([Segment(_fit(text, width, "center"), style)], width)
 

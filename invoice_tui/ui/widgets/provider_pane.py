@@ -53,11 +53,18 @@ def account_option_id(name: str) -> str:
 class ProviderPane(OptionList):
     """Accounts grouped by provider; each entry shows the account's live state."""
 
+    # OptionList binds the arrows, Home/End and Enter too; they are repeated here with the
+    # vi keys so that the help screen (built from BINDINGS) lists them all.
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="pane.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="pane.up"),
-        Binding("g", "first", "First", show=False, id="pane.first"),
-        Binding("G", "last", "Last", show=False, id="pane.last"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="pane.up",
+                tooltip="Previous account"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="pane.down",
+                tooltip="Next account"),
+        Binding("home,g", "first", "First", show=False, id="pane.first",
+                tooltip="All accounts"),
+        Binding("end,G", "last", "Last", show=False, id="pane.last", tooltip="Last account"),
+        Binding("enter", "select", "Show account", show=False, id="pane.select",
+                tooltip="Show this account's invoices (a failed account: why it failed)"),
     ]
 
     def __init__(
@@ -145,31 +152,38 @@ class ProviderPane(OptionList):
             parts.append(f"{syncing} syncing")
         if failed:
             parts.append(f"{failed} failed")
-        self.border_subtitle = " · ".join(parts)
+        subtitle = " · ".join(parts)
+        if len(subtitle) > self._state_width - 4:  # a narrow pane: symbols, as in the entries
+            subtitle = " · ".join(part for part in (
+                f"⟳ {syncing}" if syncing else "", f"✗ {failed}" if failed else "") if part)
+        self.border_subtitle = subtitle
 
     def _prompt(self, state: AccountState) -> Content:
         lines = [Content.styled(safe(state.name), "bold")]
         # A reason is one line: truncated to the pane, the modal has the rest.
-        lines.append(Content.assemble(" ", self._state_line(state)).truncate(
-            self._state_width, ellipsis=True))
+        state_line = Content.assemble(" ", self._state_line(state))
+        if state_line.cell_length > self._state_width:  # a narrow pane: the terse form
+            state_line = Content.assemble(" ", self._state_line(state, terse=True))
+        lines.append(state_line.truncate(self._state_width, ellipsis=True))
         summary = state.summary
         if summary is not None and summary.plan_price is not None:
             plan = money_text(summary.plan_price, summary.plan_currency)
             lines.append(Content.assemble(" ", (f"plan {plan}", "$text-muted")))
         return Content("\n").join(lines)
 
-    def _state_line(self, state: AccountState) -> Content:
+    def _state_line(self, state: AccountState, *, terse: bool = False) -> Content:
         now = self._now()
-        count = f" · {state.invoice_count}" if state.invoice_count is not None else ""
+        synced, cached = ("", "") if terse else ("synced ", "cached · ")
+        count = f" · {state.invoice_count:,}" if state.invoice_count is not None else ""
         if state.phase == "failed" and state.error is not None:
             return Content.styled(f"✗ {safe(state.error.reason)}", "$text-error")
         if state.phase == "syncing":
             return Content.styled(f"⟳ {progress_text(state.progress)}", "$text-warning")
         if state.phase == "synced":
-            return Content.styled(f"✓ synced {relative_time(state.synced_at, now)}{count}",
+            return Content.styled(f"✓ {synced}{relative_time(state.synced_at, now)}{count}",
                                   "$text-success")
         if state.phase == "cached":
-            return Content.styled(f"◷ cached · {relative_time(state.synced_at, now)}{count}",
+            return Content.styled(f"◷ {cached}{relative_time(state.synced_at, now)}{count}",
                                   "$text-muted")
         return Content.styled("· waiting", "$text-muted")
 
@@ -182,10 +196,14 @@ def account_from_option_id(option_id: str | None) -> str | None:
 
 
 def progress_text(progress: FetchProgress | None) -> str:
-    """``"syncing… 3 pg · 150 invoices"`` (with totals when the provider knows them)."""
+    """``"1,500/100,000 invoices"`` when the total is known, else ``"3 pg · 150 invoices"``.
+
+    Invoices first: they are what the user waits for, and the line must fit the pane.
+    """
     if progress is None:
         return "syncing…"
-    pages = f"{progress.pages}/{progress.total_pages}" if progress.total_pages else progress.pages
-    invoices = (f"{progress.invoices}/{progress.total_invoices}"
-                if progress.total_invoices is not None else progress.invoices)
-    return f"syncing… {pages} pg · {invoices} invoices"
+    if progress.total_invoices is not None:
+        return f"{progress.invoices:,}/{progress.total_invoices:,} invoices"
+    pages = (f"{progress.pages:,}/{progress.total_pages:,}" if progress.total_pages
+             else f"{progress.pages:,}")
+    return f"{pages} pg · {progress.invoices:,} invoices"

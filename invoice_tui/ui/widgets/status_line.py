@@ -11,9 +11,20 @@ from textual.widgets import Static
 
 from invoice_tui.ui.formatting import relative_time, safe, totals_text
 
+_SEPARATOR = Content.styled("  │  ", "$text-muted")
+
 
 class StatusLine(Static):
-    """One line summarising what the invoice table shows."""
+    """One line summarising what the invoice table shows.
+
+    When the terminal is too narrow for everything, the parts shown elsewhere go first
+    (the period is in the table's title, the filter in its input), then the sync time;
+    the count and the per-currency totals always stay.
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self._sections: list[tuple[int, Content]] = []  # (drop order, 0 = never), in order
 
     def show(
         self,
@@ -28,15 +39,40 @@ class StatusLine(Static):
         syncing: int = 0,
     ) -> None:
         """Redraw from the table's view and the accounts' sync state."""
-        sep = ("  │  ", "$text-muted")
-        parts: list[str | tuple[str, str]] = [
-            (f"{visible:,}", "bold"), f" of {total:,} invoices", sep,
-            (totals_text(totals) if visible else "no amounts", "bold $accent"), sep,
-            ("period ", "$text-muted"), period,
+        sections = [
+            (0, Content.assemble((f"{visible:,}", "bold"), f" of {total:,} invoices")),
+            (0, Content.styled(totals_text(totals) if visible else "no amounts",
+                               "bold $accent")),
+            (5, Content.assemble(("period ", "$text-muted"), period)),
         ]
         if query:
-            parts += [sep, ("filter ", "$text-muted"), (f"“{safe(query)}”", "bold")]
-        parts += [sep, ("last sync ", "$text-muted"), relative_time(last_sync, now)]
+            sections.append((4, Content.assemble(("filter ", "$text-muted"),
+                                                 (f"“{safe(query)}”", "bold"))))
+        sections.append((3, Content.assemble(("last sync ", "$text-muted"),
+                                             relative_time(last_sync, now))))
         if syncing:
-            parts += [sep, (f"⟳ {syncing} syncing", "$warning")]
-        self.update(Content.assemble(*parts))
+            sections.append((2, Content.styled(f"⟳ {syncing} syncing", "$warning")))
+        self._sections = sections
+        self._redraw()
+
+    def on_resize(self) -> None:
+        self._redraw()
+
+    def _redraw(self) -> None:
+        width = self.content_region.width or self.app.size.width
+        shown = list(self._sections)
+        while _length(shown) > width and any(order for order, _ in shown):
+            drop = max(order for order, _ in shown)
+            shown = [(order, part) for order, part in shown if order != drop]
+        # Not _SEPARATOR.join(): Textual 8.2's Content.join counts one separator too many in
+        # cell_length, so truncate() would cut a line that fits.
+        pieces: list[Content] = []
+        for _, part in shown:
+            pieces += [_SEPARATOR, part] if pieces else [part]
+        line = Content.assemble(*pieces)
+        self.update(line.truncate(width, ellipsis=True) if width else line)
+
+
+def _length(sections: list[tuple[int, Content]]) -> int:
+    return sum(part.cell_length for _, part in sections) + _SEPARATOR.cell_length * max(
+        0, len(sections) - 1)
