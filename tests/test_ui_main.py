@@ -369,3 +369,17 @@ async def test_mouse_double_click_on_a_row_opens_it_and_header_click_sorts() -> 
             await pilot.click(InvoiceTable, offset=(3, 1))  # the "Issued" header
             await pilot.pause()
             assert (table.view.sort_key, table.view.sort_reverse) != before
+
+
+async def test_detail_lines_keep_their_amounts_on_screen_at_80_columns() -> None:
+    with demo_app() as app:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("enter")
+            detail = app.screen
+            assert isinstance(detail, InvoiceDetailScreen)
+            lines = detail.query_one(LinesTable)
+            keys = list(lines.columns)
+            through_amount = keys[: keys.index("amount") + 1]
+            right_edge = sum(lines.columns[key].get_render_width(lines) for key in through_amount)
+            assert right_edge <= lines.scrollable_content_region.width

@@ -100,9 +100,11 @@ class InvoiceDetailScreen(Screen[None]):
         table = self.query_one(LinesTable)
         table.border_title = f"Lines · {len(invoice.lines)}"
         table.border_subtitle = "Enter: taxes and metering" if invoice.lines else "no line items"
+        # Narrow terminals: shorten descriptions so the amounts stay on screen.
+        description_width = max(16, min(DESCRIPTION_WIDTH, self.app.size.width - 93))
         for label in LINE_COLUMNS:
             title = Text(label, justify="right" if label in NUMERIC_COLUMNS else "left")
-            width = DESCRIPTION_WIDTH if label == "Description" else None
+            width = description_width if label == "Description" else None
             table.add_column(title, key=label.lower(), width=width)
         variables = self.app.theme_variables
         for index, line in enumerate(invoice.lines):
@@ -110,7 +112,7 @@ class InvoiceDetailScreen(Screen[None]):
             table.add_row(
                 *(to_rich(cell, variables) for cell in (
                     Content.styled(line.kind, "$text-muted"),
-                    Content(safe(line.description)).truncate(DESCRIPTION_WIDTH, ellipsis=True),
+                    Content(safe(line.description)).truncate(description_width, ellipsis=True),
                     Content(_number(line.quantity)).right(8),
                     Content(format_money(line.unit_price, currency)).right(10),
                     Content(format_money(line.amount, currency)).right(12),
