@@ -280,7 +280,12 @@ async def request(
             response = await client.request(
                 method, url, headers=sent_headers, data=data, timeout=options.timeout,
             )
-            result = handle(response)
+            if len(response.content) > _INLINE_BODY_LIMIT:
+                # Decoding and parsing a big page is CPU work: in a thread the event
+                # loop (the TUI) keeps its turns while it runs.
+                result = await asyncio.to_thread(handle, response)
+            else:
+                result = handle(response)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
             error = transport_error(exc, service, url, options.timeout)
         except ProviderError as exc:
@@ -295,6 +300,9 @@ async def request(
                 )
             raise _redacted(error, secret_list) from None
         await policy.sleep(policy.delay(attempt - 1, error.retry_after))
+
+
+_INLINE_BODY_LIMIT = 64 * 1024  # bytes; smaller bodies parse faster than a thread hop
 
 
 def _redacted(error: ProviderError, secrets: list[str]) -> ProviderError:
