@@ -213,9 +213,12 @@ def invoice_to_dict(invoice: Invoice) -> dict[str, Any]:
 def _dec(value: object) -> Decimal | None:
     if value is None:
         return None
-    if isinstance(value, bool):
+    if type(value) is str:  # what invoice_to_dict writes: straight to Decimal
+        result = Decimal(value)
+    elif isinstance(value, bool):
         raise ValueError("a boolean is not an amount")
-    result = Decimal(str(value))
+    else:
+        result = Decimal(str(value))
     if not result.is_finite():
         raise ValueError(f"{value!r} is not a finite amount")
     return result

@@ -257,8 +257,10 @@ def test_offline_with_a_cache_of_another_version_says_so(
 ) -> None:
     _export_json(capsys, "--account", "vox-main")
     (cache_file,) = (isolated_home / "cache").glob("vox-main-*.json")
-    data = json.loads(cache_file.read_text(encoding="utf-8"))
-    cache_file.write_text(json.dumps({**data, "version": data["version"] + 1}), encoding="utf-8")
+    header, records = cache_file.read_text(encoding="utf-8").split("\n", 1)  # JSON Lines
+    data = json.loads(header)
+    cache_file.write_text(json.dumps({**data, "version": data["version"] + 1}) + "\n" + records,
+                          encoding="utf-8")
     code, out, err = _run(capsys, "export", "--offline", "--account", "vox-main")
     assert code == 1 and json.loads(out) == []
     assert err == ("invoice-tui: vox-main: cached by another version of invoice-tui"
