@@ -247,9 +247,16 @@ def fit_columns(width: int, gap: int = 1,
 
     # A cut invoice number or account name is ambiguous; the period and due date are not
     # worth that, so they go too while the names would be cut.
+    for_names: list[Column] = []
     while (droppable and droppable[0].drop >= NAMES_BEFORE_DROP
            and shortfall() > max(0, width - needed())):
-        shown.remove(droppable.pop(0))
+        for_names.append(droppable.pop(0))
+        shown.remove(for_names[-1])
+    # Dropping one may free more than the names lack: bring back what fits beside them.
+    for c in reversed(for_names):
+        if needed() + gap + c.width + shortfall() <= width:
+            shown.append(c)
+            shown.sort(key=COLUMNS.index)
     spare = max(0, width - needed())
     weights = sum(c.flex for c in shown)
     widths = {c.key: c.width for c in shown}

@@ -439,3 +439,12 @@ def test_fit_columns_drops_the_period_rather_than_cut_names() -> None:
     assert {"subtotal", "total", "currency"} <= set(tight) and tight["invoice"] < 18
     # Names that fit anyway keep the period.
     assert "period" in {c.key for c, _ in fit_columns(200, 1, natural)}
+
+
+def test_a_column_dropped_for_the_names_comes_back_when_room_is_left() -> None:
+    natural = {"account": 15, "invoice": 18}
+    fitted = {c.key: w for c, w in fit_columns(106, 1, natural)}
+    # Dropping the period for the names freed more than they lack: the due date fits again.
+    assert "period" not in fitted and fitted["due"] == column("due").width
+    assert fitted["account"] >= 15 and fitted["invoice"] >= 18
+    assert sum(fitted.values()) + len(fitted) - 1 == 106
