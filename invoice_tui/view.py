@@ -392,7 +392,7 @@ class InvoiceView:
         # Per account, sorted by tie key, so a refresh of one account redoes only its part.
         self._entries: dict[str, list[_Entry]] = {}
         self._account_keys: dict[str, dict[str, list[Any]]] = {}  # account → column → keys
-        self._natural: dict[str, dict[str, int]] = {}  # account → flex column → longest text
+        self._text_widths: dict[str, dict[str, int]] = {}  # account → flex column → longest text
         self.query = ""
         self.period = ALL_TIME
         self.accounts: frozenset[str] | None = None
@@ -427,14 +427,14 @@ class InvoiceView:
         account = prepared.account
         self._entries[account] = prepared.entries
         self._account_keys[account] = {}
-        self._natural[account] = prepared.natural
+        self._text_widths[account] = prepared.natural
         self._data_changed()
 
     def remove_account(self, account: str) -> None:
         """Forget that account's invoices (no-op when it has none)."""
         if self._entries.pop(account, None) is not None:
             self._account_keys.pop(account, None)
-            self._natural.pop(account, None)
+            self._text_widths.pop(account, None)
             self._data_changed()
 
     @property
@@ -445,7 +445,7 @@ class InvoiceView:
     def natural_widths(self) -> dict[str, int]:
         """Longest text of each flex column over every invoice (for ``fit_columns``)."""
         widths: dict[str, int] = {}
-        for per_account in self._natural.values():
+        for per_account in self._text_widths.values():
             for key, width in per_account.items():
                 widths[key] = max(widths.get(key, 0), width)
         return widths

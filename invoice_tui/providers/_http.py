@@ -29,6 +29,7 @@ from .base import FetchOptions, ProviderError
 T = TypeVar("T")
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
+_INLINE_BODY_LIMIT = 64 * 1024  # bytes; smaller bodies parse faster than a thread hop
 
 
 def is_loopback_host(host: str) -> bool:
@@ -300,9 +301,6 @@ async def request(
                 )
             raise _redacted(error, secret_list) from None
         await policy.sleep(policy.delay(attempt - 1, error.retry_after))
-
-
-_INLINE_BODY_LIMIT = 64 * 1024  # bytes; smaller bodies parse faster than a thread hop
 
 
 def _redacted(error: ProviderError, secrets: list[str]) -> ProviderError:
