@@ -48,7 +48,8 @@ from operator import attrgetter, call, contains
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .config import AccountConfig, Config, write_atomic
+from .config import AccountConfig, Config
+from .fs import write_atomic
 from .model import AccountSummary, Invoice, Line, Tax
 
 log = logging.getLogger(__name__)

@@ -28,9 +28,9 @@ from .config import (
     cache_dir,
     config_path,
     load_config,
-    write_atomic,
 )
 from .export import FORMATS, filter_by_month, iter_render, parse_month, sort_for_export
+from .fs import write_atomic
 from .model import Invoice
 from .providers.base import ProviderError
 from .sync import SyncFailed, SyncOutcome, sync_all

@@ -8,13 +8,11 @@ the fix; provider-specific keys are checked by the provider itself
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
 import re
-import tempfile
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from typing import Any
 import platformdirs
 import tomli_w
 
+from .fs import write_atomic
 from .providers import provider_class, provider_names
 from .providers.base import FetchOptions, Provider, ProviderError
 
@@ -30,7 +29,11 @@ CONFIG_ENV = "INVOICE_TUI_CONFIG"
 CACHE_ENV = "INVOICE_TUI_CACHE_DIR"
 
 TOP_LEVEL_KEYS = ("settings", "accounts")
-SETTINGS_KEYS = ("page_size", "concurrency", "timeout", "max_retries")
+SETTINGS_KEYS = ("page_size", "concurrency", "timeout", "max_retries", "max_response_mb",
+                 "downloads")
+#: ``timeout`` is a whole request's wall-clock deadline: finite and bounded, so every
+#: request ends by then whatever the server does.
+TIMEOUT_RANGE = (1.0, 600.0)
 
 
 class ConfigError(Exception):
@@ -54,6 +57,7 @@ class ConfigMissing(ConfigError):
 
 
 _DEFAULTS = FetchOptions()  # one place for the defaults of every setting
+MB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +68,22 @@ class Settings:
     concurrency: int = _DEFAULTS.concurrency
     timeout: float = _DEFAULTS.timeout
     max_retries: int = _DEFAULTS.max_retries
+    #: The largest response body read, in MB (decompressed); bigger answers are refused.
+    max_response_mb: int = _DEFAULTS.max_response_bytes // MB
+    #: Where PDFs go; ``None``: the platform's downloads folder (never the cwd).
+    downloads: str | None = None
 
     def fetch_options(self) -> FetchOptions:
         """The knobs providers honour."""
-        return FetchOptions(**{key: getattr(self, key) for key in SETTINGS_KEYS})
+        return FetchOptions(page_size=self.page_size, concurrency=self.concurrency,
+                            timeout=self.timeout, max_retries=self.max_retries,
+                            max_response_bytes=self.max_response_mb * MB)
+
+    def downloads_dir(self) -> Path:
+        """The folder PDFs are saved to: ``downloads`` (``~`` expanded) or the platform's."""
+        if self.downloads:
+            return _expand(self.downloads)
+        return platformdirs.user_downloads_path()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +125,9 @@ class Config:
 
     def to_data(self) -> dict[str, Any]:
         """The TOML document this config was loaded from (``save_config`` writes it back)."""
+        default = Settings()
         settings = {key: getattr(self.settings, key) for key in SETTINGS_KEYS
-                    if getattr(self.settings, key) != getattr(_DEFAULTS, key)}
+                    if getattr(self.settings, key) != getattr(default, key)}
         data: dict[str, Any] = {}
         if settings:
             data["settings"] = settings
@@ -232,13 +249,23 @@ def _parse_settings(table: object, where: str, problems: list[str]) -> Settings:
     return Settings(**values)
 
 
-_INT_RANGES = {"page_size": (1, 1000), "concurrency": (1, 64), "max_retries": (0, 10)}
+_INT_RANGES = {"page_size": (1, 1000), "concurrency": (1, 64), "max_retries": (0, 10),
+               "max_response_mb": (1, 1024)}
 
 
 def _settings_problem(key: str, value: object) -> str | None:
     if key == "timeout":
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            return f"timeout = {value!r} — use a number of seconds greater than 0, e.g. 30"
+        low, high = TIMEOUT_RANGE
+        # "not low <= value <= high" is also true for nan; inf is out of range.
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not low <= value <= high:
+            return (f"timeout = {value!r} — use a number of seconds from {low:g} to {high:g}"
+                    " (the whole request's deadline), e.g. 30")
+        return None
+    if key == "downloads":
+        if not isinstance(value, str) or not value.strip():
+            return (f"downloads = {value!r} — use the folder PDFs are saved to, "
+                    'e.g. "~/Downloads"')
         return None
     low, high = _INT_RANGES[key]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -316,49 +343,6 @@ def _base_url_problem(value: object) -> str | None:
 
 
 # --- writing ------------------------------------------------------------------
-
-def write_atomic(path: Path, data: bytes | Iterable[bytes], mode: int = 0o600) -> None:
-    """Write via a temp file in the same dir + fsync + rename; the old file survives a failure.
-
-    ``data`` may be an iterable of chunks (big exports stream). The temp file is
-    created with mode 0600 (``mkstemp``) so the content is never readable by
-    others, even briefly; ``mode`` is applied before the rename.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            if isinstance(data, bytes | bytearray | memoryview):
-                handle.write(data)
-            else:
-                for chunk in data:
-                    handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-            if mode != 0o600:
-                os.fchmod(handle.fileno(), mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not every platform can open a directory.
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
 
 def save_config(path: Path, data: Mapping[str, Any]) -> None:
     """Serialize with tomli_w and ``write_atomic`` it with mode 0600."""

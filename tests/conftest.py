@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hostile import HostileServer
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -65,3 +66,10 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory,
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "*")
     yield home
+
+
+@pytest.fixture
+def hostile() -> Iterator[HostileServer]:
+    """A scriptable hostile HTTP server on loopback (see ``tests/hostile.py``)."""
+    with HostileServer() as server:
+        yield server

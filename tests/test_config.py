@@ -23,9 +23,9 @@ from invoice_tui.config import (
     example_config_text,
     load_config,
     save_config,
-    write_atomic,
 )
 from invoice_tui.demo import DemoServer, demo_config
+from invoice_tui.fs import write_atomic
 from invoice_tui.providers import ProviderError, provider_names
 
 
@@ -177,16 +177,35 @@ def test_duplicate_names_and_missing_fields_are_all_reported(tmp_path: Path) -> 
 def test_settings_keys_types_and_ranges(tmp_path: Path) -> None:
     path = _write(tmp_path / "config.toml", (
         "[settings]\npage_sise = 10\nconcurrency = 65\ntimeout = 0\n"
-        "page_size = true\n\n[extra]\nx = 1\n"
+        "page_size = true\nmax_response_mb = 0\ndownloads = 3\n\n[extra]\nx = 1\n"
     ))
     problems = _problems(path)
-    assert len(problems) == 5
+    assert len(problems) == 7
     joined = "\n".join(problems)
     assert "unknown key 'page_sise' (did you mean 'page_size'?)" in joined
     assert "concurrency = 65 — use a whole number from 1 to 64" in joined
-    assert "timeout = 0 — use a number of seconds greater than 0" in joined
+    assert "timeout = 0 — use a number of seconds from 1 to 600" in joined
+    assert "max_response_mb = 0 — use a whole number from 1 to 1024" in joined
+    assert "downloads = 3 — use the folder PDFs are saved to" in joined
     assert "page_size = True — use a whole number from 1 to 1000" in joined
     assert "unknown top-level key 'extra'" in joined
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf", "601", "0.5"])
+def test_timeout_is_a_finite_bounded_deadline(tmp_path: Path, value: str) -> None:
+    path = _write(tmp_path / "config.toml", f"[settings]\ntimeout = {value}\n")
+    (problem,) = _problems(path)
+    assert "use a number of seconds from 1 to 600 (the whole request's deadline)" in problem
+
+
+def test_new_settings_reach_the_fetch_options(tmp_path: Path) -> None:
+    path = _write(tmp_path / "config.toml",
+                  '[settings]\ntimeout = 7\nmax_response_mb = 2\ndownloads = "~/pdfs"\n')
+    settings = load_config(path).settings
+    assert settings.fetch_options().timeout == 7.0
+    assert settings.fetch_options().max_response_bytes == 2 * 1024 * 1024
+    assert settings.downloads_dir() == Path.home() / "pdfs"
+    assert Settings().downloads_dir() == platformdirs.user_downloads_path()
 
 
 def _vox_table(name: str, credentials: Path, **extra: object) -> str:

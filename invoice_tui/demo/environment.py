@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..config import AccountConfig, Config, Settings, save_config, write_atomic
+from ..config import AccountConfig, Config, Settings, save_config
+from ..fs import write_atomic
 from .data import DEMO_ACCOUNTS
 from .faults import Fault, parse_fault
 from .keys import credentials

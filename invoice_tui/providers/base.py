@@ -74,8 +74,9 @@ class FetchOptions:
 
     page_size: int = 100
     concurrency: int = 8
-    timeout: float = 30.0
+    timeout: float = 30.0  # seconds: the whole request's deadline, not per read
     max_retries: int = 4
+    max_response_bytes: int = 64 * 1024 * 1024  # decompressed; larger answers are refused
 
 
 class Provider(Protocol):

@@ -11,7 +11,8 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static
 
-from invoice_tui.config import ConfigError, example_config_text, write_atomic
+from invoice_tui.config import ConfigError, example_config_text
+from invoice_tui.fs import write_atomic
 
 
 class WelcomeScreen(Screen[None]):
