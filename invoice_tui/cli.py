@@ -245,9 +245,11 @@ def _open_source(args: argparse.Namespace) -> Iterator[_Source]:
 
 
 def _collect(source: _Source, names: list[str], offline: bool
-             ) -> tuple[list[Invoice], list[tuple[str, ProviderError]]]:
+             ) -> tuple[list[Invoice], list[tuple[str, ProviderError]], list[str]]:
+    """The invoices, the failed accounts, and one warning line per non-fatal problem."""
     invoices: list[Invoice] = []
     failures: list[tuple[str, ProviderError]] = []
+    warnings: list[str] = []
     if offline:
         for name in names:
             account = source.config.account(name)
@@ -262,7 +264,7 @@ def _collect(source: _Source, names: list[str], offline: bool
                 failures.append((name, ProviderError(reason, "run without --offline")))
             else:
                 invoices.extend(cached.invoices)
-        return invoices, failures
+        return invoices, failures, warnings
     outcomes: dict[str, SyncOutcome] = {}
 
     async def fetch() -> None:
@@ -277,7 +279,8 @@ def _collect(source: _Source, names: list[str], offline: bool
             failures.append((name, outcome.error))
         else:
             invoices.extend(outcome.invoices)
-    return invoices, failures
+            warnings.extend(f"{name}: {line}" for line in outcome.warnings)
+    return invoices, failures, warnings
 
 
 # --- commands --------------------------------------------------------------------
@@ -308,8 +311,8 @@ def _run_export(args: argparse.Namespace) -> int:
                      f"{', '.join(known) or '(none configured)'}")
                 return 2
             names = list(dict.fromkeys(args.account)) or known
-            invoices, failures = _collect(source, names, args.offline)
-            warnings = list(source.cache.warnings)
+            invoices, failures, warnings = _collect(source, names, args.offline)
+            warnings[:0] = [*source.config.warnings, *source.cache.warnings]
     except ConfigMissing as exc:
         _say(f"no config at {exc.path} — run `invoice-tui` to create one, "
              "or try `invoice-tui export --demo`")

@@ -110,6 +110,9 @@ class Config:
     path: Path | None
     settings: Settings = Settings()
     accounts: tuple[AccountConfig, ...] = ()
+    #: Problems that do not stop loading (e.g. a token in a file others can read), one
+    #: line each naming the file and the fix: the CLI prints them, the TUI toasts them.
+    warnings: tuple[str, ...] = ()
 
     def account(self, name: str) -> AccountConfig:
         """The account called ``name`` (``KeyError`` if none)."""

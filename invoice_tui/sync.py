@@ -55,6 +55,7 @@ class SyncSucceeded:
     invoices: tuple[Invoice, ...]
     summary: AccountSummary
     synced_at: dt.datetime  # timezone-aware UTC
+    warnings: tuple[str, ...] = ()  # see FetchResult.warnings
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,8 @@ async def sync_account(
             # TUI must keep drawing meanwhile.
             await asyncio.to_thread(
                 cache.save, account, CachedAccount(result.invoices, synced_at, result.summary))
-        outcome = SyncSucceeded(account.name, result.invoices, result.summary, synced_at)
+        outcome = SyncSucceeded(account.name, result.invoices, result.summary, synced_at,
+                                result.warnings)
     except ProviderError as exc:
         outcome = SyncFailed(account.name, exc)
     except httpx.TransportError as exc:

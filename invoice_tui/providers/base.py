@@ -66,6 +66,9 @@ class FetchResult:
 
     invoices: tuple[Invoice, ...]
     summary: AccountSummary = AccountSummary()
+    #: Problems that did not fail the fetch (a value replaced by a safe marker, a weak
+    #: key), one line each, already safe to show: the CLI prints them, the TUI toasts them.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

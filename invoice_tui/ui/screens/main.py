@@ -146,6 +146,9 @@ class MainScreen(Screen[None]):
         self.call_after_refresh(self._start_cache_load)
         self._update_status()
         self.set_interval(60, self._update_status)
+        if self.config.warnings:
+            self.notify(" · ".join(safe(w) for w in self.config.warnings), title="Config",
+                        severity="warning", markup=False, timeout=15)
         self.refresh_accounts(self._accounts)
 
     def _start_cache_load(self) -> None:
@@ -316,6 +319,9 @@ class MainScreen(Screen[None]):
             self.pane.update_state(name, phase="synced", synced_at=event.synced_at,
                                    invoice_count=len(event.invoices), summary=event.summary,
                                    error=None, progress=None)
+            if event.warnings:
+                self.notify(" · ".join(safe(w) for w in event.warnings), title=f"{name}",
+                            severity="warning", markup=False, timeout=15)
             self._finish(name, failed=False)
         elif isinstance(event, SyncFailed):
             self.pane.update_state(name, phase="failed", error=event.error, progress=None)
