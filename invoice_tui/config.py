@@ -8,19 +8,23 @@ the fix; provider-specific keys are checked by the provider itself
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
+import shlex
+import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import platformdirs
 import tomli_w
 
-from .fs import write_atomic
+from .fs import FileTooLarge, NotARegularFile, read_small_file, write_atomic
 from .providers import provider_class, provider_names
 from .providers.base import FetchOptions, Provider, ProviderError
 
@@ -29,6 +33,8 @@ CONFIG_ENV = "INVOICE_TUI_CONFIG"
 CACHE_ENV = "INVOICE_TUI_CACHE_DIR"
 
 TOP_LEVEL_KEYS = ("settings", "accounts")
+#: Keys every ``[[accounts]]`` table has; each provider adds its ``option_keys``.
+ACCOUNT_KEYS = ("name", "provider")
 SETTINGS_KEYS = ("page_size", "concurrency", "timeout", "max_retries", "max_response_mb",
                  "downloads")
 #: ``timeout`` is a whole request's wall-clock deadline: finite and bounded, so every
@@ -58,6 +64,8 @@ class ConfigMissing(ConfigError):
 
 _DEFAULTS = FetchOptions()  # one place for the defaults of every setting
 MB = 1024 * 1024
+#: A config is a few KB; anything over this is the wrong file, and is not read.
+CONFIG_LIMIT = 1 * MB
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +94,58 @@ class Settings:
         return platformdirs.user_downloads_path()
 
 
+#: Option names whose values are secrets (or name where one is kept): masked in reprs.
+_SECRET_WORDS = ("token", "secret", "password", "private", "key")
+
+
+def is_secret_option(key: str) -> bool:
+    """Whether an account option's value must never be shown (``token``, ``api_key``, …)."""
+    lowered = key.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+class AccountOptions(Mapping[str, Any]):
+    """An ``[[accounts]]`` table, read-only, whose ``repr`` masks secret values.
+
+    Crash dumps, debuggers and log lines show objects by ``repr``; a token held
+    here shows as ``'***'`` there, while ``options["token"]`` still gives it.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Any] = MappingProxyType({})) -> None:
+        self._items = dict(items)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        shown = {key: "***" if is_secret_option(key) else value
+                 for key, value in self._items.items()}
+        return f"AccountOptions({shown!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class AccountConfig:
-    """One validated ``[[accounts]]`` table; ``options`` is the whole table as read."""
+    """One validated ``[[accounts]]`` table; ``options`` is the whole table as read.
+
+    ``options`` is an :class:`AccountOptions` (any mapping given is copied into
+    one), so no repr of an account, or of the config holding it, shows a secret.
+    """
 
     name: str
     provider: str
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=AccountOptions)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.options, AccountOptions):
+            object.__setattr__(self, "options", AccountOptions(self.options))
 
     def build(self) -> Provider:
         """The provider object for this account (may raise ``ProviderError``)."""
@@ -166,19 +219,32 @@ _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
 def load_config(path: Path) -> Config:
-    """Read and validate; ``ConfigMissing`` if absent, ``ConfigError`` (one line) if bad."""
+    """Read and validate; ``ConfigMissing`` if absent, ``ConfigError`` (one line) if bad.
+
+    Only a regular file of at most 1 MB is read (a FIFO, ``/dev/zero`` or a huge
+    file is refused at once); a UTF-8 BOM is accepted. Secrets the file holds or
+    names that others can read give ``Config.warnings``, not an error.
+    """
     try:
-        raw = path.read_bytes()
+        raw, info = read_small_file(path, CONFIG_LIMIT)
     except FileNotFoundError:
         raise ConfigMissing(path) from None
+    except NotARegularFile as exc:
+        raise ConfigError(f"{path}: not a regular file ({exc.kind}) — point --config at a "
+                          "TOML file") from None
     except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory — point --config at a TOML file") from None
+        raise ConfigError(f"{path}: not a regular file (a directory) — point --config at a "
+                          "TOML file") from None
+    except FileTooLarge:
+        raise ConfigError(f"{path}: larger than {CONFIG_LIMIT // MB} MB — this is not an "
+                          "invoice-tui config; check --config points at the right file") from None
     except OSError as exc:
         raise ConfigError(
             f"{path}: cannot read ({exc.strerror or type(exc).__name__}) — check its permissions"
         ) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        # Windows editors save a BOM; TOML does not allow one, we do.
+        data = tomllib.loads(raw.decode("utf-8").removeprefix("\ufeff"))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}) — save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
@@ -186,7 +252,49 @@ def load_config(path: Path) -> Config:
     except RecursionError:  # tomllib recurses once per nested array or inline table
         raise ConfigError(f"{path}: arrays or tables nested too deeply — this is not an "
                           "invoice-tui config; check --config points at the right file") from None
-    return parse_config(data, path)
+    config = parse_config(data, path)
+    warnings = exposure_warnings(config, path, info.st_mode)
+    return dataclasses.replace(config, warnings=warnings) if warnings else config
+
+
+def exposure_warnings(config: Config, path: Path, mode: int) -> tuple[str, ...]:
+    """One line per secret others can read: the config (``mode``) if an account holds a
+    ``token``, and each existing key file (a provider's ``path_options``), with the fix.
+
+    Not fatal: the user may share the machine with no one. A key file that is missing
+    or unreadable is left alone here; building its account says so.
+    """
+    found: list[str] = []
+    if any("token" in account.options for account in config.accounts):
+        problem = _exposure(mode)
+        if problem:
+            found.append(f"{path} holds a token and is {problem} — run: chmod 600 "
+                         f"{shlex.quote(str(path))}")
+    seen: set[Path] = set()
+    for account in config.accounts:
+        cls = provider_class(account.provider)
+        for key in cls.path_options if cls is not None else ():
+            value = account.options.get(key)
+            if not isinstance(value, str) or not value.strip():
+                continue
+            secret = Path(value).expanduser()  # the file the provider reads
+            try:
+                problem = _exposure(secret.stat().st_mode) if secret not in seen else None
+            except OSError:
+                continue
+            seen.add(secret)
+            if problem:
+                found.append(f"{secret} ({key} of account {account.name!r}) is {problem} — "
+                             f"run: chmod 600 {shlex.quote(str(secret))}")
+    return tuple(found)
+
+
+def _exposure(mode: int) -> str | None:
+    """How a file's mode lets other users at it, or ``None`` (owner only)."""
+    if not stat.S_ISREG(mode) or not mode & 0o077:
+        return None
+    what = "readable by others" if mode & 0o044 else "open to others"
+    return f"{what} (mode {stat.S_IMODE(mode):04o})"
 
 
 def _toml_error_line(path: Path, exc: tomllib.TOMLDecodeError, raw: bytes) -> str:
@@ -311,7 +419,15 @@ def _parse_accounts(items: object, where: str, problems: list[str],
             problems.append(f"{where}: {label}: unknown provider {provider!r}"
                             f"{_did_you_mean(provider, known)} — use one of: {', '.join(known)}")
             continue
-        table = _resolve_paths(table, getattr(cls, "path_options", ()), path)
+        allowed = (*ACCOUNT_KEYS, *cls.option_keys)
+        for key in table:
+            if key not in allowed:
+                # A typo must not fall back to a default silently (base_ulr → the real
+                # host gets the signed token): unknown keys are errors.
+                problems.append(f"{where}: {label}: unknown key {key!r}"
+                                f"{_did_you_mean(key, allowed)} — allowed for {provider}: "
+                                f"{', '.join(allowed)}")
+        table = _resolve_paths(table, cls.path_options, path)
         before = len(problems)
         for problem in cls.validate_options(table):
             problems.append(f"{where}: {label}: {problem}")

@@ -12,7 +12,9 @@ import pytest
 
 from invoice_tui import config as config_module
 from invoice_tui.config import (
+    MB,
     AccountConfig,
+    AccountOptions,
     Config,
     ConfigError,
     ConfigMissing,
@@ -25,7 +27,7 @@ from invoice_tui.config import (
     save_config,
 )
 from invoice_tui.demo import DemoServer, demo_config
-from invoice_tui.fs import write_atomic
+from invoice_tui.fs import FileTooLarge, NotARegularFile, read_small_file, write_atomic
 from invoice_tui.providers import ProviderError, provider_names
 
 
@@ -142,6 +144,90 @@ def test_not_utf8_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_bytes(b'[settings]\n# \xff\xfe\n')
     assert "UTF-8" in _problems(path)[0]
+
+
+def test_bom_is_accepted_and_positions_stay_right(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbf[settings]\npage_size = 7\n")
+    assert load_config(path).settings.page_size == 7
+    path.write_bytes(b"\xef\xbb\xbf[settings]\npage_size = = 7\n")
+    assert f"{path} line 2, column 13" in _problems(path)[0]
+
+
+def test_a_directory_or_a_file_over_1_mb_is_refused(tmp_path: Path) -> None:
+    (problem,) = _problems(tmp_path)
+    assert problem == (f"{tmp_path}: not a regular file (a directory) — point --config at a "
+                       "TOML file")
+    path = _write(tmp_path / "config.toml", "# padding\n" * (MB // 10 + 1))
+    (problem,) = _problems(path)
+    assert "larger than 1 MB — this is not an invoice-tui config" in problem
+    path.write_bytes(path.read_bytes()[:MB])  # exactly the limit is fine
+    assert load_config(path).accounts == ()
+
+
+def test_read_small_file_never_reads_past_its_limit(tmp_path: Path) -> None:
+    # /proc files report size 0 whatever they hold: only the read itself is bounded.
+    status = Path("/proc/self/status")
+    assert status.stat().st_size == 0 and len(status.read_bytes()) > 64
+    with pytest.raises(FileTooLarge):
+        read_small_file(status, 64)
+    data, info = read_small_file(_write(tmp_path / "x", "abc"), 3)
+    assert data == b"abc" and stat.S_ISREG(info.st_mode)
+    # (FIFOs are tested in the fault matrix, in a subprocess: a regression would hang.)
+    with pytest.raises(NotARegularFile) as caught:
+        read_small_file(Path("/dev/null"), 10)
+    assert caught.value.kind == "a character device"
+
+
+def test_unknown_account_keys_are_errors_with_did_you_mean(tmp_path: Path) -> None:
+    path = _write(tmp_path / "config.toml", (
+        '[[accounts]]\nname = "un"\nprovider = "unleash"\ntokne = "user:x"\n'
+        'base_url = "https://example.com/u"\n\n'
+        '[[accounts]]\nname = "vox"\nprovider = "voximplant"\ncredentials = "k.json"\n'
+        'base_ulr = "http://127.0.0.1:1/platform_api"\ncolor = "red"\n'))
+    problems = _problems(path)
+    assert (f"{path}: account 'un': unknown key 'tokne' (did you mean 'token'?) — allowed for "
+            "unleash: name, provider, base_url, token, token_env") in problems
+    assert (f"{path}: account 'vox': unknown key 'base_ulr' (did you mean 'base_url'?) — allowed "
+            "for voximplant: name, provider, credentials, base_url") in problems
+    assert any("unknown key 'color' — allowed for voximplant" in line for line in problems)
+    assert "user:x" not in "\n".join(problems)
+
+
+def test_options_are_read_only_and_their_repr_masks_secrets() -> None:
+    table = {"name": "un", "provider": "unleash", "token": "user:very-secret",
+             "base_url": "https://example.com/u"}
+    account = AccountConfig(name="un", provider="unleash", options=table)
+    assert isinstance(account.options, AccountOptions)
+    assert account.options["token"] == "user:very-secret" and dict(account.options) == table
+    assert account == AccountConfig(name="un", provider="unleash", options=dict(table))
+    table["token"] = "changed"  # a copy: the caller's dict does not reach in
+    assert account.options["token"] == "user:very-secret"
+    with pytest.raises(TypeError):
+        account.options["token"] = "x"  # type: ignore[index]
+    config = Config(path=None, accounts=(account,))
+    for text in (repr(account), repr(config), str(config), repr(account.options)):
+        assert "very-secret" not in text and "'token': '***'" in text
+        assert "https://example.com/u" in text  # the rest stays visible for debugging
+
+
+@pytest.mark.parametrize(("mode", "shown"), [
+    (0o600, None), (0o400, None), (0o644, "readable by others (mode 0644)"),
+    (0o640, "readable by others (mode 0640)"), (0o620, "open to others (mode 0620)"),
+])
+def test_a_token_in_a_config_others_can_reach_warns(tmp_path: Path, mode: int,
+                                                     shown: str | None) -> None:
+    path = _write(tmp_path / "my config.toml", (
+        '[[accounts]]\nname = "un"\nprovider = "unleash"\ntoken = "user:x"\n'
+        'base_url = "https://example.com/u"\n'))
+    os.chmod(path, mode)
+    expected = () if shown is None else (
+        f"{path} holds a token and is {shown} — run: chmod 600 '{path}'",)
+    assert load_config(path).warnings == expected
+    # token_env keeps no secret in the file: no warning at any mode
+    path.write_text(path.read_text().replace('token = "user:x"', 'token_env = "X"'))
+    os.chmod(path, mode)
+    assert load_config(path).warnings == ()
 
 
 def test_unknown_provider_lists_known_ones(tmp_path: Path) -> None:

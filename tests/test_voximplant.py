@@ -197,7 +197,7 @@ def test_credentials_problems_are_fix_it_lines_without_the_key(
     missing = _build_error(str(tmp_path / "nope.json"))
     assert missing == (f"credentials: file {tmp_path / 'nope.json'} does not exist — set it to "
                        "the service-account key file you downloaded from Voximplant")
-    assert "is not a file" in _build_error(str(tmp_path))
+    assert "is not a regular file (a directory)" in _build_error(str(tmp_path))
     broken_pem = pem_of(rsa_key).replace("A", "B", 40)
     ec_pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

@@ -89,6 +89,9 @@ class Provider(Protocol):
     name: ClassVar[str]
     #: Human name for panes and messages (e.g. ``"Voximplant"``).
     display_name: ClassVar[str]
+    #: Every key this provider reads from its ``[[accounts]]`` table (besides ``name`` and
+    #: ``provider``); config refuses any other key, with "did you mean".
+    option_keys: ClassVar[tuple[str, ...]]
     #: Options holding file paths; config resolves relative ones against the config's folder.
     path_options: ClassVar[tuple[str, ...]]
 

@@ -154,6 +154,7 @@ class UnleashProvider:
 
     name: ClassVar[str] = "unleash"
     display_name: ClassVar[str] = "Unleash"
+    option_keys: ClassVar[tuple[str, ...]] = ("base_url", "token", "token_env")
     path_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, account: str, base_url: str, token: str,

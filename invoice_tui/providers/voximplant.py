@@ -8,6 +8,7 @@ import json
 import math
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from ..fs import FileTooLarge, NotARegularFile, read_small_file
 from ..model import AccountSummary, Invoice, Line, Tax
 from . import _http, _parse
 from ._parse import FieldError
@@ -28,6 +30,10 @@ SERVICE = "Voximplant"
 TOKEN_TTL = 60  # seconds; official SDKs use 24–64 s, the server allows ≤ 3600
 TOKEN_REFRESH_EARLY = 5  # re-sign this long before expiry, like the SDKs
 CREDENTIAL_KEYS = ("account_id", "key_id", "private_key")
+KEY_FILE_LIMIT = 1024 * 1024  # a key file is ~2 KB: anything bigger is the wrong file
+MIN_KEY_BITS = 2048  # what Voximplant issues; shorter keys still sign, with a warning
+# PyJWT ≥ 2.10 warns (multi-line, raw) when signing with a short key; older ones do not.
+_KEY_LENGTH_WARNING: type[Warning] | None = getattr(jwt, "InsecureKeyLengthWarning", None)
 
 _CLOCK_HINT = "check the system clock (tokens are time-stamped) and the key file"
 # Management API error codes (SPEC §1) that mean "try again later".
@@ -51,12 +57,17 @@ _REPEAT_AFTER = re.compile(r"(?i)\bafter\s+([0-9]{1,6}(?:\.[0-9]+)?)\s*s")
 
 @dataclass(frozen=True)
 class Credentials:
-    """A service-account key file's contents (the key never appears in ``repr``)."""
+    """A service-account key file's contents (the key never appears in ``repr``).
+
+    ``warnings`` are problems that do not stop signing (a key shorter than 2048
+    bits), one line each with the fix; every fetch reports them.
+    """
 
     account_id: str
     key_id: str
     account_email: str | None
     private_key: RSAPrivateKey = field(repr=False)
+    warnings: tuple[str, ...] = ()
 
 
 def _shown(path: Path) -> str:
@@ -79,17 +90,24 @@ def _credentials_path(value: object) -> Path:
 def load_credentials(value: object) -> Credentials:
     """Read and check a ``credentials.json`` (flat or wrapped in ``{"result": …}``).
 
+    Only a regular file of at most 1 MB is read (a FIFO never hangs the sync).
     Raises :class:`ProviderError` whose reason starts with ``credentials:`` and
     never contains the key material.
     """
     path = _credentials_path(value)
     shown = _shown(path)
     fix = _CREDENTIALS_FIX
-    if not path.is_file():
-        what = "is not a file" if path.exists() else "does not exist"
-        raise ProviderError(f"credentials: file {shown} {what}", fix)
     try:
-        raw = json.loads(path.read_bytes())
+        data, _ = read_small_file(path, KEY_FILE_LIMIT)
+        raw = json.loads(data)
+    except FileNotFoundError:
+        raise ProviderError(f"credentials: file {shown} does not exist", fix) from None
+    except (NotARegularFile, IsADirectoryError) as exc:
+        kind = exc.kind if isinstance(exc, NotARegularFile) else "a directory"
+        raise ProviderError(f"credentials: {shown} is not a regular file ({kind})", fix) from None
+    except FileTooLarge:
+        raise ProviderError(f"credentials: {shown} is larger than 1 MB, not a key file",
+                            fix) from None
     except OSError as exc:
         raise ProviderError(f"credentials: cannot read {shown} ({exc.strerror})",
                             "check the file's permissions") from None
@@ -113,10 +131,15 @@ def load_credentials(value: object) -> Credentials:
     if not isinstance(key, RSAPrivateKey):
         raise ProviderError(f"credentials: private_key in {shown} is not an RSA PEM key",
                             "download a new service-account key file from Voximplant")
+    weak: tuple[str, ...] = ()
+    if key.key_size < MIN_KEY_BITS:  # it still signs; the user should replace it
+        weak = (f"credentials: the key in {shown} is {key.key_size}-bit; Voximplant issues "
+                    f"{MIN_KEY_BITS}-bit keys — create a new service-account key",)
     email = raw.get("account_email")
     return Credentials(
         account_id=str(raw["account_id"]), key_id=str(raw["key_id"]),
         account_email=email if isinstance(email, str) else None, private_key=key,
+        warnings=weak,
     )
 
 
@@ -131,18 +154,26 @@ class TokenSigner:
         self._token: str | None = None
         self._expires = 0.0
 
+    def __repr__(self) -> str:  # the JWT it holds stays out of reprs and crash dumps
+        return f"TokenSigner(key_id={self._credentials.key_id!r})"
+
     def token(self) -> str:
         """A valid token: ``kid = key_id``, ``iss = str(account_id)``, ``iat = now − 5``."""
         now = self._clock()
         if self._token is None or now >= self._expires - TOKEN_REFRESH_EARLY:
             issued = int(now) - 5  # a little slack for clocks slightly ahead of the server's
             expires = issued + self._ttl
-            self._token = jwt.encode(
-                {"iss": self._credentials.account_id, "iat": issued, "exp": expires},
-                self._credentials.private_key,
-                algorithm="RS256",
-                headers={"kid": self._credentials.key_id, "typ": "JWT"},
-            )
+            with warnings.catch_warnings():
+                # A short key is reported once, as one line (Credentials.warnings): PyJWT's
+                # own multi-line warning would be printed raw over the terminal.
+                if _KEY_LENGTH_WARNING is not None:
+                    warnings.simplefilter("ignore", _KEY_LENGTH_WARNING)
+                self._token = jwt.encode(
+                    {"iss": self._credentials.account_id, "iat": issued, "exp": expires},
+                    self._credentials.private_key,
+                    algorithm="RS256",
+                    headers={"kid": self._credentials.key_id, "typ": "JWT"},
+                )
             self._expires = float(expires)
         return self._token
 
@@ -296,6 +327,7 @@ class VoximplantProvider:
 
     name: ClassVar[str] = "voximplant"
     display_name: ClassVar[str] = "Voximplant"
+    option_keys: ClassVar[tuple[str, ...]] = ("credentials", "base_url")
     path_options: ClassVar[tuple[str, ...]] = ("credentials",)
 
     def __init__(
@@ -407,7 +439,8 @@ class VoximplantProvider:
         """Every invoice of the account, newest first; the balance when available."""
         pagination = _Pagination(self, client, options, progress)
         invoices = await pagination.run()
-        return FetchResult(_parse.newest_first(invoices), pagination.summary)
+        return FetchResult(_parse.newest_first(invoices), pagination.summary,
+                           warnings=self.credentials.warnings)
 
     async def download_pdf(
         self, client: httpx.AsyncClient, options: FetchOptions, invoice: Invoice

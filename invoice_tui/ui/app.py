@@ -136,6 +136,19 @@ class InvoiceApp(App[int]):
         self.sub_title = "demo"
         self.switch_screen(MainScreen(self.config, self.cache))
 
+    def _fatal_error(self) -> None:
+        """Textual's crash dump, without every frame's local variables.
+
+        Textual renders an unhandled exception with ``show_locals=True``: a token, a
+        key or a JWT held in any frame's local would be printed on the terminal (and
+        land in scrollback or a bug report). The traceback itself stays.
+        """
+        import rich
+        from rich.traceback import Traceback
+
+        self.bell()
+        self.panic(Traceback(show_locals=False, width=None, suppress=[rich]))
+
     def on_unmount(self) -> None:
         gc.set_threshold(*self._gc_thresholds)
         gc.unfreeze()  # the main screen freezes big invoice sets; hand them back to the GC
