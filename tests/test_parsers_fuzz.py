@@ -159,3 +159,60 @@ def test_line_amounts_sum_exactly_to_the_total(amounts: list[Decimal]) -> None:
     (invoice,) = unleash.parse_invoices("a", loads(text)).invoices
     assert sum((line.amount or Decimal(0) for line in invoice.lines), Decimal(0)) == invoice.total
     assert [line.amount for line in invoice.lines] == amounts
+
+
+# --- absurd numbers (issue 6 row 6) -----------------------------------------------------------
+
+# Every number a hostile server can put where the page has one: integers far past
+# any 64-bit range, floats (NaN and ±inf too, for callers that hand floats in), and
+# Decimals with exponents up to ±10^9 (what ``1e999999999`` in JSON decodes to).
+absurd_numbers = st.one_of(
+    st.integers(min_value=-(10**500), max_value=10**500),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(),
+    st.decimals(),
+    st.builds(lambda digits, exponent: Decimal(f"{digits}E{exponent}"),
+              st.integers(min_value=-(10**30), max_value=10**30),
+              st.integers(min_value=-(10**9), max_value=10**9)),
+    st.booleans(),
+)
+def _at(value: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        value = value[key]
+    return value
+
+
+NUMBER_PATHS = [path for path in _paths(VALID["voximplant"])
+                if type(_at(VALID["voximplant"], path)) in (int, Decimal)]
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.sampled_from(NUMBER_PATHS), absurd_numbers), min_size=1,
+                max_size=5))
+def test_any_number_in_any_numeric_field_of_a_page_is_at_worst_a_provider_error(
+        numbers: list[tuple[tuple[Any, ...], Any]]) -> None:
+    body = VALID["voximplant"]
+    for path, number in numbers:
+        body = _replaced(body, path, number)
+    _only_provider_errors(lambda b: voximplant.parse_page("fuzz", b), body)
+    try:
+        page = voximplant.parse_page("fuzz", body)
+    except ProviderError as error:
+        assert len(str(error)) < 400
+        return
+    # A total_count that was kept is a bounded whole number, shown in a short message.
+    if page.total_count is not None:
+        assert 0 <= page.total_count <= 10**18 + 1
+        assert len(voximplant.shown_count(page.total_count)) <= 25
+
+
+@FUZZ
+@given(absurd_numbers, absurd_numbers)
+def test_any_number_in_an_error_body_is_one_short_line(code: Any, delay: Any) -> None:
+    for body in ({"error": {"code": code, "msg": f"repeat after {delay} s"}},
+                 {"error": {"code": 416, "msg": f"repeat after {delay} s"}},
+                 {"errors": [{"code": code, "message": delay}]}):
+        error = voximplant.api_error(body)
+        assert error is not None and "\n" not in str(error) and len(str(error)) < 400
+        if error.retry_after is not None:
+            assert 0 <= error.retry_after < float("inf")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import math
 import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,6 +34,14 @@ KEY_FILE_LIMIT = 1024 * 1024  # a key file is ~2 KB: anything bigger is the wron
 MIN_KEY_BITS = 2048  # what Voximplant issues; shorter keys still sign, with a warning
 # PyJWT ≥ 2.10 warns (multi-line, raw) when signing with a short key; older ones do not.
 _KEY_LENGTH_WARNING: type[Warning] | None = getattr(jwt, "InsecureKeyLengthWarning", None)
+# The most invoices one account's fetch reads. A real account has one invoice a month
+# (thousands at most), benchmarks read 100,000: ten times that leaves room for any real
+# account, while a server claiming or sending more (10^12, "unique ids forever") is
+# refused instead of being read until memory runs out (~1 KB per invoice held).
+MAX_INVOICES = 1_000_000
+# Counts above this are only "absurd": their exact value never matters, and keeping
+# them bounded keeps every message short (a 400-digit total_count is "more than 10^18").
+_COUNT_CAP = 10**18
 
 _CLOCK_HINT = "check the system clock (tokens are time-stamped) and the key file"
 # Management API error codes (SPEC §1) that mean "try again later".
@@ -190,7 +198,31 @@ class Page:
     """One GetAccountInvoices answer."""
 
     invoices: tuple[Invoice, ...]
-    total_count: int | None
+    total_count: int | None  # capped just above _COUNT_CAP; see :func:`shown_count`
+
+
+def _count(value: object) -> int | None:
+    """A whole, non-negative JSON number (``1e3`` and ``100.0`` included), else ``None``.
+
+    Anything above ``_COUNT_CAP`` comes back as ``_COUNT_CAP + 1`` without ever
+    building the huge int (``1E+999999999`` would take forever).
+    """
+    if type(value) is int:
+        number: int | Decimal = value
+    elif type(value) is Decimal and value.is_finite() and value == value.to_integral_value():
+        if value.adjusted() >= 19:
+            return _COUNT_CAP + 1 if value > 0 else None
+        number = int(value)
+    else:
+        return None  # bool, str, fractions, NaN: not a count
+    if number < 0:
+        return None
+    return min(int(number), _COUNT_CAP + 1)
+
+
+def shown_count(number: int) -> str:
+    """A count for a message: ``1,000,000``; beyond ``10^18`` only "more than 10^18"."""
+    return f"{number:,}" if number <= _COUNT_CAP else "more than 10^18"
 
 
 def api_error(body: object, secrets: tuple[str, ...] = ()) -> ProviderError | None:
@@ -297,9 +329,9 @@ def parse_page(account: str, body: object) -> Page:
     except FieldError as exc:
         raise ProviderError(f"Voximplant sent an unexpected answer: {exc}",
                             "try again later; if it persists, report it") from None
-    total = body.get("total_count")
-    total_count = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 \
-        else None
+    # A total_count that is no count (negative, fraction, text) is ignored like a missing
+    # one: paging then ends at an empty or repeated page, or at MAX_INVOICES.
+    total_count = _count(body.get("total_count"))
     return Page(tuple(parse_invoice(account, raw) for raw in results), total_count)
 
 
@@ -338,12 +370,14 @@ class VoximplantProvider:
         *,
         clock: Callable[[], float] = time.time,
         retry: _http.RetryPolicy | None = None,
+        max_invoices: int = MAX_INVOICES,
     ) -> None:
         self.account = account
         self.credentials = credentials
         self.base_url = base_url
         self.signer = TokenSigner(credentials, clock)
         self.retry = retry or _http.RetryPolicy()
+        self.max_invoices = max_invoices  # tests lower it to reach the ceiling quickly
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any]) -> list[str]:
@@ -470,14 +504,22 @@ def _status_error(response: httpx.Response) -> ProviderError:
                          "check base_url; try again later")
 
 
+_WRONG_SERVER_HINT = "check base_url points at the Voximplant Management API (…/platform_api)"
+
+
 class _Pagination:
     """GetAccountInvoices paging: learn the real page length, then fetch the rest concurrently.
 
     The server may cap ``count`` below what we ask, so the stride is the length
     of the first page actually returned. Later pages (and GetAccountInfo) run in
     up to ``options.concurrency`` workers; a short page leaves a gap that is then
-    read sequentially from its real offset, an empty page ends the list.
-    Results are deduped by id.
+    read sequentially from its real offset. Results are deduped by id.
+
+    Paging always ends, whatever the server says: at ``total_count``, at an
+    empty page, at a page that brings no id not seen before (a server or proxy
+    ignoring offset), and at the provider's ``max_invoices``: a larger
+    total_count is refused after the first page, and a list without one that
+    keeps going past the ceiling is an error, never a silent truncation.
     """
 
     def __init__(self, provider: VoximplantProvider, client: httpx.AsyncClient,
@@ -487,46 +529,75 @@ class _Pagination:
         self.options = options
         self.progress = progress
         self.page_size = max(1, options.page_size)
+        self.limit = provider.max_invoices
         self.by_id: dict[str, Invoice] = {}
         self.pages = 0
         self.total: int | None = None
         self.stride = self.page_size
+        self.repeated: int | None = None  # lowest offset of a page that brought nothing new
         self.summary = AccountSummary()
 
-    async def _get(self, offset: int) -> Page:
+    async def _get(self, offset: int) -> tuple[int, int]:
+        """Read the page at ``offset``: (invoices on it, invoices not seen before)."""
         page = await self.provider._page(self.client, self.options, offset, self.page_size)
         if self.pages == 0:
             self.total = page.total_count
             self.stride = len(page.invoices) or self.page_size
+            if self.total is not None and self.total > self.limit:
+                raise ProviderError(
+                    f"Voximplant reported {shown_count(self.total)} invoices — more than "
+                    f"invoice-tui reads ({self.limit:,})", _WRONG_SERVER_HINT)
         self.pages += 1
+        before = len(self.by_id)
         for invoice in page.invoices:
             self.by_id.setdefault(invoice.id, invoice)
+        if len(self.by_id) > self.limit:
+            raise self._endless()
+        new = len(self.by_id) - before
+        if page.invoices and not new:
+            self.repeated = offset if self.repeated is None else min(self.repeated, offset)
         if self.progress is not None:
-            total_pages = math.ceil(self.total / self.stride) if self.total is not None else None
+            total_pages = -(-self.total // self.stride) if self.total is not None else None
             self.progress(FetchProgress(invoices=len(self.by_id), pages=self.pages,
                                         total_invoices=self.total, total_pages=total_pages))
-        return page
+        return len(page.invoices), new
+
+    def _endless(self) -> ProviderError:
+        return ProviderError(f"Voximplant's invoice list did not end within {self.limit:,} "
+                             "invoices (the most invoice-tui reads)", _WRONG_SERVER_HINT)
 
     async def run(self) -> list[Invoice]:
         """Fetch every page (and the summary); the invoices deduped by id, unsorted."""
         # The first page alone: its length is the stride the server really honours.
-        first = await self._get(0)
-        more = bool(first.invoices) and self.total is not None
-        offsets = range(self.stride, self.total or 0, self.stride) if more else range(0)
-        lengths = await self._concurrent(offsets)
-        if first.invoices and self.total is None:  # no total_count: walk until an empty page
-            await self._sequential(len(first.invoices), None)
-        # Pages shorter than the stride leave gaps; an empty page means the list ended there.
-        end = min((o for o, n in lengths.items() if n == 0), default=self.total or 0)
+        got, _ = await self._get(0)
+        # Without total_count the list is read until it ends, which must happen within
+        # the ceiling: one stride past it is the last offset that can still prove it.
+        stop = self.total if self.total is not None else self.limit + self.stride
+        offsets = range(self.stride, stop, self.stride) if got else range(0)
+        lengths, end = await self._concurrent(offsets)
+        if got and self.total is None and end is None:
+            raise self._endless()
+        # Pages shorter than the stride leave gaps up to the list's end.
+        end = stop if end is None else end
         for offset in sorted(lengths):
             got = lengths[offset]
             if 0 < got < self.stride and offset + got < end:
                 await self._sequential(offset + got, min(offset + self.stride, end))
+        if self.repeated is not None and self.total is not None and len(self.by_id) < self.total:
+            raise ProviderError(
+                f"Voximplant sent the same invoices again for offset {self.repeated} "
+                f"({len(self.by_id):,} of {self.total:,} read)",
+                "the server, or a proxy in between, ignores offset; check base_url")
         return list(self.by_id.values())
 
-    async def _concurrent(self, offsets: range) -> dict[int, int]:
+    async def _concurrent(self, offsets: range) -> tuple[dict[int, int], int | None]:
+        """Read the pages at ``offsets`` concurrently: their lengths, and where the list ended.
+
+        The end is the lowest offset whose page was empty (total_count overstated)
+        or brought nothing new (offset ignored); nothing at or after it is asked for.
+        """
         lengths: dict[int, int] = {}
-        end = offsets.stop  # lowered by an empty page (total_count overstated)
+        end: int | None = None
         # GetAccountInfo is queued first: it shares the concurrency budget, and it is only
         # sent once the first page succeeded (so it never races or outlives a failed fetch).
         jobs: Iterator[int | None] = itertools.chain([None], offsets)
@@ -539,11 +610,12 @@ class _Pagination:
                 if offset is None:
                     self.summary = await self.provider._summary(self.client, self.options)
                     continue
-                if offset >= end:
-                    return  # an empty page ended the list early: skip everything after it
-                got = lengths[offset] = len((await self._get(offset)).invoices)
-                if got == 0:
-                    end = min(end, offset)
+                if end is not None and offset >= end:
+                    return  # the list ended before: skip everything after it
+                got, new = await self._get(offset)
+                lengths[offset] = got
+                if not got or not new:
+                    end = offset if end is None else min(end, offset)
 
         workers = max(1, min(self.options.concurrency, len(offsets) + 1))
         try:
@@ -552,16 +624,15 @@ class _Pagination:
                     group.create_task(worker())
         except BaseExceptionGroup as grouped:
             raise _first_error(grouped) from None
-        return lengths
+        return lengths, end
 
-    async def _sequential(self, offset: int, end: int | None) -> None:
+    async def _sequential(self, offset: int, end: int) -> None:
         """Read from ``offset`` until ``end`` (or the list's end), advancing by what arrives."""
-        while end is None or offset < end:
-            before = len(self.by_id)
-            page = await self._get(offset)
-            if not page.invoices or len(self.by_id) == before:
+        while offset < end:
+            got, new = await self._get(offset)
+            if not got or not new:
                 return  # end of list, or a server that ignores offset: stop, don't loop
-            offset += len(page.invoices)
+            offset += got
 
 
 def _first_error(grouped: BaseExceptionGroup[BaseException]) -> BaseException:
