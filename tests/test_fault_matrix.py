@@ -53,7 +53,11 @@ from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import AccountConfig, config_path, load_config, save_config
 from invoice_tui.providers._http import RetryPolicy
 from invoice_tui.providers.base import FetchOptions, FetchResult, ProviderError
-from invoice_tui.providers.voximplant import MAX_INVOICES, VoximplantProvider
+from invoice_tui.providers.voximplant import (
+    MAX_INVOICES,
+    MAX_UNCOUNTED_INVOICES,
+    VoximplantProvider,
+)
 from invoice_tui.ui.app import InvoiceApp
 
 REPO = Path(invoice_tui.__file__).parent.parent
@@ -201,9 +205,19 @@ async def test_unique_ids_forever_without_a_total_stop_at_the_ceiling(
     hostile.respond = _fresh_pages()
     error = await _vox_error(_vox(hostile, tmp_path, max_invoices=5_000), page_size=100)
     assert error.reason == ("Voximplant's invoice list did not end within 5,000 invoices "
-                            "(the most invoice-tui reads)")
+                            "(the most invoice-tui reads of a list without total_count)")
     assert error.hint == WRONG_SERVER
     assert 5_000 // 100 <= _invoice_requests(hostile) <= 5_000 // 100 + 1 + 4
+
+
+async def test_a_list_without_a_total_is_trusted_less_than_a_counted_one(
+        hostile: HostileServer, tmp_path: Path) -> None:
+    # Off-spec (the API always counts): the default ceiling for it is MAX_UNCOUNTED_INVOICES,
+    # so a server streaming new ids forever ends in seconds, not after a million invoices.
+    hostile.respond = _fresh_pages()
+    error = await _vox_error(_vox(hostile, tmp_path), page_size=1000)
+    assert error.reason.startswith(
+        f"Voximplant's invoice list did not end within {MAX_UNCOUNTED_INVOICES:,} invoices")
 
 
 @pytest.mark.parametrize("stock", [4_999, 5_000])

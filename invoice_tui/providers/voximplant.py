@@ -39,6 +39,10 @@ _KEY_LENGTH_WARNING: type[Warning] | None = getattr(jwt, "InsecureKeyLengthWarni
 # account, while a server claiming or sending more (10^12, "unique ids forever") is
 # refused instead of being read until memory runs out (~1 KB per invoice held).
 MAX_INVOICES = 1_000_000
+# The API always sends total_count; a list without one is off-spec, so it is trusted
+# less: read up to this many (~10 s and ~60 MB here), then refused. This keeps a server
+# that streams new ids forever within the timeout-and-memory bar of the other modes.
+MAX_UNCOUNTED_INVOICES = 50_000
 # Counts above this are only "absurd": their exact value never matters, and keeping
 # them bounded keeps every message short (a 400-digit total_count is "more than 10^18").
 _COUNT_CAP = 10**18
@@ -518,8 +522,9 @@ class _Pagination:
     Paging always ends, whatever the server says: at ``total_count``, at an
     empty page, at a page that brings no id not seen before (a server or proxy
     ignoring offset), and at the provider's ``max_invoices``: a larger
-    total_count is refused after the first page, and a list without one that
-    keeps going past the ceiling is an error, never a silent truncation.
+    total_count is refused after the first page, and a list without one (read
+    up to ``MAX_UNCOUNTED_INVOICES``) that keeps going past the ceiling is an
+    error, never a silent truncation.
     """
 
     def __init__(self, provider: VoximplantProvider, client: httpx.AsyncClient,
@@ -543,7 +548,9 @@ class _Pagination:
         if self.pages == 0:
             self.total = page.total_count
             self.stride = len(page.invoices) or self.page_size
-            if self.total is not None and self.total > self.limit:
+            if self.total is None:
+                self.limit = min(self.limit, MAX_UNCOUNTED_INVOICES)
+            elif self.total > self.limit:
                 raise ProviderError(
                     f"Voximplant reported {shown_count(self.total)} invoices — more than "
                     f"invoice-tui reads ({self.limit:,})", _WRONG_SERVER_HINT)
@@ -563,8 +570,10 @@ class _Pagination:
         return len(page.invoices), new
 
     def _endless(self) -> ProviderError:
+        uncounted = " of a list without total_count" if self.total is None else ""
         return ProviderError(f"Voximplant's invoice list did not end within {self.limit:,} "
-                             "invoices (the most invoice-tui reads)", _WRONG_SERVER_HINT)
+                             f"invoices (the most invoice-tui reads{uncounted})",
+                             _WRONG_SERVER_HINT)
 
     async def run(self) -> list[Invoice]:
         """Fetch every page (and the summary); the invoices deduped by id, unsorted."""
