@@ -294,9 +294,11 @@ def search_text(invoice: Invoice) -> str:
     Sanitized and case-folded. Fields are space-separated and filter tokens hold no
     whitespace, so no token matches across two fields.
     """
-    parts = [invoice.number or "", invoice.label or "", invoice.status, invoice.account]
+    parts = [invoice.number, invoice.label, invoice.status, invoice.account]
     parts.extend(line.description for line in invoice.lines)
-    return sanitize(" ".join(parts)).casefold()
+    # Empty fields left out: a double space would send every invoice down the
+    # sanitizer's slow path (it folds whitespace).
+    return sanitize(" ".join(part for part in parts if part)).casefold()
 
 
 def _tie_key(invoice: Invoice) -> tuple[int, str, str]:
