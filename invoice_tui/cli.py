@@ -324,7 +324,7 @@ def _run_export(args: argparse.Namespace) -> int:
         first, *rest = str(exc).splitlines()
         _say(first)
         for line in rest:
-            print(f"  {line}", file=sys.stderr)
+            print(f"  {sanitize(line)}", file=sys.stderr)  # may quote the file
         return 2
 
     selected = sort_for_export(filter_by_month(invoices, args.since, args.until))
