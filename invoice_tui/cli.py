@@ -34,6 +34,7 @@ from .fs import write_atomic
 from .model import Invoice
 from .providers.base import ProviderError
 from .sync import SyncFailed, SyncOutcome, sync_all
+from .text import sanitize
 
 PROG = "invoice-tui"
 log = logging.getLogger(__name__)
@@ -169,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
 # --- helpers -----------------------------------------------------------------------
 
 def _say(line: str, stream: TextIO | None = None) -> None:
-    print(f"{PROG}: {line}", file=stream or sys.stderr)
+    # Lines quote server text, file names and config values: sanitized, so one line
+    # and no escape sequence reaches the terminal, whoever built the message.
+    print(f"{PROG}: {sanitize(line)}", file=stream or sys.stderr)
 
 
 @contextlib.contextmanager
@@ -321,7 +324,7 @@ def _run_export(args: argparse.Namespace) -> int:
         first, *rest = str(exc).splitlines()
         _say(first)
         for line in rest:
-            print(f"  {line}", file=sys.stderr)
+            print(f"  {sanitize(line)}", file=sys.stderr)  # may quote the file
         return 2
 
     selected = sort_for_export(filter_by_month(invoices, args.since, args.until))

@@ -21,6 +21,21 @@ _MINOR_DIGITS: Mapping[str, int] = {
     "XOF": 0, "XPF": 0,
 }
 
+#: ISO 4217's "no currency": shown for a code that is not one (see :func:`currency_code`).
+UNKNOWN_CURRENCY = "XXX"
+
+
+def currency_code(value: object) -> str | None:
+    """``value`` as an ISO 4217-shaped code (three ASCII letters, uppercased), else ``None``.
+
+    Currency codes come from servers and from the cache file, neither of which we trust:
+    only such a code is ever shown or used as a key for totals.
+    """
+    if type(value) is str and len(value) == 3 and value.isascii() and value.isalpha():
+        return value if value.isupper() else value.upper()
+    return None
+
+
 def minor_digits(currency: str) -> int:
     """Number of minor-unit digits of an ISO 4217 currency code (2 unless known otherwise)."""
     return _MINOR_DIGITS.get(currency.upper(), 2)
@@ -32,18 +47,20 @@ def format_money(amount: Decimal | None, currency: str, *, with_code: bool = Fal
     ``format_money(Decimal("1234.5"), "USD") == "1,234.50"``; JPY shows no decimals.
     Amounts with more precision than the currency keep it rather than silently
     rounding a figure the provider sent (``0.125 USD`` stays ``0.125``).
-    ``None`` renders as an empty string.
+    ``None`` renders as an empty string. A ``currency`` that is not an ISO-shaped code
+    is shown as ``XXX`` (never as sent: it may hold escape sequences).
     """
     if amount is None:
         return ""
-    quantum = Decimal(1).scaleb(-minor_digits(currency))
+    code = currency_code(currency) or UNKNOWN_CURRENCY
+    quantum = Decimal(1).scaleb(-minor_digits(code))
     try:
         rounded = amount.quantize(quantum, rounding=ROUND_HALF_EVEN)
     except InvalidOperation:  # astronomically large: show it as sent
         rounded = amount
     shown = amount if rounded != amount else rounded
     text = f"{shown:,f}"
-    return f"{text} {currency}" if with_code else text
+    return f"{text} {code}" if with_code else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,13 +142,20 @@ class AccountSummary:
 
 
 def totals_by_currency(invoices: Iterable[Invoice]) -> dict[str, Decimal]:
-    """Sum ``Invoice.total`` per currency (never across currencies), in first-seen order."""
+    """Sum ``Invoice.total`` per currency (never across currencies), in first-seen order.
+
+    Invoices whose currency is unknown (``XXX``, or not an ISO-shaped code) are left out:
+    they may be in different currencies, so no sum of them means anything.
+    """
     totals: dict[str, Decimal] = {}
     for invoice in invoices:
-        if invoice.total is None:
-            totals.setdefault(invoice.currency, Decimal(0))
+        code = currency_code(invoice.currency)
+        if code is None or code == UNKNOWN_CURRENCY:
             continue
-        totals[invoice.currency] = totals.get(invoice.currency, Decimal(0)) + invoice.total
+        if invoice.total is None:
+            totals.setdefault(code, Decimal(0))
+            continue
+        totals[code] = totals.get(code, Decimal(0)) + invoice.total
     return totals
 
 

@@ -6,7 +6,7 @@ that order, and a narrower filter (a longer query, fewer accounts, a month insid
 the year) scans only the previous result. ``rows`` and ``totals`` are computed
 lazily, so a burst of changes costs one recomputation.
 
-Also home of :func:`sanitize`, which every screen uses to show untrusted text.
+Text cells are sanitized with :func:`invoice_tui.text.sanitize`, the one sanitizer.
 """
 
 from __future__ import annotations
@@ -21,46 +21,20 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any, Literal
 
-from invoice_tui.model import Invoice, format_money, totals_by_currency
+from invoice_tui.model import (
+    UNKNOWN_CURRENCY,
+    Invoice,
+    currency_code,
+    format_money,
+    totals_by_currency,
+)
+from invoice_tui.text import sanitize
 
 __all__ = [
     "COLUMNS", "ESTIMATE_MARK", "Column", "InvoiceView", "Period", "PreparedAccount",
-    "cell_text", "column", "fit_columns", "format_period", "prepare_account", "sanitize",
-    "search_text", "status_group",
+    "cell_text", "column", "fit_columns", "format_period", "prepare_account", "search_text",
+    "status_group",
 ]
-
-# --- untrusted text ------------------------------------------------------------------------
-
-# Whole terminal escape sequences go, not just their ESC: OSC/DCS/APC/PM/SOS up to their
-# terminator (BEL or ST; an unterminated one swallows the rest, as a terminal would), CSI
-# with its parameters, and two-character ESC sequences. Both 7-bit and C1 introducers.
-_ESCAPE_SEQUENCE = re.compile(
-    r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f]).*?(?:\x07|\x1b\\|\x9c|$)"
-    r"|(?:\x1b\[|\x9b)[\x20-\x3f]*[\x40-\x7e]?"
-    r"|\x1b[\x20-\x7e]?",
-    re.DOTALL,
-)
-# Line breaks and tabs become one space so a cell stays one line; every other control
-# character (C0, DEL, C1) and the bidi overrides that can disguise text are removed.
-_WHITESPACE_CONTROLS = "\t\n\v\f\r\x1c\x1d\x1e\x1f\x85\u2028\u2029"
-_CONTROL_TRANSLATION = {
-    **{code: None for code in (*range(0x00, 0x20), *range(0x7F, 0xA0))},
-    **{code: None for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))},
-    **{ord(char): " " for char in _WHITESPACE_CONTROLS},
-}
-
-
-def sanitize(text: str) -> str:
-    """Untrusted text made safe to display literally.
-
-    Removes terminal escape sequences whole (``"\\x1b[2J"``, ``"\\x1b]52;c;…\\x07"``), every
-    other C0/C1 control character and DEL, and bidi overrides; tabs and line breaks become a
-    space. Markup is not touched here: callers must never parse the result as markup.
-    """
-    if text.isprintable():  # the common case, checked at C speed
-        return text
-    return _ESCAPE_SEQUENCE.sub("", text).translate(_CONTROL_TRANSLATION)
-
 
 # --- statuses ------------------------------------------------------------------------------
 
@@ -290,7 +264,9 @@ def cell_text(invoice: Invoice, key: str) -> str:
         return date.isoformat() if date else ""
     if key == "invoice":
         return sanitize(invoice.title)
-    if key in ("account", "status", "currency"):
+    if key == "currency":  # the code format_money shows (the cache file is not trusted)
+        return currency_code(invoice.currency) or UNKNOWN_CURRENCY
+    if key in ("account", "status"):
         return sanitize(getattr(invoice, key))
     raise KeyError(key)
 
@@ -318,9 +294,11 @@ def search_text(invoice: Invoice) -> str:
     Sanitized and case-folded. Fields are space-separated and filter tokens hold no
     whitespace, so no token matches across two fields.
     """
-    parts = [invoice.number or "", invoice.label or "", invoice.status, invoice.account]
+    parts = [invoice.number, invoice.label, invoice.status, invoice.account]
     parts.extend(line.description for line in invoice.lines)
-    return sanitize(" ".join(parts)).casefold()
+    # Empty fields left out: a double space would send every invoice down the
+    # sanitizer's slow path (it folds whitespace).
+    return sanitize(" ".join(part for part in parts if part)).casefold()
 
 
 def _tie_key(invoice: Invoice) -> tuple[int, str, str]:

@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 from test_unleash import BODY_JSON
 from test_voximplant import PAGE_JSON
 
-from invoice_tui.model import invoice_to_dict
+from invoice_tui.model import AccountSummary, currency_code, invoice_to_dict
 from invoice_tui.providers import unleash, voximplant
 from invoice_tui.providers._http import loads
 from invoice_tui.providers.base import ProviderError
+from invoice_tui.text import sanitize
 
 FIELD_NAMES = [
     # Voximplant
@@ -99,13 +100,32 @@ def _only_provider_errors(parse: Any, body: Any) -> None:
     except ProviderError as error:
         assert error.reason and "\n" not in str(error)
         return
-    # Whatever parsed must be exact, finite money that exports (no float, no NaN).
+    # Whatever parsed must be exact, finite money that exports (no float, no NaN), text
+    # the one sanitizer leaves as is, and currency codes of three uppercase letters.
     for value in _values(result):
         assert not isinstance(value, float)
         if isinstance(value, Decimal):
             assert value.is_finite()
+        if isinstance(value, str):
+            assert sanitize(value) == value
+    for code in _currencies(result):
+        assert code is None or currency_code(code) == code
     for invoice in getattr(result, "invoices", ()):
         json.dumps(invoice_to_dict(invoice))
+    for line in getattr(result, "warnings", ()):
+        assert sanitize(line) == line
+
+
+def _currencies(result: Any) -> list[str | None]:
+    if result is None:
+        return []
+    if isinstance(result, AccountSummary):
+        return [result.plan_currency, result.balance_currency]
+    invoices = getattr(result, "invoices", ())
+    lines = [line for invoice in invoices for line in invoice.lines]
+    return [*(i.currency for i in invoices), *(line.currency for line in lines),
+            *(tax.currency for line in lines for tax in line.taxes),
+            *_currencies(getattr(result, "summary", None))]
 
 
 def _values(obj: Any) -> list[Any]:

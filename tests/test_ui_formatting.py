@@ -8,10 +8,10 @@ from decimal import Decimal
 from ui_helpers import NOW, UNTRUSTED
 
 from invoice_tui.providers import FetchProgress
+from invoice_tui.text import sanitize
 from invoice_tui.ui.formatting import (
     money_text,
     relative_time,
-    safe,
     status_content,
     totals_text,
     usage_bar,
@@ -50,7 +50,7 @@ def test_usage_bar_shows_consumption_against_the_limit() -> None:
 
 
 def test_untrusted_text_is_stripped_of_escapes_but_kept_literal() -> None:
-    shown = safe(UNTRUSTED)
+    shown = sanitize(UNTRUSTED)
     assert "\x1b" not in shown and "\x07" not in shown and "ZXZpbA" not in shown
     assert shown.startswith("[bold red]x[/] [link=https://evil.example]click[/link]")
     badge = status_content("estimate", estimate_badge=True)

@@ -18,7 +18,6 @@ from invoice_tui.view import (
     column,
     fit_columns,
     format_period,
-    sanitize,
     status_group,
 )
 
@@ -35,30 +34,6 @@ def view_of(*invoices: Invoice) -> InvoiceView:
 
 def keys(rows: object) -> list[tuple[str, str]]:
     return [(inv.account, inv.id) for inv in rows]  # type: ignore[attr-defined]
-
-
-# --- sanitize ------------------------------------------------------------------------------
-
-
-def test_sanitize_removes_escape_sequences_whole() -> None:
-    assert sanitize("a\x1b]52;c;ZXZpbA==\x07b") == "ab"
-    assert sanitize("a\x1b]8;;https://e.com\x1b\\link\x1b]8;;\x1b\\b") == "alinkb"
-    assert sanitize("x\x1b[2Jy\x1b[1;31mz") == "xyz"
-    assert sanitize("x\x9b2Jy") == "xy"  # C1 CSI
-
-
-def test_sanitize_removes_control_characters_and_keeps_text() -> None:
-    assert sanitize("bell\x07 del\x7f nul\x00 c1\x85x\x9c") == "bell del nul c1 x"
-    assert sanitize("two\nlines\tand\rtab") == "two lines and tab"
-    assert sanitize("\u202eevil") == "evil"  # right-to-left override
-    assert sanitize("Zürich — 東京 [bold]x[/]") == "Zürich — 東京 [bold]x[/]"
-
-
-@given(st.text())
-def test_sanitize_output_has_no_control_characters(text: str) -> None:
-    cleaned = sanitize(text)
-    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in cleaned)
-    assert sanitize(cleaned) == cleaned
 
 
 def test_status_groups() -> None:

@@ -2,8 +2,9 @@
 
 Each kind of failure gets its own one-line reason and hint (as Posting does),
 so what reaches the user is always a :class:`ProviderError`, never a traceback,
-and never a secret: callers pass theirs in ``secrets`` and every message built
-from server text goes through :func:`~invoice_tui.providers._parse.clean`.
+and never a secret: callers pass theirs in ``secrets`` (every failure's reason and
+hint are redacted with :func:`~invoice_tui.text.redact`), and server text in a
+message goes through :func:`~invoice_tui.text.sanitize` (``ProviderError`` does it).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._parse import clean
+from ..text import redact
 from .base import FetchOptions, ProviderError
 
 T = TypeVar("T")
@@ -304,9 +305,9 @@ async def request(
 
 
 def _redacted(error: ProviderError, secrets: list[str]) -> ProviderError:
-    if not secrets:
-        return error
+    # The reason and hint are sanitized already (by ProviderError), so a secret cannot
+    # hide behind an escape sequence here; JWTs and "Bearer …" go even without secrets.
     return ProviderError(
-        clean(error.reason, secrets, limit=10_000), clean(error.hint, secrets, limit=10_000),
+        redact(error.reason, secrets), redact(error.hint, secrets),
         retryable=error.retryable, retry_after=error.retry_after,
     )

@@ -8,12 +8,13 @@ that names the invoice, so a bad value never crashes the app.
 from __future__ import annotations
 
 import datetime as dt
-import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation, Overflow
 from typing import Any, TypeVar, cast
 
-from ..model import Invoice
+from ..model import UNKNOWN_CURRENCY, Invoice, currency_code
+from ..text import sanitize
 from .base import ProviderError
 
 # Amounts beyond these bounds are garbage, not money; rejecting them keeps every
@@ -24,11 +25,6 @@ _DIGITS = Context(prec=40, traps=[Inexact])
 _EXACT = Context(prec=100, traps=[InvalidOperation, Overflow, Inexact])
 
 T = TypeVar("T")
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# JWTs and "Bearer …" values are redacted even when we do not know them.
-_JWT_LIKE = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]*")
-_BEARER = re.compile(r"(?i)\bbearer\s+\S+")
 
 
 class FieldError(Exception):
@@ -59,19 +55,56 @@ def each(values: object, field: str, parse: Callable[[Any], T]) -> tuple[T, ...]
     return tuple(parsed)
 
 
+class Warnings:
+    """Values a fetch replaced by a safe marker, as warning lines (``FetchResult.warnings``).
+
+    One line per kind of problem, however many invoices have it: the first case, then
+    how many more (10 000 bad invoices are one line, not 10 000). Thread-safe: the pages
+    of one fetch may be parsed in threads at the same time.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kinds: dict[str, tuple[str, set[object]]] = {}
+
+    def add(self, kind: str, line: str, key: object = None) -> None:
+        """Record one case of ``kind``; ``key`` (e.g. an invoice id) counts a case once."""
+        with self._lock:
+            _, keys = self._kinds.setdefault(kind, (line, set()))
+            keys.add(key)
+
+    def lines(self) -> tuple[str, ...]:
+        """One line per kind, in the order first seen."""
+        with self._lock:
+            return tuple(
+                first if len(keys) == 1 else
+                f"{first} (and {len(keys) - 1:,} more invoice{'s' if len(keys) > 2 else ''})"
+                for first, keys in self._kinds.values())
+
+
 def invoice(service: str, raw: object, ref: Callable[[Mapping[str, Any]], str],
-            build: Callable[[Mapping[str, Any]], Invoice]) -> Invoice:
-    """``build(raw)``, with any bad field reported as a ProviderError naming the invoice."""
+            build: Callable[[Mapping[str, Any], list[str]], Invoice],
+            warnings: Warnings | None = None) -> Invoice:
+    """``build(raw, bad)``, with any bad field reported as a ProviderError naming the invoice.
+
+    ``build`` hands ``bad`` to :func:`currency`; bad currencies anywhere in the invoice
+    become one case of the ``currency`` warning in ``warnings``.
+    """
     if not isinstance(raw, Mapping):
         raise ProviderError(f"{service} sent an invoice that is not a JSON object",
                             "the API answer has an unexpected shape; try again later")
+    bad: list[str] = []
     try:
-        return build(raw)
+        result = build(raw, bad)
     except FieldError as exc:
         raise ProviderError(
             f"{service} invoice {ref(raw)}: {exc.field} {exc.problem}",
             f"the invoice data is malformed; try again later or report it to {service} support",
         ) from None
+    if bad and warnings is not None:
+        warnings.add("currency", f"invoice {sanitize(result.title, limit=40)}: {bad[0]}",
+                     key=result.id)
+    return result
 
 
 def _kind(value: object) -> str:
@@ -154,16 +187,53 @@ def subtract(left: Decimal | None, right: Decimal | None, field: str) -> Decimal
 
 
 def text(value: object, field: str, *, required: bool = False) -> str | None:
-    """A string field; numbers are accepted as their text (ids and numbers are sometimes ints)."""
-    if value is None or value == "":
+    """A string field, sanitized; numbers are accepted as their text (ids and numbers are
+    sometimes ints).
+
+    Sanitized here (:func:`~invoice_tui.text.sanitize`), once, so no escape sequence,
+    bidi or zero-width character reaches the model, the cache, an export or a screen.
+    Text that sanitizes to nothing counts as missing.
+    """
+    if type(value) is str:
+        # sanitize()'s own fast test, inlined: this runs for every text field of every
+        # invoice, and nearly all of them are already clean.
+        if not value.isprintable() or "  " in value or value[:1] == " " or value[-1:] == " ":
+            value = sanitize(value)
+    elif isinstance(value, str):
+        value = sanitize(value)
+    elif isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)
+    elif value is not None:
+        raise FieldError(field, f"should be a string, got {_kind(value)}")
+    if not value:
         if required:
             raise FieldError(field, "is missing")
         return None if value is None else ""
-    if isinstance(value, str):
+    return value
+
+
+def currency(value: object, field: str, bad: list[str], *, required: bool = False) -> str | None:
+    """A currency code: three ASCII letters, uppercased (``usd`` → ``USD``).
+
+    Anything else (escape sequences, ``US$``, four letters, a number) becomes ``XXX``,
+    ISO 4217's "no currency", and a description of it is appended to ``bad`` (one
+    warning per fetch, see :class:`Warnings`): a code is shown beside every amount, so a
+    raw one would reach every screen. Absent (``null`` or ``""``): ``None``.
+    """
+    if type(value) is str and len(value) == 3 and value.isupper() and value.isalpha() \
+            and value.isascii():  # the common case first: no call for "USD"
         return value
-    if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return str(value)
-    raise FieldError(field, f"should be a string, got {_kind(value)}")
+    code = currency_code(value)
+    if code is not None:
+        return code
+    if value is None or value == "":
+        if required:
+            raise FieldError(field, "is missing")
+        return None
+    # repr() spells control characters out (\x1b…): the user sees what was sent, inertly.
+    bad.append(f"{field} {sanitize(repr(value), limit=40)} is not an ISO code "
+               f"— shown as {UNKNOWN_CURRENCY}")
+    return UNKNOWN_CURRENCY
 
 
 def date(value: object, field: str, *, required: bool = False) -> dt.date | None:
@@ -180,18 +250,6 @@ def date(value: object, field: str, *, required: bool = False) -> dt.date | None
         except ValueError:
             pass
     raise FieldError(field, "is not a YYYY-MM-DD date")
-
-
-def clean(value: object, secrets: Iterable[str] = (), limit: int = 200) -> str:
-    """Untrusted text made safe for a one-line message: secrets redacted, controls stripped."""
-    result = str(value)
-    for secret in secrets:
-        if secret:
-            result = result.replace(secret, "***")
-    result = _JWT_LIKE.sub("***", result)
-    result = _BEARER.sub("Bearer ***", result)
-    result = " ".join(_CONTROL.sub(" ", result).split())
-    return result if len(result) <= limit else result[: limit - 1] + "…"
 
 
 def _id_order(invoice_id: str) -> tuple[int, str]:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Protocol
 import httpx
 
 from ..model import AccountSummary, Invoice
+from ..text import sanitize
 
 
 class ProviderError(Exception):
@@ -22,7 +23,9 @@ class ProviderError(Exception):
 
     ``retryable`` marks transient failures (rate limits, 5xx, "try later");
     ``retry_after`` is the server's requested delay in seconds, if any.
-    Messages must never contain secrets (tokens, keys, JWTs).
+    Messages must never contain secrets (tokens, keys, JWTs). Both are sanitized here
+    (:func:`~invoice_tui.text.sanitize`), so server text inside them (a message, an
+    invoice title) is safe wherever the error is shown: pane, toast, modal or stderr.
     """
 
     def __init__(
@@ -33,18 +36,14 @@ class ProviderError(Exception):
         retryable: bool = False,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(reason)
-        self.reason = _one_line(reason)
-        self.hint = _one_line(hint)
+        self.reason = sanitize(reason)
+        self.hint = sanitize(hint)
+        super().__init__(self.reason)  # args too: reprs and crash dumps show them
         self.retryable = retryable
         self.retry_after = retry_after
 
     def __str__(self) -> str:
         return f"{self.reason} — {self.hint}" if self.hint else self.reason
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
 
 from ..model import AccountSummary, Invoice, Line
+from ..text import redact, sanitize
 from . import _http, _parse
 from ._parse import FieldError
 from .base import FetchOptions, FetchProgress, FetchResult, ProgressCallback, ProviderError
@@ -19,44 +20,44 @@ _TOKEN_HINT = ("create a personal access token or an admin/service-account token
                "and put it in the account's token or token_env")
 
 
-def _line(kind: str) -> Callable[[object], Line]:
-    def parse(raw: object) -> Line:
-        data = _parse.mapping(raw, "", required=True)
-        return Line(
-            kind=kind,
-            description=_parse.text(data.get("description"), "description") or "",
-            quantity=_parse.amount(data.get("quantity"), "quantity"),
-            unit_price=_parse.amount(data.get("unitPrice"), "unitPrice"),
-            amount=_parse.amount(data.get("totalAmount"), "totalAmount"),
-            currency=_parse.text(data.get("currency"), "currency"),
-            period_start=_parse.date(data.get("startDate"), "startDate"),
-            period_end=_parse.date(data.get("endDate"), "endDate"),
-            consumption=_parse.amount(data.get("consumption"), "consumption"),
-            limit=_parse.amount(data.get("limit"), "limit"),
-            lookup_key=_parse.text(data.get("lookupKey"), "lookupKey"),
-        )
-    return parse
-
-
-_MAIN_LINE, _USAGE_LINE = _line("main"), _line("usage")
+def _line(kind: str, raw: object, bad: list[str]) -> Line:
+    data = _parse.mapping(raw, "", required=True)
+    return Line(
+        kind=kind,
+        description=_parse.text(data.get("description"), "description") or "",
+        quantity=_parse.amount(data.get("quantity"), "quantity"),
+        unit_price=_parse.amount(data.get("unitPrice"), "unitPrice"),
+        amount=_parse.amount(data.get("totalAmount"), "totalAmount"),
+        currency=_parse.currency(data.get("currency"), "currency", bad),
+        period_start=_parse.date(data.get("startDate"), "startDate"),
+        period_end=_parse.date(data.get("endDate"), "endDate"),
+        consumption=_parse.amount(data.get("consumption"), "consumption"),
+        limit=_parse.amount(data.get("limit"), "limit"),
+        lookup_key=_parse.text(data.get("lookupKey"), "lookupKey"),
+    )
 
 
 def _invoice_ref(raw: Mapping[str, Any]) -> str:
     for key in ("monthText", "invoiceDate"):
         value = raw.get(key)
         if isinstance(value, str) and value:
-            return _parse.clean(value, limit=40)
+            return sanitize(value, limit=40)
     return "(unnamed)"
 
 
-def parse_invoice(account: str, raw: object) -> Invoice:
-    """One detailed invoice → :class:`Invoice` (SPEC §2); a bad field → ProviderError naming it."""
-    def build(data: Mapping[str, Any]) -> Invoice:
+def parse_invoice(account: str, raw: object, warnings: _parse.Warnings | None = None) -> Invoice:
+    """One detailed invoice → :class:`Invoice` (SPEC §2); a bad field → ProviderError naming it.
+
+    A currency that is not an ISO code becomes ``XXX`` with a line in ``warnings``.
+    """
+    def build(data: Mapping[str, Any], bad: list[str]) -> Invoice:
         invoice_date = _parse.text(data.get("invoiceDate"), "invoiceDate", required=True)
         month = _parse.text(data.get("monthText"), "monthText")
         url = _parse.text(data.get("invoiceURL"), "invoiceURL") or None
-        lines = (_parse.each(data.get("mainLines"), "mainLines", _MAIN_LINE)
-                 + _parse.each(data.get("usageLines"), "usageLines", _USAGE_LINE))
+        lines = (_parse.each(data.get("mainLines"), "mainLines",
+                             lambda line: _line("main", line, bad))
+                 + _parse.each(data.get("usageLines"), "usageLines",
+                               lambda line: _line("usage", line, bad)))
         starts = [line.period_start for line in lines if line.period_start is not None]
         ends = [line.period_end for line in lines if line.period_end is not None]
         return Invoice(
@@ -69,7 +70,8 @@ def parse_invoice(account: str, raw: object) -> Invoice:
             period_start=min(starts, default=None),
             period_end=max(ends, default=None),
             status=_parse.text(data.get("status"), "status") or "unknown",
-            currency=str(_parse.text(data.get("currency"), "currency", required=True)),
+            currency=str(_parse.currency(data.get("currency"), "currency", bad,
+                                         required=True)),
             subtotal=_parse.amount(data.get("subtotal"), "subtotal"),
             tax=_parse.amount(data.get("taxAmount"), "taxAmount"),
             total=_parse.amount(data.get("totalAmount"), "totalAmount"),
@@ -79,24 +81,30 @@ def parse_invoice(account: str, raw: object) -> Invoice:
             lines=lines,
         )
 
-    return _parse.invoice(SERVICE, raw, _invoice_ref, build)
+    return _parse.invoice(SERVICE, raw, _invoice_ref, build, warnings)
 
 
 def parse_invoices(account: str, body: object) -> FetchResult:
-    """A detailed-invoices body → invoices (newest first) and the plan price."""
+    """A detailed-invoices body → invoices (newest first), the plan price, and warnings
+    (one line per kind of value replaced by a safe marker, e.g. a currency shown as XXX)."""
     if not isinstance(body, Mapping) or "invoices" not in body:
         raise ProviderError("Unleash sent an unexpected answer (no invoices list)",
                             "check base_url is the instance URL including its path prefix")
+    warnings = _parse.Warnings()
+    bad: list[str] = []
     try:
         raws = _parse.items(body.get("invoices"), "invoices")
         summary = AccountSummary(
             plan_price=_parse.amount(body.get("planPrice"), "planPrice"),
-            plan_currency=_parse.text(body.get("planCurrency"), "planCurrency") or None,
+            plan_currency=_parse.currency(body.get("planCurrency"), "planCurrency", bad),
         )
     except FieldError as exc:
         raise ProviderError(f"Unleash sent an unexpected answer: {exc}",
                             "try again later; if it persists, report it") from None
-    return FetchResult(_parse.newest_first(parse_invoice(account, raw) for raw in raws), summary)
+    if bad:
+        warnings.add("planCurrency", bad[0])
+    invoices = _parse.newest_first(parse_invoice(account, raw, warnings) for raw in raws)
+    return FetchResult(invoices, summary, warnings.lines())
 
 
 def _server_message(response: httpx.Response, secrets: tuple[str, ...]) -> str | None:
@@ -112,7 +120,9 @@ def _server_message(response: httpx.Response, secrets: tuple[str, ...]) -> str |
     if not isinstance(message, str) and isinstance(details, list) and details:
         first = details[0]
         message = first.get("message") if isinstance(first, Mapping) else None
-    return _parse.clean(message, secrets) if isinstance(message, str) and message else None
+    if not isinstance(message, str) or not message:
+        return None
+    return sanitize(redact(sanitize(message), secrets), limit=200)
 
 
 def status_error(response: httpx.Response, secrets: tuple[str, ...] = ()) -> ProviderError | None:

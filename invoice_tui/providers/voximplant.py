@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from ..fs import FileTooLarge, NotARegularFile, read_small_file
 from ..model import AccountSummary, Invoice, Line, Tax
+from ..text import redact, sanitize
 from . import _http, _parse
 from ._parse import FieldError
 from .base import FetchOptions, FetchProgress, FetchResult, ProgressCallback, ProviderError
@@ -244,7 +245,8 @@ def api_error(body: object, secrets: tuple[str, ...] = ()) -> ProviderError | No
     raw_code = error.get("code")
     code = int(raw_code) if isinstance(raw_code, int | str) and _CODE.fullmatch(str(raw_code)) \
         else None
-    msg = _parse.clean(error.get("msg") or error.get("message") or "no message", secrets)
+    msg = sanitize(redact(sanitize(error.get("msg") or error.get("message") or "no message"),
+                          secrets), limit=200)
     retry_after = None
     if code == 416:
         match = _REPEAT_AFTER.search(msg)
@@ -261,11 +263,11 @@ def api_error(body: object, secrets: tuple[str, ...] = ()) -> ProviderError | No
 def _invoice_ref(raw: Mapping[str, Any]) -> str:
     value = raw.get("invoice_id")
     if isinstance(value, int | str) and not isinstance(value, bool) and str(value):
-        return _parse.clean(value, limit=40)
+        return sanitize(value, limit=40)
     return "(no invoice_id)"
 
 
-def _tax(raw: object) -> Tax:
+def _tax(raw: object, bad: list[str]) -> Tax:
     data = _parse.mapping(raw, "", required=True)
     return Tax(
         name=_parse.text(data.get("name"), "name"),
@@ -274,11 +276,11 @@ def _tax(raw: object) -> Tax:
         level=_parse.text(data.get("level"), "level"),
         category=_parse.text(data.get("category"), "category"),
         taxable=_parse.amount(data.get("taxable_measure"), "taxable_measure"),
-        currency=_parse.text(data.get("currency"), "currency"),
+        currency=_parse.currency(data.get("currency"), "currency", bad),
     )
 
 
-def _line(raw: object) -> Line:
+def _line(raw: object, bad: list[str]) -> Line:
     data = _parse.mapping(raw, "", required=True)
     money = _parse.mapping(data.get("amount"), "amount")
     return Line(
@@ -286,14 +288,17 @@ def _line(raw: object) -> Line:
         description=_parse.text(data.get("service_name"), "service_name") or "",
         amount=_parse.amount(money.get("total_amount"), "amount.total_amount"),
         tax=_parse.amount(money.get("tax_amount"), "amount.tax_amount"),
-        currency=_parse.text(money.get("currency"), "amount.currency"),
-        taxes=_parse.each(data.get("taxes"), "taxes", _tax),
+        currency=_parse.currency(money.get("currency"), "amount.currency", bad),
+        taxes=_parse.each(data.get("taxes"), "taxes", lambda tax: _tax(tax, bad)),
     )
 
 
-def parse_invoice(account: str, raw: object) -> Invoice:
-    """One AccountInvoice → :class:`Invoice` (SPEC §2); a bad field → ProviderError naming it."""
-    def build(data: Mapping[str, Any]) -> Invoice:
+def parse_invoice(account: str, raw: object, warnings: _parse.Warnings | None = None) -> Invoice:
+    """One AccountInvoice → :class:`Invoice` (SPEC §2); a bad field → ProviderError naming it.
+
+    A currency that is not an ISO code becomes ``XXX`` with a line in ``warnings``.
+    """
+    def build(data: Mapping[str, Any], bad: list[str]) -> Invoice:
         invoice_id = _parse.text(data.get("invoice_id"), "invoice_id", required=True)
         period = _parse.mapping(data.get("period"), "period")
         money = _parse.mapping(data.get("amount"), "amount", required=True)
@@ -308,20 +313,24 @@ def parse_invoice(account: str, raw: object) -> Invoice:
             period_start=_parse.date(period.get("from"), "period.from"),
             period_end=_parse.date(period.get("to"), "period.to"),
             status=_parse.text(data.get("status"), "status") or "unknown",
-            currency=str(_parse.text(money.get("currency"), "amount.currency", required=True)),
+            currency=str(_parse.currency(money.get("currency"), "amount.currency", bad,
+                                         required=True)),
             total=total,
             tax=tax,
             subtotal=_parse.subtract(total, tax, "amount (total − tax)"),
             discount=_parse.amount(money.get("discount_amount"), "amount.discount_amount"),
             amount_due=_parse.amount(money.get("amount_to_pay"), "amount.amount_to_pay"),
-            lines=_parse.each(data.get("rows"), "rows", _line),
+            lines=_parse.each(data.get("rows"), "rows", lambda row: _line(row, bad)),
         )
 
-    return _parse.invoice(SERVICE, raw, _invoice_ref, build)
+    return _parse.invoice(SERVICE, raw, _invoice_ref, build, warnings)
 
 
-def parse_page(account: str, body: object) -> Page:
-    """A GetAccountInvoices body → :class:`Page`; error bodies and odd shapes → ProviderError."""
+def parse_page(account: str, body: object, warnings: _parse.Warnings | None = None) -> Page:
+    """A GetAccountInvoices body → :class:`Page`; error bodies and odd shapes → ProviderError.
+
+    Values replaced by a safe marker (a currency shown as XXX) are noted in ``warnings``.
+    """
     error = api_error(body)
     if error is not None:
         raise error
@@ -336,23 +345,30 @@ def parse_page(account: str, body: object) -> Page:
     # A total_count that is no count (negative, fraction, text) is ignored like a missing
     # one: paging then ends at an empty or repeated page, or at MAX_INVOICES.
     total_count = _count(body.get("total_count"))
-    return Page(tuple(parse_invoice(account, raw) for raw in results), total_count)
+    return Page(tuple(parse_invoice(account, raw, warnings) for raw in results), total_count)
 
 
-def parse_account_info(body: object) -> AccountSummary:
-    """GetAccountInfo → balance and its currency (SPEC §1); ProviderError on odd shapes."""
+def parse_account_info(body: object, warnings: _parse.Warnings | None = None) -> AccountSummary:
+    """GetAccountInfo → balance and its currency (SPEC §1); ProviderError on odd shapes.
+
+    A currency that is not an ISO code becomes ``XXX`` with a line in ``warnings``.
+    """
     error = api_error(body)
     if error is not None:
         raise error
+    bad: list[str] = []
     try:
         info = _parse.mapping(body, "body", required=True)
         result = _parse.mapping(info.get("result"), "result", required=True)
-        return AccountSummary(
+        summary = AccountSummary(
             balance=_parse.amount(result.get("balance"), "result.balance"),
-            balance_currency=_parse.text(result.get("currency"), "result.currency"),
+            balance_currency=_parse.currency(result.get("currency"), "result.currency", bad),
         )
     except FieldError as exc:
         raise ProviderError(f"Voximplant account info: {exc}", "") from None
+    if bad and warnings is not None:
+        warnings.add("balance currency", f"account info: {bad[0]}")
+    return summary
 
 
 # --- the provider --------------------------------------------------------------------
@@ -449,20 +465,22 @@ class VoximplantProvider:
         return handle
 
     async def _page(self, client: httpx.AsyncClient, options: FetchOptions,
-                    offset: int, count: int) -> Page:
+                    offset: int, count: int, warnings: _parse.Warnings | None = None) -> Page:
         data = {"count": str(count), "offset": str(offset)}
         page: Page = await self._call(
             client, options, "GetAccountInvoices", data,
-            self._json_handler(lambda body: parse_page(self.account, body)),
+            self._json_handler(lambda body: parse_page(self.account, body, warnings)),
         )
         return page
 
-    async def _summary(self, client: httpx.AsyncClient, options: FetchOptions) -> AccountSummary:
+    async def _summary(self, client: httpx.AsyncClient, options: FetchOptions,
+                       warnings: _parse.Warnings | None = None) -> AccountSummary:
         # Best effort: the balance is a nicety, its failure must not fail the invoices.
         try:
             summary: AccountSummary = await self._call(
                 client, options, "GetAccountInfo", {},
-                self._json_handler(parse_account_info), max_retries=0,
+                self._json_handler(lambda body: parse_account_info(body, warnings)),
+                max_retries=0,
             )
         except ProviderError:
             return AccountSummary()
@@ -478,7 +496,7 @@ class VoximplantProvider:
         pagination = _Pagination(self, client, options, progress)
         invoices = await pagination.run()
         return FetchResult(_parse.newest_first(invoices), pagination.summary,
-                           warnings=self.credentials.warnings)
+                           (*self.credentials.warnings, *pagination.warnings.lines()))
 
     async def download_pdf(
         self, client: httpx.AsyncClient, options: FetchOptions, invoice: Invoice
@@ -541,10 +559,12 @@ class _Pagination:
         self.stride = self.page_size
         self.repeated: int | None = None  # lowest offset of a page that brought nothing new
         self.summary = AccountSummary()
+        self.warnings = _parse.Warnings()
 
     async def _get(self, offset: int) -> tuple[int, int]:
         """Read the page at ``offset``: (invoices on it, invoices not seen before)."""
-        page = await self.provider._page(self.client, self.options, offset, self.page_size)
+        page = await self.provider._page(self.client, self.options, offset, self.page_size,
+                                         self.warnings)
         if self.pages == 0:
             self.total = page.total_count
             self.stride = len(page.invoices) or self.page_size
@@ -617,7 +637,8 @@ class _Pagination:
             # and no task per page even for 100 000 invoices.
             for offset in jobs:
                 if offset is None:
-                    self.summary = await self.provider._summary(self.client, self.options)
+                    self.summary = await self.provider._summary(self.client, self.options,
+                                                                self.warnings)
                     continue
                 if end is not None and offset >= end:
                     return  # the list ended before: skip everything after it

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from invoice_tui.ui.formatting import safe
+from invoice_tui.text import sanitize
 from invoice_tui.view import COLUMNS, Period
 
 if TYPE_CHECKING:
@@ -25,13 +25,13 @@ def main_screen_commands(main: MainScreen) -> list[Command]:
     commands: list[Command] = [
         ("Sync: refresh all", main.action_refresh_all, "Refresh every account in the background"),
     ]
-    commands += [(f"Sync: refresh {safe(n)}", partial(main.refresh_accounts, [n]),
+    commands += [(f"Sync: refresh {sanitize(n)}", partial(main.refresh_accounts, [n]),
                   "Refresh this account") for n in names]
     commands.append(("Go: all accounts", partial(main.show_account, None),
                      "Show every account's invoices"))
-    commands += [(f"Go: account {safe(n)}", partial(main.show_account, n),
+    commands += [(f"Go: account {sanitize(n)}", partial(main.show_account, n),
                   "Show only this account's invoices") for n in names]
-    commands += [(f"Filter: status {safe(s)}", partial(table.set_statuses, frozenset({s})),
+    commands += [(f"Filter: status {sanitize(s)}", partial(table.set_statuses, frozenset({s})),
                   "Show only invoices with this status") for s in table.view.status_names()]
     commands += [
         ("Filter: clear", main.clear_filters, "Clear the text, status and account filters"),

@@ -15,7 +15,8 @@ from textual.content import Content
 from textual.style import Style
 
 from invoice_tui.model import format_money
-from invoice_tui.view import sanitize, status_group
+from invoice_tui.text import sanitize
+from invoice_tui.view import status_group
 
 # Colour of each status group (view.status_group); theme variables, not colours.
 STATUS_GROUP_STYLES: Mapping[str, str] = {
@@ -26,11 +27,6 @@ STATUS_GROUP_STYLES: Mapping[str, str] = {
     "estimate": "$warning",
     "other": "",
 }
-
-
-def safe(text: object) -> str:
-    """Untrusted text made displayable: control/escape characters stripped, one line."""
-    return " ".join(sanitize("" if text is None else str(text)).split())
 
 
 def relative_time(then: dt.datetime | None, now: dt.datetime) -> str:
@@ -66,7 +62,7 @@ def totals_text(totals: Mapping[str, Decimal]) -> str:
 
 def status_content(status: str, *, estimate_badge: bool = False) -> Content:
     """A status coloured by meaning; optional reverse ``ESTIMATE`` badge for estimates."""
-    shown = safe(status) or "?"
+    shown = sanitize(status) or "?"
     style = STATUS_GROUP_STYLES[status_group(shown)]
     parts: list[str | tuple[str, str]] = [(shown, f"bold {style}".strip())]
     if estimate_badge and shown.lower() == "estimate":

@@ -16,13 +16,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from invoice_tui.config import AccountConfig, Settings
-from invoice_tui.model import Invoice, format_money
+from invoice_tui.model import UNKNOWN_CURRENCY, Invoice, currency_code, format_money
 from invoice_tui.providers import ProviderError
 from invoice_tui.sync import make_client
+from invoice_tui.text import sanitize
 from invoice_tui.ui.formatting import (
     field_block,
     money_text,
-    safe,
     status_content,
     to_rich,
     usage_bar,
@@ -92,11 +92,11 @@ class InvoiceDetailScreen(Screen[None]):
         invoice = self.invoice
         header = self.query_one("#invoice-header")
         # Border titles are parsed as markup unless given as Content.
-        header.border_title = Content(f"Invoice {safe(invoice.title)}")
+        header.border_title = Content(f"Invoice {sanitize(invoice.title)}")
         if invoice.is_estimate:
             header.border_subtitle = "ESTIMATE — figures may change"
         self.query_one("#invoice-money").border_title = Content(
-            f"Amounts · {safe(invoice.currency)}")
+            f"Amounts · {currency_code(invoice.currency) or UNKNOWN_CURRENCY}")
         table = self.query_one(LinesTable)
         table.border_title = f"Lines · {len(invoice.lines)}"
         table.border_subtitle = "Enter: taxes and metering" if invoice.lines else "no line items"
@@ -112,7 +112,7 @@ class InvoiceDetailScreen(Screen[None]):
             table.add_row(
                 *(to_rich(cell, variables) for cell in (
                     Content.styled(line.kind, "$text-muted"),
-                    Content(safe(line.description)).truncate(description_width, ellipsis=True),
+                    Content(sanitize(line.description)).truncate(description_width, ellipsis=True),
                     Content(_number(line.quantity)).right(8),
                     Content(format_money(line.unit_price, currency)).right(10),
                     Content(format_money(line.amount, currency)).right(12),
@@ -126,19 +126,19 @@ class InvoiceDetailScreen(Screen[None]):
         invoice = self.invoice
         rows: list[tuple[str, Content | str]] = []
         if invoice.number:
-            rows.append(("Number", Content.styled(safe(invoice.number), "bold")))
+            rows.append(("Number", Content.styled(sanitize(invoice.number), "bold")))
         if invoice.label:
-            rows.append(("Label", Content.styled(safe(invoice.label), "bold")))
+            rows.append(("Label", Content.styled(sanitize(invoice.label), "bold")))
         rows += [
             ("Account", Content.assemble(
-                (safe(invoice.account), "bold"),
+                (sanitize(invoice.account), "bold"),
                 (f"  {provider_display_name(invoice.provider)}", "$text-muted"))),
             ("Issued", _date(invoice.issued)),
             ("Due", _date(invoice.due)),
             ("Period", format_period(invoice.period_start, invoice.period_end) or "—"),
             ("Status", status_content(invoice.status, estimate_badge=True)),
-            ("Web", safe(invoice.url) or "—"),
-            ("PDF", safe(invoice.pdf_url) or "—"),
+            ("Web", sanitize(invoice.url) or "—"),
+            ("PDF", sanitize(invoice.pdf_url) or "—"),
         ]
         return field_block(rows)
 
@@ -181,7 +181,7 @@ class InvoiceDetailScreen(Screen[None]):
                         severity="warning", markup=False)
             return
         self.app.open_url(url)
-        self.notify(f"Opening {safe(url)}", markup=False)
+        self.notify(f"Opening {sanitize(url)}", markup=False)
 
     def action_download_pdf(self) -> None:
         if self.account is None:
@@ -201,13 +201,15 @@ class InvoiceDetailScreen(Screen[None]):
             target = pdf_target(invoice)
             target.write_bytes(data)
         except ProviderError as error:
-            self.notify(f"✗ {error}", title="PDF", severity="error", markup=False)
+            # ProviderError sanitized its reason and hint already (they may quote the
+            # invoice's title); sanitizing again here costs nothing and states the rule.
+            self.notify(f"✗ {sanitize(error)}", title="PDF", severity="error", markup=False)
             return
         except OSError as error:
-            self.notify(f"✗ could not save the PDF: {error.strerror or error}", title="PDF",
-                        severity="error", markup=False)
+            self.notify(f"✗ could not save the PDF: {sanitize(error.strerror or error)}",
+                        title="PDF", severity="error", markup=False)
             return
-        self.notify(f"Saved {target}", title="PDF", markup=False)
+        self.notify(f"Saved {sanitize(target)}", title="PDF", markup=False)
 
 
 def pdf_target(invoice: Invoice, directory: Path | None = None) -> Path:
@@ -216,7 +218,7 @@ def pdf_target(invoice: Invoice, directory: Path | None = None) -> Path:
         downloads = Path.home() / "Downloads"
         directory = downloads if downloads.is_dir() else Path(os.getcwd())
     # The file name comes from provider data: keep it to safe characters.
-    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in safe(
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in sanitize(
         f"{invoice.account}-{invoice.title}"))[:100].strip("._") or "invoice"
     target = directory / f"{stem}.pdf"
     counter = 1

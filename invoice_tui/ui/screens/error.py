@@ -12,7 +12,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Static
 
 from invoice_tui.providers import ProviderError
-from invoice_tui.ui.formatting import safe
+from invoice_tui.text import sanitize
 from invoice_tui.ui.widgets.provider_pane import provider_display_name
 
 
@@ -36,10 +36,10 @@ class AccountErrorScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="error-dialog", classes="dialog"):
             yield Static(Content.assemble(
-                ("Account  ", "$text-muted"), (safe(self.account), "bold"), "\n",
+                ("Account  ", "$text-muted"), (sanitize(self.account), "bold"), "\n",
                 ("Provider ", "$text-muted"), provider_display_name(self.provider), "\n\n",
-                ("✗ ", "bold $error"), (safe(self.error.reason), "bold $error"), "\n\n",
-                ("Hint  ", "bold $accent"), safe(self.error.hint) or "no hint",
+                ("✗ ", "bold $error"), (sanitize(self.error.reason), "bold $error"), "\n\n",
+                ("Hint  ", "bold $accent"), sanitize(self.error.hint) or "no hint",
             ), id="error-text")
             with Horizontal(classes="buttons"):
                 yield Button("Retry", id="retry", variant="primary")
@@ -91,7 +91,7 @@ class ConfigErrorScreen(Screen[None]):
         yield Header()
         with Vertical(id="config-error", classes="dialog"):
             # A ConfigError is one line per problem.
-            problems = [safe(line) for line in self.reason.splitlines() if line.strip()]
+            problems = [sanitize(line) for line in self.reason.splitlines() if line.strip()]
             yield Static(Content.assemble(
                 *(part for problem in problems
                   for part in (("✗ ", "bold $error"), (problem, "$text-error"), "\n")),

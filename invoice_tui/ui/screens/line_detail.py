@@ -10,7 +10,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from invoice_tui.model import Invoice, Line, format_money
-from invoice_tui.ui.formatting import field_block, money_text, safe, to_rich, usage_bar
+from invoice_tui.text import sanitize
+from invoice_tui.ui.formatting import field_block, money_text, to_rich, usage_bar
 from invoice_tui.view import format_period
 
 TAX_COLUMNS = ("Tax", "Rate", "Taxable", "Amount", "Level", "Category")
@@ -42,7 +43,7 @@ class LineDetailScreen(ModalScreen[None]):
         line = self.line
         dialog = self.query_one("#line-dialog")
         # Border titles are parsed as markup unless given as Content.
-        dialog.border_title = Content(f"{safe(line.kind)} line · {safe(line.description)}")
+        dialog.border_title = Content(f"{sanitize(line.kind)} line · {sanitize(line.description)}")
         table = self.query_one("#line-taxes", DataTable)
         table.border_title = f"Taxes · {len(line.taxes)}"
         for label in TAX_COLUMNS:
@@ -52,12 +53,12 @@ class LineDetailScreen(ModalScreen[None]):
             currency = tax.currency or line.currency or self.invoice.currency
             table.add_row(*(to_rich(Content(text).truncate(NAME_WIDTH, ellipsis=True), variables)
                             for text in (
-                safe(tax.name) or "—",
+                sanitize(tax.name) or "—",
                 f"{tax.rate:f}" if tax.rate is not None else "—",
                 money_text(tax.taxable, currency),
                 money_text(tax.amount, currency),
-                safe(tax.level) or "—",
-                safe(tax.category) or "—",
+                sanitize(tax.level) or "—",
+                sanitize(tax.category) or "—",
             )))
         if not line.taxes:
             table.display = False
@@ -66,7 +67,7 @@ class LineDetailScreen(ModalScreen[None]):
         line = self.line
         currency = line.currency or self.invoice.currency
         rows: list[tuple[str, Content | str]] = [
-            ("Description", Content.styled(safe(line.description), "bold")),
+            ("Description", Content.styled(sanitize(line.description), "bold")),
             ("Amount", money_text(line.amount, currency)),
             ("Tax", money_text(line.tax, currency)),
         ]
@@ -83,7 +84,7 @@ class LineDetailScreen(ModalScreen[None]):
         if period:
             rows.append(("Period", period))
         if line.lookup_key:
-            rows.append(("Lookup key", safe(line.lookup_key)))
+            rows.append(("Lookup key", sanitize(line.lookup_key)))
         if not line.taxes:
             rows.append(("Taxes", Content.styled("none on this line", "$text-muted")))
         return field_block(rows)

@@ -32,7 +32,7 @@ from invoice_tui.sync import (
     SyncStarted,
     SyncSucceeded,
 )
-from invoice_tui.ui.formatting import safe
+from invoice_tui.text import sanitize
 from invoice_tui.ui.messages import AccountDataReady, AccountSyncEvent, CacheLoaded
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable
 from invoice_tui.ui.widgets.provider_pane import ProviderPane, account_from_option_id
@@ -147,7 +147,7 @@ class MainScreen(Screen[None]):
         self._update_status()
         self.set_interval(60, self._update_status)
         if self.config.warnings:
-            self.notify(" · ".join(safe(w) for w in self.config.warnings), title="Config",
+            self.notify(" · ".join(sanitize(w) for w in self.config.warnings), title="Config",
                         severity="warning", markup=False, timeout=15)
         self.refresh_accounts(self._accounts)
 
@@ -174,7 +174,7 @@ class MainScreen(Screen[None]):
                     try:
                         cached = self.cache.load(account)
                     except Exception as error:  # noqa: BLE001 - a bad cache must never stop us
-                        warnings.append(f"cache of {account.name} ignored: {safe(error)}")
+                        warnings.append(f"cache of {account.name} ignored: {sanitize(error)}")
                         continue
                     if cached is None:
                         continue
@@ -192,7 +192,7 @@ class MainScreen(Screen[None]):
     def _on_cache_loaded(self, message: CacheLoaded) -> None:
         self.cache_loaded.set()
         if message.warnings:
-            self.notify(" · ".join(safe(w) for w in message.warnings),
+            self.notify(" · ".join(sanitize(w) for w in message.warnings),
                         title="Cache", severity="warning", markup=False)
 
     @on(AccountDataReady)
@@ -320,7 +320,7 @@ class MainScreen(Screen[None]):
                                    invoice_count=len(event.invoices), summary=event.summary,
                                    error=None, progress=None)
             if event.warnings:
-                self.notify(" · ".join(safe(w) for w in event.warnings), title=f"{name}",
+                self.notify(" · ".join(sanitize(w) for w in event.warnings), title=sanitize(name),
                             severity="warning", markup=False, timeout=15)
             self._finish(name, failed=False)
         elif isinstance(event, SyncFailed):
@@ -334,7 +334,7 @@ class MainScreen(Screen[None]):
             self._round_failed.append(name)
         if self._round_pending or not self._round_failed:
             return
-        names = ", ".join(self._round_failed)
+        names = sanitize(", ".join(self._round_failed))
         count = len(self._round_failed)
         self._round_failed = []
         self.notify(
@@ -507,4 +507,4 @@ class MainScreen(Screen[None]):
         scope = "All accounts" if accounts is None else ", ".join(sorted(accounts))
         self.table.border_title = f"Invoices · {rows:,} · {view.period.label()}"
         # Border titles are parsed as markup unless given as Content.
-        self.table.border_subtitle = Content(safe(scope))
+        self.table.border_subtitle = Content(sanitize(scope))

@@ -13,6 +13,7 @@ from textual.widgets import Button, Footer, Header, Static
 
 from invoice_tui.config import ConfigError, example_config_text
 from invoice_tui.fs import write_atomic
+from invoice_tui.text import sanitize
 
 
 class WelcomeScreen(Screen[None]):
@@ -76,7 +77,7 @@ class WelcomeScreen(Screen[None]):
             ("✓ wrote ", "$success"), (str(self.path), "bold"), "\n",
             "Edit it (add your accounts' credentials), then start invoice-tui again.",
         ))
-        self.notify(f"Example config written to {self.path}", markup=False)
+        self.notify(f"Example config written to {sanitize(self.path)}", markup=False)
 
     def action_open_demo(self) -> None:
         self.app.open_demo()  # type: ignore[attr-defined]

@@ -15,7 +15,8 @@ from textual.widgets.option_list import Option
 
 from invoice_tui.model import AccountSummary
 from invoice_tui.providers import FetchProgress, ProviderError, provider_class
-from invoice_tui.ui.formatting import money_text, relative_time, safe
+from invoice_tui.text import sanitize
+from invoice_tui.ui.formatting import money_text, relative_time
 
 ALL_ACCOUNTS = "all"
 _ACCOUNT_PREFIX = "account:"
@@ -89,7 +90,7 @@ class ProviderPane(OptionList):
         for provider, names in providers.items():
             title = f"{provider_display_name(provider)} · {len(names)}"
             options.append(
-                Option(Content.styled(safe(title), "bold $accent"), id=f"provider:{provider}",
+                Option(Content.styled(sanitize(title), "bold $accent"), id=f"provider:{provider}",
                        disabled=True)
             )
             options.extend(Option(self._prompt(self.states[n]), id=account_option_id(n))
@@ -159,7 +160,7 @@ class ProviderPane(OptionList):
         self.border_subtitle = subtitle
 
     def _prompt(self, state: AccountState) -> Content:
-        lines = [Content.styled(safe(state.name), "bold")]
+        lines = [Content.styled(sanitize(state.name), "bold")]
         # A reason is one line: truncated to the pane, the modal has the rest.
         state_line = Content.assemble(" ", self._state_line(state))
         if state_line.cell_length > self._state_width:  # a narrow pane: the terse form
@@ -176,7 +177,7 @@ class ProviderPane(OptionList):
         synced, cached = ("", "") if terse else ("synced ", "cached · ")
         count = f" · {state.invoice_count:,}" if state.invoice_count is not None else ""
         if state.phase == "failed" and state.error is not None:
-            return Content.styled(f"✗ {safe(state.error.reason)}", "$text-error")
+            return Content.styled(f"✗ {sanitize(state.error.reason)}", "$text-error")
         if state.phase == "syncing":
             return Content.styled(f"⟳ {progress_text(state.progress)}", "$text-warning")
         if state.phase == "synced":

@@ -9,7 +9,8 @@ from decimal import Decimal
 from textual.content import Content
 from textual.widgets import Static
 
-from invoice_tui.ui.formatting import relative_time, safe, totals_text
+from invoice_tui.text import sanitize
+from invoice_tui.ui.formatting import relative_time, totals_text
 
 _SEPARATOR = Content.styled("  │  ", "$text-muted")
 
@@ -47,7 +48,7 @@ class StatusLine(Static):
         ]
         if query:
             sections.append((4, Content.assemble(("filter ", "$text-muted"),
-                                                 (f"“{safe(query)}”", "bold"))))
+                                                 (f"“{sanitize(query)}”", "bold"))))
         sections.append((3, Content.assemble(("last sync ", "$text-muted"),
                                              relative_time(last_sync, now))))
         if syncing:
