@@ -6,7 +6,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from ui_helpers import SIZE, TODAY, frozen_now, settle, widget_text
+from ui_helpers import SIZE, TODAY, frozen_now, settle, squashed, widget_text
 
 from invoice_tui.config import example_config_text
 from invoice_tui.ui.app import InvoiceApp, run_tui
@@ -25,13 +25,13 @@ async def test_welcome_shows_the_config_path_and_writes_the_example(tmp_path: Pa
     async with app.run_test(size=SIZE) as pilot:
         assert isinstance(app.screen, WelcomeScreen)
         # A long temp path wraps inside the dialog: compare without the wrapping.
-        shown = "".join(widget_text(app.screen.query_one("#welcome-text")).split())
-        assert str(path) in shown
+        shown = squashed(widget_text(app.screen.query_one("#welcome-text")))
+        assert squashed(str(path)) in shown
         await pilot.press("w")
         assert path.read_text(encoding="utf-8") == example_config_text()
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        result = widget_text(app.screen.query_one("#welcome-result"))
-        assert "wrote" in result and "Edit it" in result
+        result = squashed(widget_text(app.screen.query_one("#welcome-result")))
+        assert squashed(f"wrote {path}") in result and squashed("Edit it") in result
 
 
 async def test_welcome_never_overwrites_an_existing_file(tmp_path: Path) -> None:
@@ -41,7 +41,8 @@ async def test_welcome_never_overwrites_an_existing_file(tmp_path: Path) -> None
         path.write_text("# mine\n", encoding="utf-8")
         await pilot.click("#write")
         assert path.read_text(encoding="utf-8") == "# mine\n"
-        assert "already exists" in widget_text(app.screen.query_one("#welcome-result"))
+        result = squashed(widget_text(app.screen.query_one("#welcome-result")))
+        assert squashed(f"{path} already exists") in result
 
 
 async def test_welcome_opens_the_demo_in_process(tmp_path: Path) -> None:
@@ -77,9 +78,10 @@ async def test_a_bad_config_shows_the_reason_and_the_file(tmp_path: Path) -> Non
         screen = app.screen
         assert isinstance(screen, ConfigErrorScreen)
         # Long temp paths wrap inside the dialog: compare without the wrapping.
-        text = " ".join(widget_text(screen.query_one("#config-error-text")).split())
-        assert "line 3: [[accounts]] needs a name" in text and str(path) in text
-        assert "account #2: missing provider" in text
+        text = squashed(widget_text(screen.query_one("#config-error-text")))
+        assert squashed(f"{path}: line 3: [[accounts]] needs a name") in text
+        assert squashed(f"{path}: account #2: missing provider") in text
+        assert squashed(f"File {path}") in text
         assert "Traceback" not in text
         await pilot.click("#quit")
         await pilot.pause()

@@ -160,6 +160,16 @@ def widget_text(widget: object) -> str:
     return "\n".join(strip.text for strip in strips)
 
 
+def squashed(text: str) -> str:
+    """``text`` with all whitespace removed.
+
+    A dialog wraps a long path (and the words after it) wherever the width runs out,
+    and the temp dir's length differs per machine and user; comparing squashed
+    needle and haystack checks the words without depending on where lines break.
+    """
+    return "".join(text.split())
+
+
 # --- small pieces several UI test files share ----------------------------------------
 
 ACCOUNTS = (("vox-main", "voximplant"), ("acme", "unleash"))
