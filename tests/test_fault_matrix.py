@@ -165,7 +165,7 @@ def test_unleash_currency_codes_are_validated_at_parse(hostile: HostileServer) -
             for m in ("October 2026", "September 2026", "August 2026")] == [
         ("XXX", "XXX"), ("USD", "USD"), ("XXX", "XXX")]
     assert outcome.summary.plan_currency == "XXX"
-    evil = repr(EVIL_CURRENCY)  # spelled out: \x1b…, never the raw bytes
+    evil = "'USD' with control characters"  # never the payload, raw or spelled out
     assert outcome.warnings == (
         f"planCurrency {evil} is not an ISO code — shown as XXX",
         f"invoice October 2026: currency {evil} is not an ISO code — shown as XXX "
@@ -195,10 +195,11 @@ def test_voximplant_currency_codes_are_validated_everywhere(hostile: HostileServ
         "USD", "EUR", "XXX")
     assert second.currency == "XXX"
     assert (outcome.summary.balance, outcome.summary.balance_currency) == (5, "XXX")
-    evil = repr(EVIL_CURRENCY)
+    evil = "'USD' with control characters"
     assert outcome.warnings == (
         f"invoice H-1: currency {evil} is not an ISO code — shown as XXX (and 1 more invoice)",
-        "account info: result.currency '\\u202eDSU' is not an ISO code — shown as XXX",
+        "account info: result.currency 'DSU' with control characters is not an ISO code "
+        "— shown as XXX",
     )
     assert_safe(outcome.invoices, outcome.summary, outcome.warnings)
 
@@ -223,10 +224,11 @@ def test_export_shows_the_marker_and_prints_the_warning(
     assert code == 0
     assert [i["currency"] for i in json.loads(out)] == ["XXX", "USD"]
     assert err.splitlines() == [
-        f"invoice-tui: unleash-hostile: invoice October 2026: currency {EVIL_CURRENCY!r} "
-        "is not an ISO code — shown as XXX"]
+        "invoice-tui: unleash-hostile: invoice October 2026: currency 'USD' with control "
+        "characters is not an ISO code — shown as XXX"]
     code, out, err = run_export(capsys, tmp_path, account, fmt="csv", lines=True)
-    assert code == 0 and "PWNED" in err and len(err.splitlines()) == 1
+    assert code == 0 and "with control characters" in err and len(err.splitlines()) == 1
+    assert "PWNED" not in err
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(r["invoice_currency"], r["currency"]) for r in rows] == [("XXX", "XXX"),
                                                                       ("USD", "USD")]

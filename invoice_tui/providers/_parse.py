@@ -230,9 +230,12 @@ def currency(value: object, field: str, bad: list[str], *, required: bool = Fals
         if required:
             raise FieldError(field, "is missing")
         return None
-    # repr() spells control characters out (\x1b…): the user sees what was sent, inertly.
-    bad.append(f"{field} {sanitize(repr(value), limit=40)} is not an ISO code "
-               f"— shown as {UNKNOWN_CURRENCY}")
+    # Shown sanitized, never spelled out with repr(): "\\x1b]52;…" as text would still carry
+    # the payload to the screen and to anything that scans it.
+    text = value if isinstance(value, str) else repr(value)
+    shown = sanitize(text, limit=20)
+    removed = " with control characters" if sanitize(text) != text else ""
+    bad.append(f"{field} {shown!r}{removed} is not an ISO code — shown as {UNKNOWN_CURRENCY}")
     return UNKNOWN_CURRENCY
 
 
