@@ -29,6 +29,7 @@ TOKEN_TTL = 60  # seconds; official SDKs use 24–64 s, the server allows ≤ 36
 TOKEN_REFRESH_EARLY = 5  # re-sign this long before expiry, like the SDKs
 CREDENTIAL_KEYS = ("account_id", "key_id", "private_key")
 
+_BASE_URL_HINT = f"check base_url (default {DEFAULT_BASE_URL})"
 _CLOCK_HINT = "check the system clock (tokens are time-stamped) and the key file"
 # Management API error codes (SPEC §1) that mean "try again later".
 _RETRYABLE_CODES = frozenset({162, 340, 416, 484})
@@ -354,11 +355,14 @@ class VoximplantProvider:
             client, "POST", _http.join_url(self.base_url, method),
             service=SERVICE, options=options, policy=self.retry, handle=handle,
             headers=self.signer.headers, data=data, max_retries=max_retries,
-            secrets=self._secrets(),
+            secrets=self._secrets(), redirect_hint=_BASE_URL_HINT,
         )
 
     def _json_handler(self, parse: Callable[[object], Any]) -> Callable[[httpx.Response], Any]:
         def handle(response: httpx.Response) -> Any:
+            unexpected = _http.unexpected_status_error(response, SERVICE, _BASE_URL_HINT)
+            if unexpected is not None:  # a 3xx or 1xx is never an answer, whatever its body
+                raise unexpected
             # 429/5xx are retried whatever the body says.
             transient = _http.transient_status_error(response, SERVICE)
             if transient is not None:
@@ -431,8 +435,7 @@ def _status_error(response: httpx.Response) -> ProviderError:
     if status in (401, 403):
         return ProviderError(f"Voximplant refused the request (HTTP {status})", _CLOCK_HINT)
     if status == 404:
-        return ProviderError("Voximplant API method not found (HTTP 404)",
-                             "check base_url (default https://api.voximplant.com/platform_api)")
+        return ProviderError("Voximplant API method not found (HTTP 404)", _BASE_URL_HINT)
     return ProviderError(f"Voximplant answered HTTP {status} without a JSON body",
                          "check base_url; try again later")
 
