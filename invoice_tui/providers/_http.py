@@ -349,10 +349,13 @@ def _inflaters(response: httpx.Response) -> list[_Inflater]:
 
 
 def _inflated(data: bytes, inflaters: list[_Inflater]) -> Iterator[bytes]:
-    pieces: Iterator[bytes] = iter((data,))
-    for inflater in inflaters:
-        pieces = (out for piece in pieces for out in inflater.decode(piece))
-    return pieces
+    # Each layer inflates the previous one's pieces as they come: still bounded steps.
+    if not inflaters:
+        yield data
+        return
+    first, rest = inflaters[0], inflaters[1:]
+    for piece in first.decode(data):
+        yield from _inflated(piece, rest)
 
 
 async def _read_body(response: httpx.Response, service: str, limit: int) -> bytes:
