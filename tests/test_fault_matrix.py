@@ -302,8 +302,12 @@ async def test_row7_a_redirect_never_replaces_the_cache(hostile: HostileServer, 
     (303, "/login?next=/api", "redirected to 127.0.0.1 (HTTP 303)"),  # relative: same host
     (307, "https://login.example.com/", "redirected to login.example.com (HTTP 307)"),
     (308, "https://login.example.com/", "redirected to login.example.com (HTTP 308)"),
-    (302, None, "answered with a redirect without a target (HTTP 302)"),
-    (304, None, "answered with a redirect without a target (HTTP 304)"),
+    (302, None, "answered with a redirect without a usable target (HTTP 302)"),
+    (304, None, "answered with a redirect without a usable target (HTTP 304)"),
+    (302, "//user:pw@evil.example/x?sid=1", "redirected to evil.example (HTTP 302)"),
+    # httpx itself refuses these; no retries, and no C1 byte reaches the message.
+    (302, "https://[::1/login", "(127.0.0.1) redirected to an invalid address"),
+    (302, "https://\x9b2Jgro.example/x", "(127.0.0.1) redirected to an invalid address"),
     (999, None, "answered with an unexpected HTTP status 999"),
     (600, None, "answered with an unexpected HTTP status 600"),
 ])

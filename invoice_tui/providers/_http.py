@@ -229,6 +229,15 @@ def redirect_target(response: httpx.Response) -> str | None:
         return location
 
 
+def _redirect_host(target: str | None) -> str:
+    # Host only: a redirect's path or query may carry a session id or a signed token.
+    try:
+        host = urlsplit(target).hostname if target else None
+    except ValueError:  # e.g. an unclosed [IPv6 bracket
+        return ""
+    return clean(host, limit=100) if host else ""
+
+
 def unexpected_status_error(response: httpx.Response, service: str,
                             redirect_hint: str = REDIRECT_HINT) -> ProviderError | None:
     """The error for a reply that is neither 2xx nor 4xx/5xx, else ``None``.
@@ -241,11 +250,10 @@ def unexpected_status_error(response: httpx.Response, service: str,
     if 200 <= status < 300 or 400 <= status < 600:
         return None
     if 300 <= status < 400:
-        target = redirect_target(response)
-        host = clean(urlsplit(target).hostname or "", limit=100) if target else ""
+        host = _redirect_host(redirect_target(response))
         if host:
             return ProviderError(f"{service} redirected to {host} (HTTP {status})", redirect_hint)
-        return ProviderError(f"{service} answered with a redirect without a target "
+        return ProviderError(f"{service} answered with a redirect without a usable target "
                              f"(HTTP {status})", redirect_hint)
     return ProviderError(f"{service} answered with an unexpected HTTP status {status}",
                          "check base_url; a proxy in between may be misbehaving")
@@ -272,6 +280,10 @@ def transport_error(exc: httpx.HTTPError | httpx.InvalidURL, service: str, url: 
             f"could not connect to {service} ({host})",
             "check base_url, your network, DNS and proxy settings",
         )
+    if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc).lower():
+        # httpx parses a redirect's Location even when not following it.
+        return ProviderError(f"{service} ({host}) redirected to an invalid address",
+                             REDIRECT_HINT)
     if isinstance(exc, httpx.RemoteProtocolError):
         return ProviderError(
             f"{service} ({host}) closed the connection before answering",
