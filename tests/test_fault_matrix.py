@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import subprocess
 import sys
@@ -178,6 +177,25 @@ async def test_row4_pdf_downloads_obey_the_cap(hostile: HostileServer, tmp_path:
     assert caught.value.reason == f"{SERVICES[kind]} response larger than 1 MB"
 
 
+# The CLI, then its own peak RSS written to argv[1]. Measured inside the child: on Linux
+# a child's ru_maxrss (wait4, RUSAGE_CHILDREN) keeps the RSS it had before exec, i.e. the
+# whole pytest process it was forked from; VmHWM is the exec'd program's own peak.
+_MEASURED_EXPORT = """
+import resource, sys
+from invoice_tui import cli
+code = cli.main(sys.argv[2:])
+try:
+    with open("/proc/self/status") as status:
+        peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = peak // 1024 if sys.platform == "darwin" else peak
+with open(sys.argv[1], "w") as out:
+    out.write(str(peak_kb))
+sys.exit(code)
+"""
+
+
 @pytest.mark.parametrize("responder", ["huge", "endless", "gzip bomb"])
 def test_row4_export_memory_stays_bounded_with_the_default_limit(
         hostile: HostileServer, tmp_path: Path, responder: str) -> None:
@@ -188,19 +206,16 @@ def test_row4_export_memory_stays_bounded_with_the_default_limit(
         "gzip bomb": lambda: gzip_bomb(1024 * MB),  # ~1 MB on the wire
     }[responder]()
     config = _write_config(tmp_path / "config.toml", [unleash_account(hostile)])
-    stderr = tmp_path / "stderr.txt"
+    peak = tmp_path / "peak-kb.txt"
     started = time.monotonic()
-    with stderr.open("wb") as err:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "invoice_tui", "export", "--config", str(config)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        # wait4 reports this child's own peak RSS (RUSAGE_CHILDREN mixes in other children).
-        _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
+    child = subprocess.run(
+        [sys.executable, "-c", _MEASURED_EXPORT, str(peak), "export", "--config", str(config)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        timeout=60, check=False)
     elapsed = time.monotonic() - started
-    peak_mb = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)  # KB on Linux
+    peak_mb = int(peak.read_text()) / 1024
     print(f"\n{responder}: exit {child.returncode}, {elapsed:.1f} s, peak RSS {peak_mb:.0f} MB")
-    assert stderr.read_text().splitlines() == [
+    assert child.stderr.decode().splitlines() == [
         f"invoice-tui: unleash-hostile: Unleash response larger than 64 MB — {SIZE_HINT}"]
     assert child.returncode == 1
     assert peak_mb < 250
