@@ -94,7 +94,12 @@ def tls_context() -> ssl.SSLContext:
 
 
 def make_client(settings: Settings) -> httpx.AsyncClient:
-    """The HTTP client one account's sync uses: timeouts, pool size, TLS and User-Agent."""
+    """The HTTP client one account's sync uses: timeouts, pool size, TLS and User-Agent.
+
+    ``settings.timeout`` bounds each phase here too, but the whole request's
+    deadline (and the response size limit) is kept by ``providers._http.request``;
+    redirects are never followed by the client (that decides which, if any).
+    """
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.timeout),
         limits=httpx.Limits(max_connections=settings.concurrency,

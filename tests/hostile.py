@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import threading
 import time
 import zlib
@@ -244,15 +245,24 @@ def gzip_bomb(decompressed: int) -> Responder:
 
 
 def _bomb(decompressed: int) -> bytes:
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip container
+    # After a full flush every 1 MB of spaces compresses to the same bytes: make that
+    # block once and repeat it (a gigabyte in about a second, not in a minute); the
+    # trailer's CRC and size still cover the whole, so the stream stays valid gzip.
     block = b" " * (1 << 20)
+    full, rest = divmod(decompressed, len(block))
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip container
     parts = []
-    left = decompressed
-    while left > 0:
-        piece = block[: min(left, len(block))]
-        parts.append(compressor.compress(piece))
-        left -= len(piece)
-    parts.append(compressor.flush())
+    crc = 0
+    for count in (1, full - 1) if full else ():
+        if count > 0:
+            parts.append((compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH))
+                         * count)
+    for _ in range(full):
+        crc = zlib.crc32(block, crc)
+    parts.append(compressor.compress(block[:rest]))
+    crc = zlib.crc32(block[:rest], crc)
+    parts.append(compressor.flush()[:-8])  # its trailer only covers what this compressor saw
+    parts.append(struct.pack("<II", crc, decompressed & 0xFFFFFFFF))
     return b"".join(parts)
 
 

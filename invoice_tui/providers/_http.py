@@ -16,21 +16,28 @@ import json
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import zlib
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from ..text import redact
+from ..text import redact, sanitize
 from .base import FetchOptions, ProviderError
 
 T = TypeVar("T")
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
 _INLINE_BODY_LIMIT = 64 * 1024  # bytes; smaller bodies parse faster than a thread hop
+_MB = 1024 * 1024
+_INFLATE_PIECE = 256 * 1024  # most bytes one inflate step may produce (bounds a gzip bomb)
+#: The only encodings we can inflate in bounded steps; asking for just these keeps
+#: servers from sending others (brotli, zstd) that we would have to refuse.
+_ACCEPT_ENCODING = "gzip, deflate"
+REDIRECT_HINT = "check base_url (use the instance URL the browser ends on)"
 
 
 def is_loopback_host(host: str) -> bool:
@@ -195,6 +202,64 @@ def transient_status_error(response: httpx.Response, service: str) -> ProviderEr
     return None
 
 
+def deadline_error(service: str, url: str, timeout: float) -> ProviderError:
+    """The request (with its retries) did not finish within ``[settings] timeout``."""
+    return ProviderError(
+        f"{service} ({host_of(url)}) did not answer within {timeout:g} s",
+        "try again later, or raise [settings] timeout",
+    )
+
+
+def size_error(service: str, limit: int) -> ProviderError:
+    """The body grew past ``limit`` decompressed bytes (``[settings] max_response_mb``)."""
+    return ProviderError(
+        f"{service} response larger than {limit / _MB:g} MB",
+        "raise [settings] max_response_mb if this account really has that much data, "
+        "else check base_url",
+    )
+
+
+def redirect_target(response: httpx.Response) -> str | None:
+    """The absolute URL a 3xx ``Location`` points at (relative ones resolved), else ``None``."""
+    location = str(response.headers.get("location", "")).strip()
+    if not location:
+        return None
+    try:
+        return urljoin(str(response.url), location)
+    except ValueError:
+        return location
+
+
+def _redirect_host(target: str | None) -> str:
+    # Host only: a redirect's path or query may carry a session id or a signed token.
+    try:
+        host = urlsplit(target).hostname if target else None
+    except ValueError:  # e.g. an unclosed [IPv6 bracket
+        return ""
+    return sanitize(host, limit=100) if host else ""
+
+
+def unexpected_status_error(response: httpx.Response, service: str,
+                            redirect_hint: str = REDIRECT_HINT) -> ProviderError | None:
+    """The error for a reply that is neither 2xx nor 4xx/5xx, else ``None``.
+
+    A 3xx is never data (a login page's redirect with ``{"invoices": []}`` must not
+    wipe a cache): it names the status and the target's host only, since a path or
+    query may carry a session id. 1xx and statuses past 599 are errors too.
+    """
+    status = response.status_code
+    if 200 <= status < 300 or 400 <= status < 600:
+        return None
+    if 300 <= status < 400:
+        host = _redirect_host(redirect_target(response))
+        if host:
+            return ProviderError(f"{service} redirected to {host} (HTTP {status})", redirect_hint)
+        return ProviderError(f"{service} answered with a redirect without a usable target "
+                             f"(HTTP {status})", redirect_hint)
+    return ProviderError(f"{service} answered with an unexpected HTTP status {status}",
+                         "check base_url; a proxy in between may be misbehaving")
+
+
 def transport_error(exc: httpx.HTTPError | httpx.InvalidURL, service: str, url: str,
                     timeout: float) -> ProviderError:
     """One clear reason + hint per kind of network failure (retryable where it is transient)."""
@@ -205,10 +270,7 @@ def transport_error(exc: httpx.HTTPError | httpx.InvalidURL, service: str, url: 
             "check your network connection, proxy and base_url",
         )
     if isinstance(exc, httpx.TimeoutException):
-        return ProviderError(
-            f"{service} ({host}) did not answer within {timeout:g} s",
-            "try again later, or raise [settings] timeout",
-        )
+        return deadline_error(service, url, timeout)
     if isinstance(exc, httpx.ConnectError):
         if "ssl" in str(exc).lower() or "certificate" in str(exc).lower():
             return ProviderError(
@@ -219,6 +281,10 @@ def transport_error(exc: httpx.HTTPError | httpx.InvalidURL, service: str, url: 
             f"could not connect to {service} ({host})",
             "check base_url, your network, DNS and proxy settings",
         )
+    if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc).lower():
+        # httpx parses a redirect's Location even when not following it.
+        return ProviderError(f"{service} ({host}) redirected to an invalid address",
+                             REDIRECT_HINT)
     if isinstance(exc, httpx.RemoteProtocolError):
         return ProviderError(
             f"{service} ({host}) closed the connection before answering",
@@ -250,6 +316,127 @@ def transport_error(exc: httpx.HTTPError | httpx.InvalidURL, service: str, url: 
 Headers = Mapping[str, str] | Callable[[], Mapping[str, str]]
 
 
+class _Inflater:
+    """One ``Content-Encoding`` layer (gzip or deflate), inflated in bounded steps.
+
+    httpx inflates a whole network chunk at once: 64 KB of a gzip bomb become
+    ~64 MB in one go. Here no step yields more than ``_INFLATE_PIECE`` bytes, so
+    the size limit stops a bomb before it is in memory.
+    """
+
+    def __init__(self, encoding: str) -> None:
+        # "deflate" is zlib-wrapped by the RFC, but some servers send it raw: try both.
+        self._raw_fallback = encoding == "deflate"
+        self._inflate = zlib.decompressobj(zlib.MAX_WBITS | (0 if self._raw_fallback else 16))
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        """The inflated pieces of ``data`` (a ``zlib.error`` for a garbled stream)."""
+        while not self._inflate.eof:
+            try:
+                piece = self._inflate.decompress(data, _INFLATE_PIECE)
+            except zlib.error:
+                if not self._raw_fallback:
+                    raise
+                self._raw_fallback = False
+                self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+                continue
+            self._raw_fallback = self._raw_fallback and not data
+            data = self._inflate.unconsumed_tail
+            if piece:
+                yield piece
+            # A full piece may leave output pending inside zlib although all input is taken.
+            if not data and len(piece) < _INFLATE_PIECE:
+                return
+
+
+def _inflaters(response: httpx.Response) -> list[_Inflater]:
+    # Layers are listed in the order they were applied: undo them last to first.
+    layers = [part.strip().lower()
+              for part in response.headers.get("content-encoding", "").split(",")]
+    inflaters = []
+    for layer in reversed([part for part in layers if part and part != "identity"]):
+        if layer not in ("gzip", "x-gzip", "deflate"):
+            raise httpx.DecodingError(f"unsupported content-encoding {layer!r}")
+        inflaters.append(_Inflater(layer))
+    return inflaters
+
+
+def _inflated(data: bytes, inflaters: list[_Inflater]) -> Iterator[bytes]:
+    # Each layer inflates the previous one's pieces as they come: still bounded steps.
+    if not inflaters:
+        yield data
+        return
+    first, rest = inflaters[0], inflaters[1:]
+    for piece in first.decode(data):
+        yield from _inflated(piece, rest)
+
+
+async def _read_body(response: httpx.Response, service: str, limit: int) -> bytes:
+    """The decompressed body, read as it streams in; past ``limit`` bytes → :func:`size_error`."""
+    try:
+        body = response.content  # a transport that read it already (tests, wrappers)
+    except httpx.ResponseNotRead:
+        pass
+    else:
+        if len(body) > limit:
+            raise size_error(service, limit)
+        return body
+    declared = response.headers.get("content-length", "").strip()
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise size_error(service, limit)  # no need to read what is announced too big
+    inflaters = _inflaters(response)
+    pieces: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in response.aiter_raw():
+            for piece in _inflated(chunk, inflaters):
+                size += len(piece)
+                if size > limit:
+                    raise size_error(service, limit)
+                pieces.append(piece)
+    except zlib.error as exc:
+        raise httpx.DecodingError(str(exc)) from None
+    return b"".join(pieces)
+
+
+def _received(response: httpx.Response, body: bytes) -> httpx.Response:
+    # What handlers get: the same status and headers, the body already decoded.
+    headers = [(name, value) for name, value in response.headers.multi_items()
+               if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+    return httpx.Response(response.status_code, headers=headers, content=body,
+                          request=response.request)
+
+
+async def _exchange(client: httpx.AsyncClient, method: str, url: str, *, service: str,
+                    options: FetchOptions, headers: Mapping[str, str] | None,
+                    data: Mapping[str, str] | None, redirects: int,
+                    redirect_hint: str) -> httpx.Response:
+    """One attempt: send, follow allowed redirects, read the body within the size limit.
+
+    Only 2xx, 4xx and 5xx replies come back; a 3xx that is not followed and any
+    other status are a :class:`ProviderError` before the body is read. Followed
+    hops send none of ``headers`` (they may hold a token) and must pass
+    :func:`check_base_url`.
+    """
+    hops = 0
+    sent = {**(headers or {}), "Accept-Encoding": _ACCEPT_ENCODING}
+    while True:
+        async with client.stream(method, url, headers=sent, data=data, timeout=options.timeout,
+                                 follow_redirects=False) as response:
+            target = redirect_target(response) if 300 <= response.status_code < 400 else None
+            if target and hops < redirects and check_base_url(target, allow_query=True) is None:
+                hops += 1
+                url, sent = target, {"Accept-Encoding": _ACCEPT_ENCODING}
+                if response.status_code not in (307, 308):  # these two keep method and body
+                    method, data = "GET", None
+                continue
+            error = unexpected_status_error(response, service, redirect_hint)
+            if error is not None:
+                raise error
+            body = await _read_body(response, service, options.max_response_bytes)
+            return _received(response, body)
+
+
 async def request(
     client: httpx.AsyncClient,
     method: str,
@@ -263,6 +450,8 @@ async def request(
     data: Mapping[str, str] | None = None,
     max_retries: int | None = None,
     secrets: Iterable[str] = (),
+    redirects: int = 0,
+    redirect_hint: str = REDIRECT_HINT,
 ) -> T:
     """Send one API request with retries; ``handle`` turns the response into a result.
 
@@ -271,17 +460,31 @@ async def request(
     backoff up to ``max_retries`` (default ``options.max_retries``) times. A
     final transient failure says how many attempts were made. ``headers`` may be
     a callable so each attempt gets fresh ones (e.g. a re-signed token).
+
+    ``options.timeout`` is one wall-clock deadline for the whole logical request:
+    connect, send, every read of every attempt, the waits between them. A wait
+    that would end past it gives up at once with the last attempt's reason.
+    Bodies are read streaming, decompressed, up to ``options.max_response_bytes``.
+    Redirects are errors naming the target host, except up to ``redirects`` hops
+    to URLs that :func:`check_base_url` accepts (links to files, e.g. PDFs).
     """
     retries = options.max_retries if max_retries is None else max(0, max_retries)
     secret_list = [s for s in secrets if s]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + options.timeout
     attempt = 0
     while True:
         attempt += 1
         try:
             sent_headers = headers() if callable(headers) else headers
-            response = await client.request(
-                method, url, headers=sent_headers, data=data, timeout=options.timeout,
-            )
+            try:
+                async with asyncio.timeout_at(deadline):
+                    response = await _exchange(
+                        client, method, url, service=service, options=options,
+                        headers=sent_headers, data=data, redirects=redirects,
+                        redirect_hint=redirect_hint)
+            except TimeoutError:
+                raise deadline_error(service, url, options.timeout) from None
             if len(response.content) > _INLINE_BODY_LIMIT:
                 # Decoding and parsing a big page is CPU work: in a thread the event
                 # loop (the TUI) keeps its turns while it runs.
@@ -294,14 +497,15 @@ async def request(
             error = exc
         else:
             return result
-        if not error.retryable or attempt > retries:
+        delay = policy.delay(attempt - 1, error.retry_after) if error.retryable else 0.0
+        if not error.retryable or attempt > retries or loop.time() + delay >= deadline:
             if error.retryable:
                 error = ProviderError(
                     f"gave up after {attempt} attempt{'s' if attempt != 1 else ''}: {error.reason}",
                     error.hint, retryable=True, retry_after=error.retry_after,
                 )
             raise _redacted(error, secret_list) from None
-        await policy.sleep(policy.delay(attempt - 1, error.retry_after))
+        await policy.sleep(delay)
 
 
 def _redacted(error: ProviderError, secrets: list[str]) -> ProviderError:

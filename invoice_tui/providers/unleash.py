@@ -16,6 +16,7 @@ from .base import FetchOptions, FetchProgress, FetchResult, ProgressCallback, Pr
 
 SERVICE = "Unleash"
 INVOICES_PATH = "api/admin/invoices/list"
+PDF_REDIRECTS = 5  # hops a PDF link (Stripe-hosted) may take; API calls never follow any
 _TOKEN_HINT = ("create a personal access token or an admin/service-account token in Unleash "
                "and put it in the account's token or token_env")
 
@@ -128,8 +129,11 @@ def _server_message(response: httpx.Response, secrets: tuple[str, ...]) -> str |
 def status_error(response: httpx.Response, secrets: tuple[str, ...] = ()) -> ProviderError | None:
     """The ProviderError for an Unleash error status (401/403/404/429/5xx/…), else ``None``."""
     status = response.status_code
-    if status < 400:
+    if 200 <= status < 300:
         return None
+    unexpected = _http.unexpected_status_error(response, SERVICE)
+    if unexpected is not None:  # a redirect (to a login page, say) or an odd status
+        return unexpected
     transient = _http.transient_status_error(response, SERVICE)
     if transient is not None:
         return transient
@@ -284,10 +288,13 @@ class UnleashProvider:
                                     "refresh the account and try again")
             return response.content
 
-        # The link points at the billing provider (e.g. Stripe), so no Unleash token goes along.
+        # The link points at the billing provider (e.g. Stripe), so no Unleash token goes along;
+        # such hosts may redirect to the file, so a few hops to https URLs are followed.
         pdf: bytes = await _http.request(
             client, "GET", invoice.pdf_url, service=SERVICE, options=options,
-            policy=self.retry, handle=handle,
+            policy=self.retry, handle=handle, redirects=PDF_REDIRECTS,
+            redirect_hint="the PDF link leads somewhere unexpected; open the invoice URL "
+                          "in a browser instead",
         )
         return pdf
 

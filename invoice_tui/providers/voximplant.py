@@ -48,6 +48,7 @@ MAX_UNCOUNTED_INVOICES = 50_000
 # them bounded keeps every message short (a 400-digit total_count is "more than 10^18").
 _COUNT_CAP = 10**18
 
+_BASE_URL_HINT = f"check base_url (default {DEFAULT_BASE_URL})"
 _CLOCK_HINT = "check the system clock (tokens are time-stamped) and the key file"
 # Management API error codes (SPEC §1) that mean "try again later".
 _RETRYABLE_CODES = frozenset({162, 340, 416, 484})
@@ -440,11 +441,14 @@ class VoximplantProvider:
             client, "POST", _http.join_url(self.base_url, method),
             service=SERVICE, options=options, policy=self.retry, handle=handle,
             headers=self.signer.headers, data=data, max_retries=max_retries,
-            secrets=self._secrets(),
+            secrets=self._secrets(), redirect_hint=_BASE_URL_HINT,
         )
 
     def _json_handler(self, parse: Callable[[object], Any]) -> Callable[[httpx.Response], Any]:
         def handle(response: httpx.Response) -> Any:
+            unexpected = _http.unexpected_status_error(response, SERVICE, _BASE_URL_HINT)
+            if unexpected is not None:  # a 3xx or 1xx is never an answer, whatever its body
+                raise unexpected
             # 429/5xx are retried whatever the body says.
             transient = _http.transient_status_error(response, SERVICE)
             if transient is not None:
@@ -520,8 +524,7 @@ def _status_error(response: httpx.Response) -> ProviderError:
     if status in (401, 403):
         return ProviderError(f"Voximplant refused the request (HTTP {status})", _CLOCK_HINT)
     if status == 404:
-        return ProviderError("Voximplant API method not found (HTTP 404)",
-                             "check base_url (default https://api.voximplant.com/platform_api)")
+        return ProviderError("Voximplant API method not found (HTTP 404)", _BASE_URL_HINT)
     return ProviderError(f"Voximplant answered HTTP {status} without a JSON body",
                          "check base_url; try again later")
 
