@@ -12,16 +12,19 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import fields
 from json.encoder import encode_basestring as _encode_basestring
 
 from .model import (
     INVOICE_FIELDS,
     LINE_FIELDS,
     Invoice,
+    Line,
     invoice_scalars,
     invoice_to_dict,
     line_scalars,
 )
+from .view import sanitize as _display_text
 
 FORMATS = ("json", "csv")
 
@@ -71,10 +74,12 @@ CHUNK_INVOICES = 500
 
 
 def iter_json(invoices: Iterable[Invoice]) -> Iterator[str]:
-    """The JSON export in chunks: exactly ``json.dumps(list, ensure_ascii=False, indent=2)``.
+    """The JSON export in chunks: ``json.dumps(list, ensure_ascii=False, indent=2)``.
 
-    A JSON array of invoices in the SPEC §2 shape (amounts as strings), built
-    one invoice at a time so a huge export never exists as one dict list.
+    Byte for byte, except that DEL, C1, bidi and zero-width characters in strings
+    are ``\\u``-escaped too (see :func:`dumps_indented`). A JSON array of invoices
+    in the SPEC §2 shape (amounts as strings), built one invoice at a time so a
+    huge export never exists as one dict list.
     """
     inner = "\n" + _INDENT
     separator = "[" + inner
@@ -103,8 +108,11 @@ _INDENT = "  "
 def dumps_indented(value: object) -> str:
     """``json.dumps(value, ensure_ascii=False, indent=2)`` for str/None/bool/int/list/dict data.
 
-    The stdlib only uses its C encoder without ``indent``; this writer keeps the
-    C string escaper and skips the pure-Python encoder's generic machinery.
+    One difference: DEL, C1 controls, bidi controls, zero-width characters and
+    U+2028/U+2029 inside strings are written as ``\\uXXXX`` (json.dumps leaves
+    them raw), so the file never carries them to a terminal; the decoded text is
+    the same. The stdlib only uses its C encoder without ``indent``; this writer
+    keeps the C string escaper and skips the pure-Python encoder's generic machinery.
     Other types fall back to ``json.dumps`` for that value.
     """
     return _dumps(value, "\n")
@@ -135,10 +143,23 @@ def _dumps(value: object, newline: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+# Characters JSON may carry raw but a terminal or editor showing the file must not
+# get raw: C1 controls (U+009B is a one-byte CSI), bidi controls (Trojan Source),
+# zero-width characters, and the line/paragraph separators. \uXXXX keeps the text
+# exact for any JSON reader.
+_JSON_UNSAFE = (0x7F, *range(0x80, 0xA0), 0x061C, *range(0x200B, 0x2010),
+                *range(0x2028, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF)
+_JSON_ESCAPES = {code: f"\\u{code:04x}" for code in _JSON_UNSAFE}
+
+
 def _string(text: str) -> str:
-    # The C-accelerated escaper behind json.dumps(ensure_ascii=False).
+    # The C-accelerated escaper behind json.dumps(ensure_ascii=False) escapes C0
+    # controls. Every character of _JSON_UNSAFE is non-printable, so the C-speed
+    # isprintable() check lets almost all text skip the translation.
     escaped: str = _encode_basestring(text)
-    return escaped
+    if text.isprintable():
+        return escaped
+    return escaped.translate(_JSON_ESCAPES)
 
 
 def csv_header(lines: bool = False) -> list[str]:
@@ -148,25 +169,82 @@ def csv_header(lines: bool = False) -> list[str]:
     return [f"invoice_{name}" for name in INVOICE_FIELDS] + list(LINE_FIELDS)
 
 
+# --- CSV cells ------------------------------------------------------------------------
+
+# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(…),
+# +cmd|' /C calc'!A0, @SUM(…), -2+3); tab and CR start one in some importers.
+_FORMULA_START = frozenset("=+-@\t\r")
+# ... but "-12.50" or "+3" is a number to a spreadsheet, not a formula: kept as is.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# Invisible characters the display sanitizer keeps; an export must not carry them.
+_INVISIBLE = dict.fromkeys((0x061C, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF))
+
+
+def _strip_controls(text: str) -> str:
+    # TODO(h1): use text.sanitize
+    return _display_text(text).translate(_INVISIBLE)
+
+
+def _csv_text(value: str) -> str:
+    """A provider's text as a CSV cell: no control characters, never a formula."""
+    text = value if value.isprintable() else _strip_controls(value)
+    # " =1+1" is a formula too once an importer trims it; a leading tab or CR (gone
+    # from ``text``, now a space) still marks the cell.
+    first = text.lstrip(" ")[:1]
+    if first in _FORMULA_START and first in "+-" and _PLAIN_NUMBER.fullmatch(text.strip()):
+        return text  # a number, not a formula
+    if first in _FORMULA_START or value.lstrip(" ")[:1] in _FORMULA_START:
+        return "'" + text  # the spreadsheet convention: a leading quote means "text"
+    return text
+
+
+def _text_positions(cls: type, names: Sequence[str]) -> tuple[int, ...]:
+    """Indexes of the CSV columns holding provider text (not our exact amounts or dates).
+
+    Decided by column from the model's annotations; a column the model does not
+    annotate counts as text (the plain-number rule still keeps any amount in it).
+    """
+    kinds = {item.name: str(item.type) for item in fields(cls)}
+    return tuple(index for index, name in enumerate(names)
+                 if kinds.get(name, "str") in ("str", "str | None"))
+
+
+_INVOICE_TEXT = _text_positions(Invoice, INVOICE_FIELDS)
+_LINE_TEXT = _text_positions(Line, LINE_FIELDS)
+
+
+def _csv_row(values: Iterable[str | None], text_positions: tuple[int, ...]) -> list[str | None]:
+    row = list(values)
+    for index in text_positions:
+        value = row[index]
+        # Inline checks: most cells are plain text and skip the call.
+        if value and (value[0] in _FORMULA_START or value[0] == " " or not value.isprintable()):
+            row[index] = _csv_text(value)
+    return row
+
+
 def iter_csv(invoices: Iterable[Invoice], lines: bool = False) -> Iterator[str]:
     """CSV text in chunks: one row per invoice, or with ``lines`` one row per line item.
 
     An invoice without lines still gets one row (empty line columns) with
     ``lines``, so no invoice silently drops out of an accounting export. A
-    line's taxes are not in the CSV (use JSON for those).
+    line's taxes are not in the CSV (use JSON for those). Provider text never
+    carries control characters and never starts a formula (a leading ``'``);
+    our exact amounts stay numbers (``-12.50``).
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(csv_header(lines))
     empty_line = [None] * len(LINE_FIELDS)
     for count, invoice in enumerate(invoices, start=1):
-        head = list(invoice_scalars(invoice).values())
+        head = _csv_row(invoice_scalars(invoice).values(), _INVOICE_TEXT)
         if not lines:
             writer.writerow(head)
         elif not invoice.lines:
             writer.writerow(head + empty_line)
         else:
-            writer.writerows(head + list(line_scalars(line).values()) for line in invoice.lines)
+            writer.writerows(head + _csv_row(line_scalars(line).values(), _LINE_TEXT)
+                             for line in invoice.lines)
         if count % CHUNK_INVOICES == 0:
             yield buffer.getvalue()
             buffer.seek(0)
