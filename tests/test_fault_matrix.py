@@ -10,7 +10,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -21,8 +29,11 @@ from hostile import (
     unleash_account,
 )
 
+import invoice_tui
 from invoice_tui import cli
-from invoice_tui.config import save_config
+from invoice_tui.cache import InvoiceCache
+from invoice_tui.config import AccountConfig, save_config
+from invoice_tui.fs import write_atomic
 
 # --- 1. escape sequences in the currency field ---------------------------------------
 
@@ -134,8 +145,188 @@ def test_json_export_escapes_c1_bidi_and_zero_width(
 
 # --- 11. stale temp files of killed saves -------------------------------------------------
 
+# A save that takes long enough to be killed in the middle: 64 KB every 10 ms.
+_SLOW_SAVE = """
+import sys, time
+from pathlib import Path
+from invoice_tui.fs import write_atomic
+
+def chunks():
+    for _ in range(100_000):
+        yield b"x" * 65536
+        time.sleep(0.01)
+
+write_atomic(Path(sys.argv[1]), chunks())
+"""
+
+
+def _start_slow_save(target: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """A real process in the middle of ``write_atomic(target, …)``, and its temp file."""
+    env = {**os.environ, "PYTHONPATH": str(Path(invoice_tui.__file__).parent.parent)}
+    process = subprocess.Popen([sys.executable, "-c", _SLOW_SAVE, str(target)], env=env)
+    pattern = f".{target.name}.{process.pid}.*.tmp"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = [p for p in target.parent.glob(pattern) if p.stat().st_size > 0]
+        if found:
+            return process, found[0]
+        assert process.poll() is None, "the slow save ended early"
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    raise AssertionError("the slow save never started writing")
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGKILL)  # nothing of ours runs: no cleanup possible
+    process.wait(timeout=10)  # reaped, so its pid is really gone
+
+
+def test_a_save_removes_what_killed_saves_left_but_not_a_live_writers_file(
+        tmp_path: Path) -> None:
+    target = tmp_path / "config.toml"
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        live, live_temp = _start_slow_save(target)  # another instance, saving right now
+        started.append(live)
+        leftovers = []
+        for _ in range(3):  # each starts while the others live: none cleans up another
+            process, temp = _start_slow_save(target)
+            started.append(process)
+            leftovers.append(temp)
+        for process in started[1:]:
+            _kill(process)
+        assert all(temp.exists() for temp in leftovers)
+        write_atomic(target, b"saved\n")
+        assert target.read_bytes() == b"saved\n"
+        assert not any(temp.exists() for temp in leftovers)
+        assert live_temp.exists()  # its writer is alive: never touched
+        size = live_temp.stat().st_size
+        time.sleep(0.3)
+        assert live_temp.stat().st_size > size  # and still being written
+    finally:
+        for process in started:
+            _kill(process)
+    write_atomic(target, b"again\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_a_cache_load_sweeps_the_cache_dir(tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    # A killed save of an account no longer configured: only a dir-wide sweep finds it.
+    process, orphan = _start_slow_save(cache_dir / "gone-0123456789abcdef.json")
+    _kill(process)
+    # Names an older release wrote (no pid): removed once an hour old, not before.
+    old = cache_dir / ".old-0123456789abcdef.json.abc_1234.tmp"
+    fresh = cache_dir / ".new-0123456789abcdef.json.abc_5678.tmp"
+    for path in (old, fresh):
+        path.write_bytes(b"x" * 1000)
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    unrelated = cache_dir / ".notes.tmp"  # not a name we make
+    unrelated.write_bytes(b"keep")
+    cache = InvoiceCache(cache_dir)
+    account = AccountConfig("acme", "unleash", {"base_url": "http://127.0.0.1:1"})
+    assert cache.load(account) is None  # never synced; the sweep ran anyway
+    assert not orphan.exists() and not old.exists()
+    assert fresh.exists() and unrelated.exists()
+    assert cache.warnings == []
+
 
 # --- 12. export --output onto special files ------------------------------------------
+
+_ONE_INVOICE = {"invoices": [{
+    "invoiceDate": "2026-10-01T00:00:00.000Z", "status": "paid", "totalAmount": 10,
+    "subtotal": 10, "currency": "USD", "taxAmount": 0, "monthText": "September 2026",
+    "mainLines": [], "usageLines": []}]}
+
+
+def test_output_onto_a_fifo_streams_into_it(
+        hostile: HostileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hostile.respond = by_endpoint({"list": json_reply(_ONE_INVOICE)})
+    fifo = tmp_path / "export.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+
+    def read() -> None:
+        with fifo.open("rb") as reader:  # blocks until the export opens it for writing
+            received.append(reader.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    code, out, err = _export_from(hostile, tmp_path, capsys, "--output", str(fifo))
+    reader.join(timeout=10)
+    assert (code, out, err) == (0, "", "")
+    assert json.loads(received[0])[0]["label"] == "September 2026"
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # still the FIFO, not a file in its place
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "config.toml", "export.fifo"]
+
+
+def test_output_onto_a_character_device_and_a_symlink_to_it(
+        hostile: HostileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hostile.respond = by_endpoint({"list": json_reply(_ONE_INVOICE)})
+    link = tmp_path / "sink"
+    link.symlink_to(os.devnull)
+    for target in (os.devnull, str(link)):
+        code, out, err = _export_from(hostile, tmp_path, capsys, "--output", target)
+        assert (code, out, err) == (0, "", "")
+        assert stat.S_ISCHR(os.stat(os.devnull).st_mode)  # written to, never replaced
+    assert link.is_symlink() and os.readlink(link) == os.devnull
+    assert not list(Path(os.devnull).parent.glob(".null.*.tmp"))
+
+
+def test_output_through_a_symlink_replaces_its_target_and_keeps_the_link(
+        hostile: HostileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hostile.respond = by_endpoint({"list": json_reply(_ONE_INVOICE)})
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    target = reports / "2026.csv"
+    target.write_text("old\n")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+    dangling = tmp_path / "next.csv"
+    dangling.symlink_to(reports / "next-target.csv")
+    for path in (link, dangling):
+        code, out, err = _export_from(hostile, tmp_path, capsys, "--format", "csv",
+                                      "--output", str(path))
+        assert (code, out, err) == (0, "", "")
+        assert path.is_symlink()  # the link stays a link ...
+        assert path.read_text().startswith("account,provider,id")  # ... to the new export
+    assert target.read_text().startswith("account,provider,id")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert (reports / "next-target.csv").is_file()
+
+
+def test_output_refuses_a_directory_or_a_socket_before_fetching(
+        hostile: HostileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    hostile.respond = by_endpoint({"list": json_reply(_ONE_INVOICE)})
+    monkeypatch.chdir(tmp_path)  # a relative socket name: AF_UNIX paths are short
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind("s.sock")
+        link = tmp_path / "to-dir"
+        link.symlink_to(tmp_path)
+        cases = {str(tmp_path): "is a directory — give a file name inside it",
+                 str(link): "is a directory — give a file name inside it",
+                 "s.sock": "is a socket — give a regular file, a FIFO, a character device or -"}
+        for target, reason in cases.items():
+            code, out, err = _export_from(hostile, tmp_path, capsys, "--output", target)
+            assert (code, out) == (2, "")
+            assert err == f"invoice-tui: --output {target} {reason}\n"
+        assert stat.S_ISSOCK(os.lstat("s.sock").st_mode) and link.is_symlink()
+    assert hostile.requests == []  # refused before any fetch
+
+
+def test_output_dash_is_stdout(
+        hostile: HostileServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    hostile.respond = by_endpoint({"list": json_reply(_ONE_INVOICE)})
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _export_from(hostile, tmp_path, capsys, "--output", "-")
+    assert (code, err) == (0, "")
+    assert json.loads(out)[0]["label"] == "September 2026"
+    assert not (tmp_path / "-").exists()
 
 
 # --- 13. config reading limits, unknown account keys, BOM ------------------------------
