@@ -203,6 +203,49 @@ def _write_stream(path: Path, chunks: Iterable[bytes]) -> None:
         os.close(fd)
 
 
+# --- new files in a shared folder (PDFs) -------------------------------------------------
+
+#: Names a new file tries (``NAME.pdf``, ``NAME-2.pdf``, …) before giving up.
+NEW_FILE_NAME_TRIES = 1000
+
+
+def save_new_file(directory: Path, stem: str, suffix: str, data: bytes,
+                  mode: int = 0o600) -> Path:
+    """Save ``data`` as a new file ``directory/STEM SUFFIX`` (else ``STEM-2 SUFFIX``, …).
+
+    Each name is tried with ``O_CREAT | O_EXCL | O_NOFOLLOW``: an existing file
+    or a symlink someone planted at that name is never opened, followed or
+    overwritten, and the next name is tried the same way, so there is no
+    exists-then-write race and two saves at once get two files. A failed write
+    removes the file it created: no half file is left. ``directory`` is created
+    (mode 0700) if missing. Raises ``OSError``.
+    """
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    for attempt in range(1, NEW_FILE_NAME_TRIES + 1):
+        path = directory / (f"{stem}{suffix}" if attempt == 1 else f"{stem}-{attempt}{suffix}")
+        try:
+            fd = os.open(path, flags, mode)
+        except FileExistsError:
+            continue
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # ours: we just created it exclusively
+            raise
+        return path
+    raise FileExistsError(errno.EEXIST, f"{stem}{suffix} and {NEW_FILE_NAME_TRIES - 1} "
+                          "numbered names are all taken", str(directory))
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a rename in ``directory`` durable (a no-op where a directory cannot be opened)."""
     try:

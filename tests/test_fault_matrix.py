@@ -7,6 +7,7 @@ here is mocked below the socket.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -26,14 +27,18 @@ from hostile import (
     HostileServer,  # noqa: F401 - the fixture's type, used by every section
     by_endpoint,
     json_reply,
+    reply,
     unleash_account,
 )
 
 import invoice_tui
 from invoice_tui import cli
 from invoice_tui.cache import InvoiceCache
-from invoice_tui.config import AccountConfig, save_config
+from invoice_tui.config import AccountConfig, Settings, save_config
 from invoice_tui.fs import write_atomic
+from invoice_tui.model import Invoice
+from invoice_tui.providers.base import ProviderError
+from invoice_tui.sync import SyncSucceeded, download_pdf, pdf_file_stem, sync_account
 
 # --- 1. escape sequences in the currency field ---------------------------------------
 
@@ -333,6 +338,113 @@ def test_output_dash_is_stdout(
 
 
 # --- 14. PDF save: planted symlinks, races, never the cwd ---------------------------------
+
+_PDF = b"%PDF-1.4\n% hostile test\n%%EOF\n"
+
+
+async def _pdf_invoice(hostile: HostileServer) -> tuple[AccountConfig, Invoice]:
+    """An Unleash account on the hostile server and its one invoice, whose PDF it serves."""
+    body = {"invoices": [{**_ONE_INVOICE["invoices"][0],
+                          "invoicePDF": f"{hostile.url}/files/in_1.pdf"}]}
+    hostile.respond = by_endpoint({"list": json_reply(body),
+                                   "in_1.pdf": reply(_PDF, content_type="application/pdf")})
+    account = unleash_account(hostile)
+    outcome = await sync_account(account, Settings())
+    assert isinstance(outcome, SyncSucceeded)
+    return account, outcome.invoices[0]
+
+
+async def test_pdf_save_never_follows_a_planted_symlink(
+        hostile: HostileServer, tmp_path: Path) -> None:
+    account, invoice = await _pdf_invoice(hostile)
+    downloads = tmp_path / "Downloads"
+    downloads.mkdir()
+    stem = pdf_file_stem(invoice)
+    assert stem == "unleash-hostile-September_2026"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (downloads / f"{stem}.pdf").symlink_to(victim)  # planted at the name we will pick
+    wish = tmp_path / "created-through-a-dangling-link"
+    (downloads / f"{stem}-2.pdf").symlink_to(wish)
+    saved = await download_pdf(account, Settings(downloads=str(downloads)), invoice)
+    assert saved == downloads / f"{stem}-3.pdf"
+    assert saved.read_bytes() == _PDF and not saved.is_symlink()
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert victim.read_text() == "precious" and not wish.exists()
+    assert (downloads / f"{stem}.pdf").is_symlink() and (downloads / f"{stem}-2.pdf").is_symlink()
+
+
+async def test_pdf_saves_at_once_get_their_own_files(
+        hostile: HostileServer, tmp_path: Path) -> None:
+    account, invoice = await _pdf_invoice(hostile)
+    settings = Settings(downloads=str(tmp_path))
+    saved = await asyncio.gather(*(download_pdf(account, settings, invoice) for _ in range(4)))
+    stem = pdf_file_stem(invoice)
+    assert sorted(p.name for p in saved) == sorted(
+        [f"{stem}.pdf", f"{stem}-2.pdf", f"{stem}-3.pdf", f"{stem}-4.pdf"])
+    assert all(p.read_bytes() == _PDF for p in saved)
+
+
+async def test_pdf_goes_to_the_downloads_folder_created_if_missing_never_the_cwd(
+        hostile: HostileServer, tmp_path: Path, isolated_home: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    account, invoice = await _pdf_invoice(hostile)
+    cwd = tmp_path / "a-git-checkout"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    configured = tmp_path / "no" / "such" / "folder"
+    saved = await download_pdf(account, Settings(downloads=str(configured)), invoice)
+    assert saved.parent == configured and saved.read_bytes() == _PDF
+    # No [settings] downloads and no ~/Downloads yet: the platform's folder, made now.
+    default = Settings().downloads_dir()
+    assert default.is_absolute() and not default.exists()
+    assert default.is_relative_to(isolated_home)
+    saved = await download_pdf(account, Settings(), invoice)
+    assert saved.parent == default and saved.read_bytes() == _PDF
+    assert list(cwd.iterdir()) == []
+    with pytest.raises(ProviderError) as relative:
+        await download_pdf(account, Settings(downloads="pdfs"), invoice)
+    assert str(relative.value) == ("the downloads folder pdfs is not an absolute path — set "
+                                   '[settings] downloads to a full path, e.g. "~/Downloads"')
+    assert list(cwd.iterdir()) == []
+
+
+async def test_pdf_save_failures_are_one_line(hostile: HostileServer, tmp_path: Path) -> None:
+    account, invoice = await _pdf_invoice(hostile)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ProviderError) as failed:
+        await download_pdf(account, Settings(downloads=str(blocker / "pdfs")), invoice)
+    assert str(failed.value) == (f"could not save the PDF in {blocker / 'pdfs'} (Not a "
+                                 "directory) — check the downloads folder ([settings] downloads)"
+                                 " and its permissions")
+    hostile.respond = by_endpoint({"in_1.pdf": reply(b"gone", status=404)})
+    with pytest.raises(ProviderError, match="answered HTTP 404"):
+        await download_pdf(account, Settings(downloads=str(tmp_path)), invoice)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+# A write that fails half way (the file-size limit cuts it after 4 KB), in its own process.
+_FAILING_SAVE = """
+import errno, resource, signal, sys
+from pathlib import Path
+from invoice_tui.fs import save_new_file
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+try:
+    save_new_file(Path(sys.argv[1]), "inv", ".pdf", b"%PDF" + b"x" * 100_000)
+except OSError as exc:
+    print(errno.errorcode[exc.errno])
+"""
+
+
+def test_a_pdf_write_that_fails_leaves_no_half_file(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(invoice_tui.__file__).parent.parent)}
+    done = subprocess.run([sys.executable, "-c", _FAILING_SAVE, str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "EFBIG\n", "")
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- 15. redaction of any form of a secret; weak keys ---------------------------------

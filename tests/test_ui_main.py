@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from ui_helpers import SIZE, demo_app, run_palette_command, settle, widget_text
@@ -290,6 +291,31 @@ async def test_download_pdf_saves_the_bytes(isolated_home: Path) -> None:
             saved = list(downloads.glob("*.pdf"))
             assert len(saved) == 1
             assert saved[0].read_bytes().startswith(b"%PDF")
+            assert any(f"Saved {saved[0]}" == n.message for n in app._notifications)
+
+
+async def test_a_failed_pdf_save_is_a_toast_not_silence(isolated_home: Path,
+                                                        tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with demo_app() as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            main.show_account("vox-main")
+            await pilot.pause()
+            await pilot.press("enter")
+            detail = app.screen
+            assert isinstance(detail, InvoiceDetailScreen)
+            detail.settings = dataclasses.replace(detail.settings,
+                                                  downloads=str(blocker / "pdfs"))
+            await pilot.press("d")
+            await settle(app, pilot)
+            errors = [n.message for n in app._notifications if n.severity == "error"]
+            assert errors == [f"✗ could not save the PDF in {blocker / 'pdfs'} (Not a directory)"
+                              " — check the downloads folder ([settings] downloads) and its "
+                              "permissions"]
+            assert not list(isolated_home.rglob("*.pdf")) and not list(Path.cwd().glob("*.pdf"))
 
 
 async def test_invoice_table_is_a_pane_and_tab_moves_between_panes() -> None:
