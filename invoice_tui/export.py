@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from json.encoder import encode_basestring as _encode_basestring
+from operator import itemgetter
 
 from .model import (
     INVOICE_FIELDS,
@@ -89,12 +90,12 @@ def iter_json(invoices: Iterable[Invoice]) -> Iterator[str]:
         batch.append(_dumps(invoice_to_dict(invoice), inner))
         separator = "," + inner
         if count % CHUNK_INVOICES == 0:
-            yield "".join(batch)
+            yield _escape_del("".join(batch))
             batch = []
     if separator.startswith("["):
         yield "[]"  # no invoices at all
     else:
-        yield "".join(batch) + "\n]"
+        yield _escape_del("".join(batch) + "\n]")
 
 
 def to_json(invoices: Sequence[Invoice]) -> str:
@@ -115,7 +116,7 @@ def dumps_indented(value: object) -> str:
     keeps the C string escaper and skips the pure-Python encoder's generic machinery.
     Other types fall back to ``json.dumps`` for that value.
     """
-    return _dumps(value, "\n")
+    return _escape_del(_dumps(value, "\n"))
 
 
 def _dumps(value: object, newline: str) -> str:
@@ -154,12 +155,18 @@ _JSON_ESCAPES = {code: f"\\u{code:04x}" for code in _JSON_UNSAFE}
 
 def _string(text: str) -> str:
     # The C-accelerated escaper behind json.dumps(ensure_ascii=False) escapes C0
-    # controls. Every character of _JSON_UNSAFE is non-printable, so the C-speed
-    # isprintable() check lets almost all text skip the translation.
+    # controls; the rest of _JSON_UNSAFE but DEL is non-ASCII and non-printable, and
+    # isascii() is O(1) in CPython, so nearly every string skips the translation.
     escaped: str = _encode_basestring(text)
-    if text.isprintable():
+    if text.isascii() or text.isprintable():
         return escaped
     return escaped.translate(_JSON_ESCAPES)
+
+
+def _escape_del(json_text: str) -> str:
+    # DEL, the one ASCII control the escaper leaves, can only stand inside a JSON
+    # string: one fast scan of the whole text instead of one per string.
+    return json_text.replace("\x7f", "\\u007f") if "\x7f" in json_text else json_text
 
 
 def csv_header(lines: bool = False) -> list[str]:
@@ -211,16 +218,26 @@ def _text_positions(cls: type, names: Sequence[str]) -> tuple[int, ...]:
 
 _INVOICE_TEXT = _text_positions(Invoice, INVOICE_FIELDS)
 _LINE_TEXT = _text_positions(Line, LINE_FIELDS)
+assert len(_INVOICE_TEXT) > 1 and len(_LINE_TEXT) > 1  # so itemgetter returns tuples
+_INVOICE_TEXT_CELLS = itemgetter(*_INVOICE_TEXT)
+_LINE_TEXT_CELLS = itemgetter(*_LINE_TEXT)
+_FIRST_CHARACTER = itemgetter(0)
+# A text cell starting with one of these needs a closer look (" " may hide a formula).
+_LOOK_CLOSER = _FORMULA_START | {" "}
 
 
-def _csv_row(values: Iterable[str | None], text_positions: tuple[int, ...]) -> list[str | None]:
-    row = list(values)
+def _plain(texts: Iterable[str | None]) -> bool:
+    """Whether no text cell starts a formula or holds a control: C-level checks, no loop."""
+    present = list(filter(None, texts))
+    return _LOOK_CLOSER.isdisjoint(map(_FIRST_CHARACTER, present)) \
+        and "".join(present).isprintable()
+
+
+def _neutralize(row: list[str | None], text_positions: tuple[int, ...]) -> None:
     for index in text_positions:
         value = row[index]
-        # Inline checks: most cells are plain text and skip the call.
-        if value and (value[0] in _FORMULA_START or value[0] == " " or not value.isprintable()):
+        if value:
             row[index] = _csv_text(value)
-    return row
 
 
 def iter_csv(invoices: Iterable[Invoice], lines: bool = False) -> Iterator[str]:
@@ -237,14 +254,20 @@ def iter_csv(invoices: Iterable[Invoice], lines: bool = False) -> Iterator[str]:
     writer.writerow(csv_header(lines))
     empty_line = [None] * len(LINE_FIELDS)
     for count, invoice in enumerate(invoices, start=1):
-        head = _csv_row(invoice_scalars(invoice).values(), _INVOICE_TEXT)
+        # Most rows are plain and pass one quick check; the others go cell by cell.
+        head = list(invoice_scalars(invoice).values())
+        if not _plain(_INVOICE_TEXT_CELLS(head)):
+            _neutralize(head, _INVOICE_TEXT)
         if not lines:
             writer.writerow(head)
         elif not invoice.lines:
             writer.writerow(head + empty_line)
         else:
-            writer.writerows(head + _csv_row(line_scalars(line).values(), _LINE_TEXT)
-                             for line in invoice.lines)
+            for line in invoice.lines:
+                row = list(line_scalars(line).values())
+                if not _plain(_LINE_TEXT_CELLS(row)):
+                    _neutralize(row, _LINE_TEXT)
+                writer.writerow(head + row)
         if count % CHUNK_INVOICES == 0:
             yield buffer.getvalue()
             buffer.seek(0)
