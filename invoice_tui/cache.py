@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .config import AccountConfig, Config
-from .fs import write_atomic
+from .fs import remove_stale_temp_files, write_atomic
 from .model import AccountSummary, Invoice, Line, Tax
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,18 @@ class InvoiceCache:
 
     directory: Path
     warnings: list[str] = field(default_factory=list)
+    _swept: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def remove_stale_temp_files(self) -> None:
+        """Once per instance: delete temp files killed saves left in the cache dir.
+
+        Called by the first load or save, so a sync or a cache load starts clean
+        even for files of accounts no longer configured (a save only cleans up
+        after its own file).
+        """
+        if not self._swept:
+            self._swept = True
+            remove_stale_temp_files(self.directory)
 
     def path_for(self, account: AccountConfig) -> Path:
         """The cache file of ``account`` (it may not exist)."""
@@ -84,6 +96,7 @@ class InvoiceCache:
 
     def load(self, account: AccountConfig) -> CachedAccount | None:
         """The cached sync of ``account``, or ``None`` (missing, other version, or corrupt)."""
+        self.remove_stale_temp_files()
         path = self.path_for(account)
         try:
             with path.open("rb") as handle:
@@ -97,6 +110,7 @@ class InvoiceCache:
 
     def save(self, account: AccountConfig, cached: CachedAccount) -> None:
         """Atomically replace the account's cache file. Never raises for I/O: warns instead."""
+        self.remove_stale_temp_files()
         path = self.path_for(account)
         try:
             write_atomic(path, _cache_chunks(account, cached), 0o600)

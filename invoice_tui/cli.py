@@ -30,7 +30,7 @@ from .config import (
     load_config,
 )
 from .export import FORMATS, filter_by_month, iter_render, parse_month, sort_for_export
-from .fs import write_atomic
+from .fs import OutputRefused, output_problem, write_output
 from .model import Invoice
 from .providers.base import ProviderError
 from .sync import SyncFailed, SyncOutcome, sync_all
@@ -141,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="issued in or before this month")
     export.add_argument("--offline", action="store_true",
                         help="read the local cache instead of fetching")
-    export.add_argument("--output", metavar="FILE", help="write here (atomically, mode 0600)")
+    export.add_argument("--output", metavar="FILE",
+                        help="write here instead of stdout: a file is replaced atomically "
+                             "(mode 0600), a FIFO or device is written to, - is stdout")
     export.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
                         help="export from the built-in emulator (writes nothing of yours)")
     export.set_defaults(run=_run_export)
@@ -295,10 +297,12 @@ def _run_export(args: argparse.Namespace) -> int:
     if args.since and args.until and args.since > args.until:
         _say("--since is after --until — swap them")
         return 2
-    output = Path(os.path.expanduser(args.output)) if args.output else None
-    if output is not None and output.is_dir():
+    output = (Path(os.path.expanduser(args.output))
+              if args.output and args.output != "-" else None)
+    problem = output_problem(output) if output is not None else None
+    if problem is not None:
         # Checked before fetching: finding out after a long fetch wastes it.
-        _say(f"--output {args.output} is a directory — give a file name inside it")
+        _say(f"--output {args.output} {problem}")
         return 2
     try:
         with _open_source(args) as source:
@@ -331,7 +335,10 @@ def _run_export(args: argparse.Namespace) -> int:
     chunks = iter_render(selected, args.format, args.lines)
     if output is not None:
         try:
-            write_atomic(output, (chunk.encode("utf-8") for chunk in chunks), 0o600)
+            write_output(output, (chunk.encode("utf-8") for chunk in chunks), 0o600)
+        except OutputRefused as exc:
+            _say(f"--output {args.output} {exc}")
+            return 2
         except OSError as exc:
             _say(f"cannot write {args.output} ({exc.strerror or type(exc).__name__}) "
                  "— check the path and its permissions")

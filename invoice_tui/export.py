@@ -12,16 +12,20 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import fields
 from json.encoder import encode_basestring as _encode_basestring
+from operator import itemgetter
 
 from .model import (
     INVOICE_FIELDS,
     LINE_FIELDS,
     Invoice,
+    Line,
     invoice_scalars,
     invoice_to_dict,
     line_scalars,
 )
+from .text import sanitize
 
 FORMATS = ("json", "csv")
 
@@ -71,10 +75,12 @@ CHUNK_INVOICES = 500
 
 
 def iter_json(invoices: Iterable[Invoice]) -> Iterator[str]:
-    """The JSON export in chunks: exactly ``json.dumps(list, ensure_ascii=False, indent=2)``.
+    """The JSON export in chunks: ``json.dumps(list, ensure_ascii=False, indent=2)``.
 
-    A JSON array of invoices in the SPEC §2 shape (amounts as strings), built
-    one invoice at a time so a huge export never exists as one dict list.
+    Byte for byte, except that DEL, C1, bidi and zero-width characters in strings
+    are ``\\u``-escaped too (see :func:`dumps_indented`). A JSON array of invoices
+    in the SPEC §2 shape (amounts as strings), built one invoice at a time so a
+    huge export never exists as one dict list.
     """
     inner = "\n" + _INDENT
     separator = "[" + inner
@@ -84,12 +90,12 @@ def iter_json(invoices: Iterable[Invoice]) -> Iterator[str]:
         batch.append(_dumps(invoice_to_dict(invoice), inner))
         separator = "," + inner
         if count % CHUNK_INVOICES == 0:
-            yield "".join(batch)
+            yield _escape_del("".join(batch))
             batch = []
     if separator.startswith("["):
         yield "[]"  # no invoices at all
     else:
-        yield "".join(batch) + "\n]"
+        yield _escape_del("".join(batch) + "\n]")
 
 
 def to_json(invoices: Sequence[Invoice]) -> str:
@@ -103,11 +109,14 @@ _INDENT = "  "
 def dumps_indented(value: object) -> str:
     """``json.dumps(value, ensure_ascii=False, indent=2)`` for str/None/bool/int/list/dict data.
 
-    The stdlib only uses its C encoder without ``indent``; this writer keeps the
-    C string escaper and skips the pure-Python encoder's generic machinery.
+    One difference: DEL, C1 controls, bidi controls, zero-width characters and
+    U+2028/U+2029 inside strings are written as ``\\uXXXX`` (json.dumps leaves
+    them raw), so the file never carries them to a terminal; the decoded text is
+    the same. The stdlib only uses its C encoder without ``indent``; this writer
+    keeps the C string escaper and skips the pure-Python encoder's generic machinery.
     Other types fall back to ``json.dumps`` for that value.
     """
-    return _dumps(value, "\n")
+    return _escape_del(_dumps(value, "\n"))
 
 
 def _dumps(value: object, newline: str) -> str:
@@ -135,10 +144,29 @@ def _dumps(value: object, newline: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+# Characters JSON may carry raw but a terminal or editor showing the file must not
+# get raw: C1 controls (U+009B is a one-byte CSI), bidi controls (Trojan Source),
+# zero-width characters, and the line/paragraph separators. \uXXXX keeps the text
+# exact for any JSON reader.
+_JSON_UNSAFE = (0x7F, *range(0x80, 0xA0), 0x061C, *range(0x200B, 0x2010),
+                *range(0x2028, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF)
+_JSON_ESCAPES = {code: f"\\u{code:04x}" for code in _JSON_UNSAFE}
+
+
 def _string(text: str) -> str:
-    # The C-accelerated escaper behind json.dumps(ensure_ascii=False).
+    # The C-accelerated escaper behind json.dumps(ensure_ascii=False) escapes C0
+    # controls; the rest of _JSON_UNSAFE but DEL is non-ASCII and non-printable, and
+    # isascii() is O(1) in CPython, so nearly every string skips the translation.
     escaped: str = _encode_basestring(text)
-    return escaped
+    if text.isascii() or text.isprintable():
+        return escaped
+    return escaped.translate(_JSON_ESCAPES)
+
+
+def _escape_del(json_text: str) -> str:
+    # DEL, the one ASCII control the escaper leaves, can only stand inside a JSON
+    # string: one fast scan of the whole text instead of one per string.
+    return json_text.replace("\x7f", "\\u007f") if "\x7f" in json_text else json_text
 
 
 def csv_header(lines: bool = False) -> list[str]:
@@ -148,25 +176,89 @@ def csv_header(lines: bool = False) -> list[str]:
     return [f"invoice_{name}" for name in INVOICE_FIELDS] + list(LINE_FIELDS)
 
 
+# --- CSV cells ------------------------------------------------------------------------
+
+# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(…),
+# +cmd|' /C calc'!A0, @SUM(…), -2+3); tab and CR start one in some importers.
+_FORMULA_START = frozenset("=+-@\t\r")
+# ... but "-12.50" or "+3" is a number to a spreadsheet, not a formula: kept as is.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+def _csv_text(value: str) -> str:
+    """A provider's text as a CSV cell: no control characters, never a formula."""
+    text = value if value.isprintable() else sanitize(value)
+    # " =1+1" is a formula too once an importer trims it; a leading tab or CR (gone
+    # from ``text``, now a space) still marks the cell.
+    first = text.lstrip(" ")[:1]
+    if first in _FORMULA_START and first in "+-" and _PLAIN_NUMBER.fullmatch(text.strip()):
+        return text  # a number, not a formula
+    if first in _FORMULA_START or value.lstrip(" ")[:1] in _FORMULA_START:
+        return "'" + text  # the spreadsheet convention: a leading quote means "text"
+    return text
+
+
+def _text_positions(cls: type, names: Sequence[str]) -> tuple[int, ...]:
+    """Indexes of the CSV columns holding provider text (not our exact amounts or dates).
+
+    Decided by column from the model's annotations; a column the model does not
+    annotate counts as text (the plain-number rule still keeps any amount in it).
+    """
+    kinds = {item.name: str(item.type) for item in fields(cls)}
+    return tuple(index for index, name in enumerate(names)
+                 if kinds.get(name, "str") in ("str", "str | None"))
+
+
+_INVOICE_TEXT = _text_positions(Invoice, INVOICE_FIELDS)
+_LINE_TEXT = _text_positions(Line, LINE_FIELDS)
+assert len(_INVOICE_TEXT) > 1 and len(_LINE_TEXT) > 1  # so itemgetter returns tuples
+_INVOICE_TEXT_CELLS = itemgetter(*_INVOICE_TEXT)
+_LINE_TEXT_CELLS = itemgetter(*_LINE_TEXT)
+_FIRST_CHARACTER = itemgetter(0)
+# A text cell starting with one of these needs a closer look (" " may hide a formula).
+_LOOK_CLOSER = _FORMULA_START | {" "}
+
+
+def _plain(texts: Iterable[str | None]) -> bool:
+    """Whether no text cell starts a formula or holds a control: C-level checks, no loop."""
+    present = list(filter(None, texts))
+    return _LOOK_CLOSER.isdisjoint(map(_FIRST_CHARACTER, present)) \
+        and "".join(present).isprintable()
+
+
+def _neutralize(row: list[str | None], text_positions: tuple[int, ...]) -> None:
+    for index in text_positions:
+        value = row[index]
+        if value:
+            row[index] = _csv_text(value)
+
+
 def iter_csv(invoices: Iterable[Invoice], lines: bool = False) -> Iterator[str]:
     """CSV text in chunks: one row per invoice, or with ``lines`` one row per line item.
 
     An invoice without lines still gets one row (empty line columns) with
     ``lines``, so no invoice silently drops out of an accounting export. A
-    line's taxes are not in the CSV (use JSON for those).
+    line's taxes are not in the CSV (use JSON for those). Provider text never
+    carries control characters and never starts a formula (a leading ``'``);
+    our exact amounts stay numbers (``-12.50``).
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(csv_header(lines))
     empty_line = [None] * len(LINE_FIELDS)
     for count, invoice in enumerate(invoices, start=1):
+        # Most rows are plain and pass one quick check; the others go cell by cell.
         head = list(invoice_scalars(invoice).values())
+        if not _plain(_INVOICE_TEXT_CELLS(head)):
+            _neutralize(head, _INVOICE_TEXT)
         if not lines:
             writer.writerow(head)
         elif not invoice.lines:
             writer.writerow(head + empty_line)
         else:
-            writer.writerows(head + list(line_scalars(line).values()) for line in invoice.lines)
+            for line in invoice.lines:
+                row = list(line_scalars(line).values())
+                if not _plain(_LINE_TEXT_CELLS(row)):
+                    _neutralize(row, _LINE_TEXT)
+                writer.writerow(head + row)
         if count % CHUNK_INVOICES == 0:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -14,9 +14,11 @@ import datetime as dt
 import functools
 import logging
 import os
+import re
 import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import certifi
 import httpx
@@ -24,6 +26,7 @@ import httpx
 from . import __version__
 from .cache import CachedAccount, InvoiceCache
 from .config import AccountConfig, Config, Settings
+from .fs import save_new_file
 from .model import AccountSummary, Invoice
 from .providers.base import FetchProgress, ProviderError
 
@@ -181,3 +184,59 @@ async def sync_all(
         for account in accounts
     ))
     return {outcome.account: outcome for outcome in outcomes}
+
+
+# --- saving an invoice's PDF ------------------------------------------------------------
+
+#: Longest file name stem of a saved PDF (the provider's text can be any length).
+PDF_STEM_LIMIT = 100
+_UNSAFE_FILE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def pdf_file_stem(invoice: Invoice) -> str:
+    """``<account>-<number or label>`` made a safe file name: ASCII letters, digits, ``-_.``.
+
+    The text comes from the provider: anything else becomes ``_``, the length is
+    bounded, and it never starts with ``.`` or ``-`` (a hidden file, an option).
+    """
+    stem = _UNSAFE_FILE_NAME.sub("_", f"{invoice.account}-{invoice.title}")
+    return stem[:PDF_STEM_LIMIT].strip("._-") or "invoice"
+
+
+async def download_pdf(account: AccountConfig, settings: Settings, invoice: Invoice,
+                       directory: Path | None = None) -> Path:
+    """Download ``invoice``'s PDF with the account's own client, save it, return its path.
+
+    Saved as a new file (:func:`~invoice_tui.fs.save_new_file`: exclusive create,
+    never through a symlink, ``NAME-2.pdf`` … when the name is taken, mode 0600
+    because an invoice is nobody else's business) in ``directory``, by default
+    ``settings.downloads_dir()``, created if missing — never the current
+    directory. Every failure is a :class:`ProviderError` (one line: reason and hint).
+    """
+    folder = settings.downloads_dir() if directory is None else directory
+    if not folder.is_absolute():  # relative to the cwd, which is not a downloads folder
+        raise ProviderError(f"the downloads folder {folder} is not an absolute path",
+                            'set [settings] downloads to a full path, e.g. "~/Downloads"')
+    try:
+        provider = account.build()
+        async with make_client(settings) as client:
+            data = await provider.download_pdf(client, settings.fetch_options(), invoice)
+    except ProviderError:
+        raise
+    except httpx.TransportError as exc:
+        log.debug("transport error downloading a PDF of %s", account.name, exc_info=True)
+        raise ProviderError(f"network error: {type(exc).__name__}",
+                            "check your connection and the account's base_url",
+                            retryable=True) from None
+    except Exception as exc:  # a bug must still reach the user as one line
+        log.debug("unexpected error downloading a PDF of %s", account.name, exc_info=True)
+        raise ProviderError(f"internal error: {type(exc).__name__}",
+                            "please report this bug") from None
+    try:
+        return await asyncio.to_thread(save_new_file, folder, pdf_file_stem(invoice), ".pdf",
+                                       data, 0o600)
+    except OSError as exc:
+        raise ProviderError(
+            f"could not save the PDF in {folder} ({exc.strerror or type(exc).__name__})",
+            "check the downloads folder ([settings] downloads) and its permissions",
+        ) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from ui_helpers import SIZE, demo_app, run_palette_command, settle, widget_text
@@ -274,22 +275,42 @@ async def test_clicking_an_account_in_the_pane_filters_the_table() -> None:
             assert main.table.view.accounts == frozenset({"vox-eu"})
 
 
-async def test_download_pdf_saves_the_bytes(isolated_home: Path) -> None:
-    downloads = isolated_home / "Downloads"
-    downloads.mkdir()
+async def _press_d_on_an_invoice(downloads: str | None = None) -> list[tuple[str, str]]:
+    """Open a vox-main invoice's detail, press ``d``; the toasts as (severity, message)."""
     with demo_app() as app:
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot)
-            main = _main(app)
-            main.show_account("vox-main")
+            _main(app).show_account("vox-main")
             await pilot.pause()
             await pilot.press("enter")
-            assert isinstance(app.screen, InvoiceDetailScreen)
+            detail = app.screen
+            assert isinstance(detail, InvoiceDetailScreen)
+            if downloads is not None:
+                detail.settings = dataclasses.replace(detail.settings, downloads=downloads)
             await pilot.press("d")
             await settle(app, pilot)
-            saved = list(downloads.glob("*.pdf"))
-            assert len(saved) == 1
-            assert saved[0].read_bytes().startswith(b"%PDF")
+            return [(n.severity, n.message) for n in app._notifications]
+
+
+async def test_download_pdf_saves_the_bytes(isolated_home: Path) -> None:
+    downloads = isolated_home / "Downloads"
+    downloads.mkdir()
+    toasts = await _press_d_on_an_invoice()
+    saved = list(downloads.glob("*.pdf"))
+    assert len(saved) == 1
+    assert saved[0].read_bytes().startswith(b"%PDF")
+    assert ("information", f"Saved {saved[0]}") in toasts
+
+
+async def test_a_failed_pdf_save_is_a_toast_not_silence(isolated_home: Path,
+                                                        tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    toasts = await _press_d_on_an_invoice(str(blocker / "pdfs"))
+    errors = [message for severity, message in toasts if severity == "error"]
+    assert errors == [f"✗ could not save the PDF in {blocker / 'pdfs'} (Not a directory)"
+                      " — check the downloads folder ([settings] downloads) and its permissions"]
+    assert not list(isolated_home.rglob("*.pdf")) and not list(Path.cwd().glob("*.pdf"))
 
 
 async def test_invoice_table_is_a_pane_and_tab_moves_between_panes() -> None:

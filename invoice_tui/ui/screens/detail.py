@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -18,7 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from invoice_tui.config import AccountConfig, Settings
 from invoice_tui.model import UNKNOWN_CURRENCY, Invoice, currency_code, format_money
 from invoice_tui.providers import ProviderError
-from invoice_tui.sync import make_client
+from invoice_tui.sync import download_pdf
 from invoice_tui.text import sanitize
 from invoice_tui.ui.formatting import (
     field_block,
@@ -70,7 +68,7 @@ class InvoiceDetailScreen(Screen[None]):
         Binding("o", "open_url", "Open in browser", id="detail.open",
                 tooltip="Open the invoice's web page"),
         Binding("d", "download_pdf", "Download PDF", id="detail.download",
-                tooltip="Save the invoice PDF to ~/Downloads (or the current directory)"),
+                tooltip="Save the invoice PDF to the downloads folder"),
     ]
 
     def __init__(self, invoice: Invoice, account: AccountConfig | None,
@@ -193,37 +191,15 @@ class InvoiceDetailScreen(Screen[None]):
 
     @work(exclusive=True, group="download", exit_on_error=False)
     async def _download(self, account: AccountConfig, invoice: Invoice) -> None:
+        # download_pdf turns every failure into one ProviderError line; anything else
+        # is a bug, still shown here: with exit_on_error=False it would vanish.
         try:
-            provider = account.build()
-            async with make_client(self.settings) as client:
-                data = await provider.download_pdf(client, self.settings.fetch_options(),
-                                                   invoice)
-            target = pdf_target(invoice)
-            target.write_bytes(data)
+            target = await download_pdf(account, self.settings, invoice)
         except ProviderError as error:
-            # ProviderError sanitized its reason and hint already (they may quote the
-            # invoice's title); sanitizing again here costs nothing and states the rule.
             self.notify(f"✗ {sanitize(error)}", title="PDF", severity="error", markup=False)
             return
-        except OSError as error:
-            self.notify(f"✗ could not save the PDF: {sanitize(error.strerror or error)}",
+        except Exception as error:
+            self.notify(f"✗ could not save the PDF (internal error: {type(error).__name__})",
                         title="PDF", severity="error", markup=False)
             return
         self.notify(f"Saved {sanitize(target)}", title="PDF", markup=False)
-
-
-def pdf_target(invoice: Invoice, directory: Path | None = None) -> Path:
-    """Where the PDF goes: ``~/Downloads`` if it exists, else the current directory."""
-    if directory is None:
-        downloads = Path.home() / "Downloads"
-        directory = downloads if downloads.is_dir() else Path(os.getcwd())
-    # The file name comes from provider data: keep it to safe characters.
-    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in sanitize(
-        f"{invoice.account}-{invoice.title}"))[:100].strip("._") or "invoice"
-    target = directory / f"{stem}.pdf"
-    counter = 1
-    while target.exists():
-        counter += 1
-        target = directory / f"{stem}-{counter}.pdf"
-    return target
-
