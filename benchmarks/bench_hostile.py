@@ -307,6 +307,16 @@ def mode_unique_forever(ctx: Context) -> Outcome:
     return _vox_mode(ctx, 10**12, unique=True)
 
 
+def mode_uncounted_forever(ctx: Context) -> Outcome:
+    return _vox_mode(ctx, None, unique=True)
+
+
+def mode_retry_after_an_hour(ctx: Context) -> Outcome:
+    ctx.server.respond = json_reply({"message": "slow down"}, status=429,
+                                    headers={"Retry-After": "3600"})
+    return ctx.export(write_config(ctx.workdir / "c.toml", [unleash(ctx.server)]))
+
+
 def mode_huge_total(ctx: Context) -> Outcome:
     return _vox_mode(ctx, 10**400, unique=False)
 
@@ -499,7 +509,9 @@ MODES: list[tuple[str, Callable[[Context], Outcome]]] = [
     ("1 byte per second", mode_drip),
     ("Voximplant total_count 10**12, same page", mode_same_page),
     ("Voximplant unique ids forever (total_count 10**12)", mode_unique_forever),
+    ("Voximplant unique ids forever, no total_count", mode_uncounted_forever),
     ("Voximplant total_count 10**400", mode_huge_total),
+    ("429 with Retry-After: 3600", mode_retry_after_an_hour),
     ("302 {\"invoices\":[]} after a good cached sync (2nd run)", mode_redirect),
     ("escape sequences in currency/description", mode_escapes),
     ("CSV formula cells (--format csv --lines)", mode_csv_formulas),

@@ -268,13 +268,19 @@ def _bomb(decompressed: int) -> bytes:
 
 def drip(stop: threading.Event, interval: float = 1.0, seconds: float = 60.0,
          byte: bytes = b" ") -> Responder:
-    """Headers at once, then one body byte per ``interval`` (each read succeeds in time)."""
+    """Headers at once, then one body byte per ``interval`` (each read succeeds in time).
+
+    Chunked, with no Content-Length: nothing announces a size a limit could refuse, so
+    only a whole-request deadline ends it.
+    """
+    chunk = b"%x\r\n%s\r\n" % (len(byte), byte)
+
     def respond(_: Request, connection: socket.socket) -> None:
         connection.sendall(_head(200, {"Content-Type": "application/json",
-                                       "Content-Length": str(10**9)}))
+                                       "Transfer-Encoding": "chunked"}))
         deadline = time.monotonic() + seconds
         while not stop.wait(interval) and time.monotonic() < deadline:
-            connection.sendall(byte)
+            connection.sendall(chunk)
     return respond
 
 
