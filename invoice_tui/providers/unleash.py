@@ -191,6 +191,20 @@ def status_error(response: httpx.Response, secrets: tuple[str, ...] = ()) -> Pro
                          "check base_url and the token; try again later")
 
 
+# "Bearer abc", "bearer   abc": a token copied with its scheme. Unleash strips it too.
+_BEARER = re.compile(r"bearer(?:\s+|$)", re.IGNORECASE)
+
+
+def raw_token(token: str) -> str:
+    """``token`` as Unleash wants it in ``Authorization``: trimmed, a pasted ``Bearer `` gone.
+
+    Servers ≥ 5.11 accept either form, older ones only the raw token, so the raw one is sent.
+    """
+    token = token.strip()
+    match = _BEARER.match(token)
+    return token[match.end():] if match else token
+
+
 def _token_problem(token: str) -> str | None:
     # Checked up front: httpx would raise a non-HTTP error for such a header value.
     if token.isascii() and token.isprintable() and " " not in token:
@@ -231,10 +245,11 @@ class UnleashProvider:
         if has_token == has_env:
             problems.append("token/token_env: set exactly one — token_env = \"UNLEASH_TOKEN\" "
                             "(an environment variable holding the token) or token = \"…\"")
-        elif has_token and (not isinstance(options["token"], str) or not options["token"].strip()):
+        elif has_token and (not isinstance(options["token"], str)
+                            or not raw_token(options["token"])):
             problems.append("token: must be a non-empty string — " + _TOKEN_HINT)
-        elif has_token and _token_problem(options["token"].strip()):
-            problems.append(f"token: {_token_problem(options['token'].strip())}")
+        elif has_token and _token_problem(raw_token(options["token"])):
+            problems.append(f"token: {_token_problem(raw_token(options['token']))}")
         elif has_env and (not isinstance(options["token_env"], str)
                           or not options["token_env"].strip()):
             problems.append("token_env: must be the name of an environment variable, "
@@ -258,14 +273,15 @@ class UnleashProvider:
                     f"environment variable {env_name.strip()} {state}",
                     f"export {env_name.strip()}=<token> before starting invoice-tui "
                     f"({_TOKEN_HINT})")
-        if not isinstance(token, str) or not token.strip():
+        if not isinstance(token, str) or not raw_token(token):
             raise ProviderError("no Unleash token configured", _TOKEN_HINT)
-        problem = _token_problem(token.strip())
+        token = raw_token(token)
+        problem = _token_problem(token)
         if problem:
             source = f"environment variable {env_name.strip()}" if env_name else "token"
             raise ProviderError(f"the Unleash token ({source}) {problem}",
                                 "copy the token again from Unleash")
-        return cls(account, str(base_url), token.strip())
+        return cls(account, str(base_url), token)
 
     def cache_key(self) -> str:
         """``unleash:<instance URL>`` — identifies the remote instance, no secrets."""
