@@ -27,7 +27,15 @@ from ui_helpers import (
 from invoice_tui.config import Settings
 from invoice_tui.demo import demo_account
 from invoice_tui.demo.data import unleash_invoices
-from invoice_tui.model import Invoice, Line, estimate_note, tax_exempt
+from invoice_tui.model import (
+    BOOL_FIELDS,
+    Invoice,
+    Line,
+    estimate_note,
+    invoice_from_dict,
+    invoice_to_dict,
+    tax_exempt,
+)
 from invoice_tui.sync import SyncSucceeded, sync_account
 from invoice_tui.ui.screens.detail import InvoiceDetailScreen
 from invoice_tui.view import cell_text
@@ -208,3 +216,19 @@ async def test_detail_says_tax_exempt(tmp_path: Any) -> None:
         assert isinstance(detail, InvoiceDetailScreen) and detail.invoice == exempt
         money = widget_text(detail.query_one("#invoice-money"))
         assert "Tax exempt" in money and "computed" not in money
+
+
+def test_export_dict_round_trips_the_flags_and_refuses_non_booleans() -> None:
+    invoice = Invoice(account="a", provider="unleash", id="1", currency="USD",
+                      status="estimate", subtotal=Decimal("3"), tax=Decimal("0.30"),
+                      total=Decimal("3.30"), totals_computed=True, estimate_incomplete=True)
+    data = invoice_to_dict(invoice)
+    assert (data["totals_computed"], data["estimate_incomplete"]) == (True, True)
+    assert list(data)[list(data).index("pdf_url") + 1:][:2] == [
+        "totals_computed", "estimate_incomplete"]
+    assert invoice_from_dict(data) == invoice
+    # An export written before the fields existed reads as the provider's figures.
+    older = {key: value for key, value in data.items() if key not in BOOL_FIELDS}
+    assert not invoice_from_dict(older).totals_computed
+    with pytest.raises(ValueError, match="not true or false"):
+        invoice_from_dict(data | {"totals_computed": "true"})
