@@ -149,8 +149,9 @@ _TEXT: frozenset[type] = frozenset({str})
 _MAYBE_TEXT: frozenset[type] = frozenset({str, _NONE})
 _MAYBE_AMOUNT: frozenset[type] = frozenset({Decimal, _NONE})
 _LIST: frozenset[type] = frozenset({list})
+_FLAG: frozenset[type] = frozenset({bool})
 _BY_ANNOTATION = {  # dataclass annotations are strings (postponed evaluation)
-    "str": _TEXT, "str | None": _MAYBE_TEXT, "Decimal | None": _MAYBE_AMOUNT,
+    "str": _TEXT, "str | None": _MAYBE_TEXT, "Decimal | None": _MAYBE_AMOUNT, "bool": _FLAG,
     "dt.date | None": _MAYBE_TEXT,  # ISO text on disk
     "tuple[Line, ...]": _LIST, "tuple[Tax, ...]": _LIST,
 }
@@ -192,7 +193,8 @@ class _Encoders(dict[type, Any]):
 # for every finite amount (plain or with an exponent; an int amount reads back as an
 # equal Decimal); dates are their ISO text.
 _ENCODE = _Encoders({_NONE: "null".format, str: encode_basestring_ascii, Decimal: str,
-                     int: str, dt.date: '"{}"'.format})
+                     int: str, dt.date: '"{}"'.format,
+                     bool: {True: "true", False: "false"}.__getitem__})
 _ENCODER_OF = _ENCODE.__getitem__
 _INVOICE_VALUES = attrgetter(*_INVOICE_FIELDS)
 _LINE_VALUES = attrgetter(*_LINE_FIELDS)

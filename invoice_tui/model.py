@@ -118,6 +118,11 @@ class Invoice:
     tax_rate: Decimal | None = None
     url: str | None = None
     pdf_url: str | None = None
+    #: The subtotal/tax/total are ours, computed from the lines (an Unleash estimate the
+    #: API sent with 0 or absent totals, recomputed as Unleash's own billing page does).
+    totals_computed: bool = False
+    #: Computed totals that miss a line the provider sent without an amount: a lower bound.
+    estimate_incomplete: bool = False
     lines: tuple[Line, ...] = field(default=())
 
     @property
@@ -129,6 +134,42 @@ class Invoice:
     def title(self) -> str:
         """What a person calls this invoice: its number, else its label, else its id."""
         return self.number or self.label or self.id
+
+
+def line_gap(line: Line, currency: str) -> str | None:
+    """Why ``line`` cannot be added into a total in ``currency`` (``None`` when it can).
+
+    ``"a usage line has no amount"`` or ``"a main line is in EUR"``: the words the
+    detail view shows after "incomplete:", so they name the line's kind.
+    """
+    if line.amount is None:
+        return f"a {line.kind} line has no amount"
+    code = currency_code(line.currency) if line.currency is not None else None
+    if line.currency is not None and code != currency_code(currency):
+        return f"a {line.kind} line is in {code or UNKNOWN_CURRENCY}"
+    return None
+
+
+def estimate_note(invoice: Invoice) -> str | None:
+    """The word the detail view puts beside computed totals, else ``None``.
+
+    ``"computed from the lines"``, or ``"incomplete: a usage line has no amount"``
+    when a line could not be counted (the figures are then a lower bound).
+    """
+    if not invoice.totals_computed:
+        return None
+    if invoice.estimate_incomplete:
+        gaps = (line_gap(line, invoice.currency) for line in invoice.lines)
+        return f"incomplete: {next(filter(None, gaps), 'a line has no amount')}"
+    return "computed from the lines"
+
+
+def tax_exempt(invoice: Invoice) -> bool:
+    """Whether to say "Tax exempt": Unleash sent no ``taxAmount`` at all (absent, not 0).
+
+    As Unleash's own billing page does; other providers always send a tax figure.
+    """
+    return invoice.provider == "unleash" and invoice.tax is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +206,10 @@ INVOICE_FIELDS = (
     "account", "provider", "id", "number", "label", "issued", "due",
     "period_start", "period_end", "status", "currency", "subtotal", "discount",
     "tax", "total", "amount_due", "tax_rate", "url", "pdf_url",
+    "totals_computed", "estimate_incomplete",
 )
+#: The invoice fields that are JSON booleans (CSV ``true``/``false``), not text.
+BOOL_FIELDS = ("totals_computed", "estimate_incomplete")
 LINE_FIELDS = (
     "kind", "description", "quantity", "unit_price", "amount", "tax", "currency",
     "period_start", "period_end", "consumption", "limit", "lookup_key",
@@ -182,6 +226,8 @@ _TAX_VALUES = attrgetter(*TAX_FIELDS)
 def _scalar(value: object) -> str | None:
     if value is None:
         return None
+    if isinstance(value, bool):  # before Decimal/str: a flag, spelled as JSON spells it
+        return "true" if value else "false"
     if isinstance(value, Decimal):
         return _decimal_text(value)
     if isinstance(value, dt.date):
@@ -230,6 +276,8 @@ def invoice_scalars(invoice: Invoice) -> dict[str, str | None]:
 def invoice_to_dict(invoice: Invoice) -> dict[str, Any]:
     """An invoice in exactly the SPEC §2 export shape."""
     data: dict[str, Any] = invoice_scalars(invoice)
+    for name in BOOL_FIELDS:  # JSON true/false, not the CSV text
+        data[name] = getattr(invoice, name)
     data["lines"] = [line_to_dict(line) for line in invoice.lines]
     return data
 
@@ -252,6 +300,16 @@ def _date(value: object) -> dt.date | None:
     if value is None:
         return None
     return dt.date.fromisoformat(str(value))
+
+
+def _flag(value: object) -> bool:
+    # Absent (an export written before the field existed) means False; anything but a
+    # JSON boolean is refused rather than guessed.
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValueError(f"{value!r} is not true or false")
+    return value
 
 
 def _str(value: object) -> str | None:
@@ -293,5 +351,7 @@ def invoice_from_dict(data: Mapping[str, Any]) -> Invoice:
         tax=_dec(data.get("tax")), total=_dec(data.get("total")),
         amount_due=_dec(data.get("amount_due")), tax_rate=_dec(data.get("tax_rate")),
         url=_str(data.get("url")), pdf_url=_str(data.get("pdf_url")),
+        totals_computed=_flag(data.get("totals_computed")),
+        estimate_incomplete=_flag(data.get("estimate_incomplete")),
         lines=tuple(line_from_dict(line) for line in data.get("lines") or ()),
     )

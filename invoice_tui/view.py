@@ -253,10 +253,11 @@ def fit_columns(width: int, gap: int = 1,
 
 def cell_text(invoice: Invoice, key: str) -> str:
     """What the table shows in column ``key`` for an invoice: sanitized, amounts formatted
-    with the currency's digits, an estimate's total marked with ``~``."""
+    with the currency's digits, an estimate's total and figures we computed marked with ``~``."""
     if key in ("subtotal", "tax", "total"):
         text = format_money(getattr(invoice, key), invoice.currency)
-        return ESTIMATE_MARK + text if key == "total" and text and invoice.is_estimate else text
+        marked = invoice.totals_computed or (key == "total" and invoice.is_estimate)
+        return ESTIMATE_MARK + text if marked and text else text
     if key == "period":
         return format_period(invoice.period_start, invoice.period_end)
     if key in ("issued", "due"):
@@ -271,7 +272,9 @@ def cell_text(invoice: Invoice, key: str) -> str:
     raise KeyError(key)
 
 
-ESTIMATE_MARK = "~"  # before an estimate's total (Unleash "estimate" figures)
+#: Before an estimate's total (Unleash "estimate" figures) and before every figure we
+#: computed from the lines instead of taking the provider's (``Invoice.totals_computed``).
+ESTIMATE_MARK = "~"
 
 
 def format_period(start: dt.date | None, end: dt.date | None) -> str:

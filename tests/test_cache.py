@@ -210,7 +210,8 @@ def _every_field_case() -> CachedAccount:
                 period_end=dt.date(2026, 9, 30), subtotal=Decimal("100.00"),
                 discount=Decimal("0"), tax=Decimal("20.00"), total=Decimal("120.00"),
                 amount_due=Decimal("120.00"), tax_rate=Decimal("19"), url="https://x/i/1",
-                pdf_url="https://x/i/1.pdf", lines=lines),
+                pdf_url="https://x/i/1.pdf", totals_computed=True, estimate_incomplete=True,
+                lines=lines),
         Invoice(account="other-acct", provider="voximplant", id="7", currency="JPY",
                 status="new"),  # not the header's account/provider: stored in full
         Invoice(account="acct", provider="unleash", id="8", currency="USD", status="paid",
@@ -232,6 +233,18 @@ def test_round_trip_is_exact_for_every_field(tmp_path: Path) -> None:
         assert invoice_to_dict(got) == invoice_to_dict(want)
         assert repr(got) == repr(want)
     assert cache.path_for(account).read_bytes().isascii()
+
+
+def test_a_flag_that_is_not_a_json_boolean_makes_the_file_corrupt(tmp_path: Path) -> None:
+    cache = InvoiceCache(tmp_path)
+    account = _account()
+    cache.save(account, _every_field_case())
+    path = cache.path_for(account)
+    text = path.read_text(encoding="ascii")
+    assert text.count('"https://x/i/1.pdf",true,true,[') == 1
+    path.write_text(text.replace('"https://x/i/1.pdf",true,true,[',
+                                 '"https://x/i/1.pdf",1,true,['), encoding="ascii")
+    assert cache.load(account) is None and len(cache.warnings) == 1
 
 
 async def test_round_trip_of_a_real_sync_is_exact(demo: Config, tmp_path: Path) -> None:

@@ -100,7 +100,7 @@ def _expected_voximplant(raw: dict[str, Any]) -> dict[str, Any]:
         "discount": _money(amount["discount_amount"]),
         "tax": _money(amount["tax_amount"]), "total": _money(amount["total_amount"]),
         "amount_due": _money(amount["amount_to_pay"]), "tax_rate": None,
-        "url": None, "pdf_url": None,
+        "url": None, "pdf_url": None, "totals_computed": False, "estimate_incomplete": False,
         "lines": [{
             # Server text is sanitized at parse: escape sequences never reach an export.
             "kind": "service", "description": sanitize(row["service_name"]), "quantity": None,
@@ -186,7 +186,9 @@ def test_csv_headers_and_row_counts(
     assert code == 0 and rows[0] == list(INVOICE_FIELDS)
     assert len(rows) - 1 == len(data)
     first = dict(zip(rows[0], rows[1], strict=True))
-    assert first == {k: "" if v is None else v for k, v in data[0].items() if k != "lines"}
+    flags = {True: "true", False: "false"}  # JSON booleans are CSV true/false
+    assert first == {k: "" if v is None else flags[v] if isinstance(v, bool) else v
+                     for k, v in data[0].items() if k != "lines"}
 
     code, out, _ = _run(capsys, "export", "--format", "csv", "--lines")
     rows = _csv(out)
@@ -196,6 +198,41 @@ def test_csv_headers_and_row_counts(
     line = dict(zip(rows[0], rows[1], strict=True))
     assert line["invoice_id"] == data[0]["id"]
     assert line["description"] == data[0]["lines"][0]["description"]
+
+
+def test_export_carries_the_estimate_figures_the_screen_shows(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _export_json(capsys)
+    assert all(type(i["totals_computed"]) is bool and type(i["estimate_incomplete"]) is bool
+               for i in data)
+    computed = {i["account"]: i for i in data if i["totals_computed"]}
+    # The demo's two Unleash estimates come with 0 figures: recomputed, and only those.
+    assert sorted(computed) == ["unleash-acme", "unleash-contoso"]
+    assert all(i["status"] == "estimate" for i in computed.values())
+    for invoice in computed.values():
+        net = sum((Decimal(line["amount"]) for line in invoice["lines"] if line["amount"]),
+                  Decimal(0))
+        tax = Decimal(invoice["tax"])
+        assert Decimal(invoice["subtotal"]) == net > 0
+        assert Decimal(invoice["total"]) == net + tax and tax > 0
+    assert not computed["unleash-acme"]["estimate_incomplete"]
+    assert computed["unleash-contoso"]["estimate_incomplete"]
+    assert any(line["amount"] is None for line in computed["unleash-contoso"]["lines"])
+
+    code, out, _ = _run(capsys, "export", "--format", "csv")
+    rows = _csv(out)
+    header = rows[0]
+    assert header.index("totals_computed") == header.index("pdf_url") + 1
+    by_id = {(row[0], row[header.index("id")]): dict(zip(header, row, strict=True))
+             for row in rows[1:]}
+    for invoice in data:
+        row = by_id[(invoice["account"], invoice["id"])]
+        assert row["totals_computed"] == ("true" if invoice["totals_computed"] else "false")
+        assert row["estimate_incomplete"] == ("true" if invoice["estimate_incomplete"]
+                                              else "false")
+        assert (row["subtotal"], row["tax"], row["total"]) == (
+            invoice["subtotal"] or "", invoice["tax"] or "", invoice["total"] or "")
 
 
 # --- filters -------------------------------------------------------------------------------

@@ -435,6 +435,14 @@ def test_unleash_amounts_add_up_exactly(server, client) -> None:
     for account in (ACME, CONTOSO):
         for invoice in body(unleash(client, server, account))["invoices"]:
             lines = invoice["mainLines"] + invoice["usageLines"]
+            if invoice["status"] == "estimate":
+                # As Unleash sends the running month: zero figures, left to the client to
+                # recompute; the second instance's has a usage line without an amount.
+                figures = (invoice["subtotal"], invoice["taxAmount"], invoice["totalAmount"])
+                assert figures == (0, 0, 0)
+                missing = [line for line in lines if "totalAmount" not in line]
+                assert len(missing) == (account == CONTOSO)
+                continue
             assert invoice["subtotal"] == sum(line["totalAmount"] for line in lines)
             assert invoice["totalAmount"] == invoice["subtotal"] + invoice["taxAmount"]
             assert all(_two_places(x) for x in (invoice["subtotal"], invoice["taxAmount"]))

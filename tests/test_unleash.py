@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from invoice_tui.config import load_config, save_config
 from invoice_tui.demo import UNLICENSED_INSTANCE, DemoServer, Fault, demo_account, demo_config
 from invoice_tui.providers import provider_class
 from invoice_tui.providers._http import RetryPolicy, check_base_url, join_url, loads
@@ -360,3 +361,52 @@ def test_token_that_cannot_be_a_header_is_a_config_problem(monkeypatch: pytest.M
         PROVIDER.from_options("u", {"base_url": url, "token_env": "UNLEASH_TOKEN"})
     assert caught.value.reason.startswith("the Unleash token (environment variable UNLEASH_TOKEN)")
     assert "abc" not in str(caught.value)
+
+
+# --- a token pasted with its "Bearer " scheme --------------------------------------------
+
+@pytest.mark.parametrize("pasted", ["Bearer {}", "bearer {}", "BEARER   {}", "  Bearer\t{}  "])
+async def test_a_bearer_prefix_is_stripped_and_the_raw_token_sent(
+        server: DemoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pasted: str) -> None:
+    token = pasted.format(ACME_TOKEN)
+    base_url = server.unleash_base_url("unleash-acme")
+    # In the config file: validation accepts it, and so does loading the file.
+    config = tmp_path / "config.toml"
+    save_config(config, {"accounts": [{"name": "unleash-acme", "provider": "unleash",
+                                       "base_url": base_url, "token": token}]})
+    options = load_config(config).account("unleash-acme").options
+    assert PROVIDER.validate_options(options) == []
+    # And from the environment.
+    monkeypatch.setenv("MY_UNLEASH", token)
+    from_env = {"base_url": base_url, "token_env": "MY_UNLEASH"}
+    assert PROVIDER.validate_options(from_env) == []
+    sent: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> None:
+        sent.append(request)
+
+    async with httpx.AsyncClient(event_hooks={"request": [record]}) as client:
+        for source in (options, from_env):
+            provider = PROVIDER.from_options("unleash-acme", source)
+            result = await provider.fetch(client, FetchOptions())
+            assert len(result.invoices) == 28
+    # The emulator checks the token; what went over the wire is the raw token alone.
+    assert [request.headers["Authorization"] for request in sent] == [ACME_TOKEN, ACME_TOKEN]
+
+
+@pytest.mark.parametrize("token", ["Bearer", "bearer   ", " Bearer "])
+def test_a_bare_bearer_is_no_token(monkeypatch: pytest.MonkeyPatch, token: str) -> None:
+    url = "https://x.example.com"
+    (line,) = PROVIDER.validate_options({"base_url": url, "token": token})
+    assert line.startswith("token: must be a non-empty string")
+    with pytest.raises(ProviderError, match="no Unleash token configured"):
+        PROVIDER.from_options("u", {"base_url": url, "token": token})
+
+
+def test_a_bearer_prefix_does_not_hide_a_bad_token() -> None:
+    url = "https://x.example.com"
+    (line,) = PROVIDER.validate_options({"base_url": url, "token": "Bearer user:a b"})
+    assert line.startswith("token: contains characters an HTTP header cannot carry")
+    # "Bearerish" is a token that happens to start so: kept as it is.
+    provider = PROVIDER.from_options("u", {"base_url": url, "token": "Bearerish:abc"})
+    assert provider._token == "Bearerish:abc"

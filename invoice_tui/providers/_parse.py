@@ -10,7 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation, Overflow
+from decimal import (
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DecimalException,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
 from typing import Any, TypeVar, cast
 
 from ..model import UNKNOWN_CURRENCY, Invoice, currency_code
@@ -23,6 +31,7 @@ _MAX_ADJUSTED = 15
 _MIN_ADJUSTED = -18
 _DIGITS = Context(prec=40, traps=[Inexact])
 _EXACT = Context(prec=100, traps=[InvalidOperation, Overflow, Inexact])
+_HALF_UP = Context(prec=100, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Overflow])
 
 T = TypeVar("T")
 
@@ -182,6 +191,33 @@ def subtract(left: Decimal | None, right: Decimal | None, field: str) -> Decimal
         return None
     try:
         return _EXACT.subtract(left, right)
+    except DecimalException:
+        raise FieldError(field, "cannot be computed exactly") from None
+
+
+def total(values: Iterable[Decimal], field: str) -> Decimal:
+    """The exact sum of ``values`` (``0`` for none)."""
+    result = Decimal(0)
+    try:
+        for value in values:
+            result = _EXACT.add(result, value)
+    except DecimalException:
+        raise FieldError(field, "cannot be computed exactly") from None
+    return result
+
+
+def product(left: Decimal, right: Decimal, field: str) -> Decimal:
+    """``left × right`` exactly."""
+    try:
+        return _EXACT.multiply(left, right)
+    except DecimalException:
+        raise FieldError(field, "cannot be computed exactly") from None
+
+
+def rounded(value: Decimal, digits: int, field: str) -> Decimal:
+    """``value`` rounded half up (away from zero) to ``digits`` decimals."""
+    try:
+        return _HALF_UP.quantize(value, Decimal(1).scaleb(-digits))
     except DecimalException:
         raise FieldError(field, "cannot be computed exactly") from None
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import httpx
 
-from ..model import AccountSummary, Invoice, Line
+from ..model import AccountSummary, Invoice, Line, line_gap, minor_digits
 from ..text import redact, sanitize
 from . import _http, _parse
 from ._parse import FieldError
@@ -38,6 +41,38 @@ def _line(kind: str, raw: object, bad: list[str]) -> Line:
     )
 
 
+def _api_total_missing(value: Decimal | None) -> bool:
+    return value is None or value == 0
+
+
+def with_estimate_totals(invoice: Invoice) -> Invoice:
+    """An ``estimate`` whose API subtotal or total is 0 or absent, with figures from its lines.
+
+    As Unleash's billing page does (its ``calculateEstimateTotals``): subtotal = the sum
+    of the main and usage lines' totals, tax = subtotal × taxPercentage / 100 (0 without
+    a percentage), total = subtotal + tax; ``totals_computed`` says so. A line without an
+    amount (or in another currency) is left out and makes it ``estimate_incomplete``:
+    never a silent zero. Any other invoice, or non-zero API figures, come back unchanged.
+
+    Exact Decimal; only the tax is rounded, half up to the currency's minor digits:
+    Unleash's page shows it through a currency formatter that does exactly that, so the
+    figures match its page (and subtotal + tax = total holds as shown) whenever the
+    lines are in whole minor units, as Stripe bills them.
+    """
+    if not invoice.is_estimate or not (_api_total_missing(invoice.subtotal)
+                                       or _api_total_missing(invoice.total)):
+        return invoice
+    counted = [line.amount for line in invoice.lines
+               if line.amount is not None and line_gap(line, invoice.currency) is None]
+    subtotal = _parse.total(counted, "subtotal")
+    rate = invoice.tax_rate or Decimal(0)
+    tax = _parse.rounded(_parse.product(subtotal, rate.scaleb(-2), "taxAmount"),
+                         minor_digits(invoice.currency), "taxAmount")
+    return dataclasses.replace(
+        invoice, subtotal=subtotal, tax=tax, total=_parse.total((subtotal, tax), "totalAmount"),
+        totals_computed=True, estimate_incomplete=len(counted) < len(invoice.lines))
+
+
 def _invoice_ref(raw: Mapping[str, Any]) -> str:
     for key in ("monthText", "invoiceDate"):
         value = raw.get(key)
@@ -61,7 +96,7 @@ def parse_invoice(account: str, raw: object, warnings: _parse.Warnings | None = 
                                lambda line: _line("usage", line, bad)))
         starts = [line.period_start for line in lines if line.period_start is not None]
         ends = [line.period_end for line in lines if line.period_end is not None]
-        return Invoice(
+        return with_estimate_totals(Invoice(
             account=account,
             provider="unleash",
             id=url or f"{invoice_date}|{month or ''}",
@@ -80,7 +115,7 @@ def parse_invoice(account: str, raw: object, warnings: _parse.Warnings | None = 
             url=url,
             pdf_url=_parse.text(data.get("invoicePDF"), "invoicePDF") or None,
             lines=lines,
-        )
+        ))
 
     return _parse.invoice(SERVICE, raw, _invoice_ref, build, warnings)
 
@@ -156,6 +191,20 @@ def status_error(response: httpx.Response, secrets: tuple[str, ...] = ()) -> Pro
                          "check base_url and the token; try again later")
 
 
+# "Bearer abc", "bearer   abc": a token copied with its scheme. Unleash strips it too.
+_BEARER = re.compile(r"bearer(?:\s+|$)", re.IGNORECASE)
+
+
+def raw_token(token: str) -> str:
+    """``token`` as Unleash wants it in ``Authorization``: trimmed, a pasted ``Bearer `` gone.
+
+    Servers ≥ 5.11 accept either form, older ones only the raw token, so the raw one is sent.
+    """
+    token = token.strip()
+    match = _BEARER.match(token)
+    return token[match.end():] if match else token
+
+
 def _token_problem(token: str) -> str | None:
     # Checked up front: httpx would raise a non-HTTP error for such a header value.
     if token.isascii() and token.isprintable() and " " not in token:
@@ -196,10 +245,11 @@ class UnleashProvider:
         if has_token == has_env:
             problems.append("token/token_env: set exactly one — token_env = \"UNLEASH_TOKEN\" "
                             "(an environment variable holding the token) or token = \"…\"")
-        elif has_token and (not isinstance(options["token"], str) or not options["token"].strip()):
+        elif has_token and (not isinstance(options["token"], str)
+                            or not raw_token(options["token"])):
             problems.append("token: must be a non-empty string — " + _TOKEN_HINT)
-        elif has_token and _token_problem(options["token"].strip()):
-            problems.append(f"token: {_token_problem(options['token'].strip())}")
+        elif has_token and _token_problem(raw_token(options["token"])):
+            problems.append(f"token: {_token_problem(raw_token(options['token']))}")
         elif has_env and (not isinstance(options["token_env"], str)
                           or not options["token_env"].strip()):
             problems.append("token_env: must be the name of an environment variable, "
@@ -223,14 +273,15 @@ class UnleashProvider:
                     f"environment variable {env_name.strip()} {state}",
                     f"export {env_name.strip()}=<token> before starting invoice-tui "
                     f"({_TOKEN_HINT})")
-        if not isinstance(token, str) or not token.strip():
+        if not isinstance(token, str) or not raw_token(token):
             raise ProviderError("no Unleash token configured", _TOKEN_HINT)
-        problem = _token_problem(token.strip())
+        token = raw_token(token)
+        problem = _token_problem(token)
         if problem:
             source = f"environment variable {env_name.strip()}" if env_name else "token"
             raise ProviderError(f"the Unleash token ({source}) {problem}",
                                 "copy the token again from Unleash")
-        return cls(account, str(base_url), token.strip())
+        return cls(account, str(base_url), token)
 
     def cache_key(self) -> str:
         """``unleash:<instance URL>`` — identifies the remote instance, no secrets."""

@@ -14,7 +14,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from invoice_tui.config import AccountConfig, Settings
-from invoice_tui.model import UNKNOWN_CURRENCY, Invoice, currency_code, format_money
+from invoice_tui.model import (
+    UNKNOWN_CURRENCY,
+    Invoice,
+    currency_code,
+    estimate_note,
+    format_money,
+    tax_exempt,
+)
 from invoice_tui.providers import ProviderError
 from invoice_tui.sync import download_pdf
 from invoice_tui.text import sanitize
@@ -155,9 +162,18 @@ class InvoiceDetailScreen(Screen[None]):
             rows.append((label, Content.styled(text.rjust(width), style)))
         if invoice.tax_rate is not None:
             rows.append(("Tax rate", f"{invoice.tax_rate:f} %".rjust(width)))
+        if tax_exempt(invoice):
+            rows.append(("", Content.styled("Tax exempt", "italic")))
         if invoice.is_estimate:
             rows.append(("", Content.styled("estimate", "italic $warning")))
-        return field_block(rows)
+        block = field_block(rows)
+        note = estimate_note(invoice)
+        if note is None:
+            return block
+        # Our figures, not the provider's: say so (and when partial) on a line of its own,
+        # from the left edge so the whole phrase fits the block's width.
+        style = "bold $error" if invoice.estimate_incomplete else "italic $warning"
+        return Content("\n").join([block, Content.styled(note, style)])
 
     @on(DataTable.RowSelected, "#lines")
     def _on_line_selected(self, event: DataTable.RowSelected) -> None:
