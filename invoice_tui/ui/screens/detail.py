@@ -205,7 +205,8 @@ class InvoiceDetailScreen(Screen[None]):
             if verdict == "exact":
                 lines.append(Content.styled(equation, "$text-muted"))
             elif verdict == "rounding":
-                lines.append(Content.styled(f"{equation} (rounding, {off})", "$text-muted"))
+                lines.append(Content.styled(equation, "$text-muted"))
+                lines.append(Content.styled(f"  within rounding ({off})", "$text-muted"))
             else:
                 lines.append(Content.styled(f"✗ {equation}", "bold $error"))
                 lines.append(Content.styled(f"  provider's figures are off by {off}", "$error"))
