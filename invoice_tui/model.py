@@ -9,9 +9,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DecimalException,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
 from operator import attrgetter
-from typing import Any
+from typing import Any, Literal
 
 # ISO 4217 minor digits for the currencies that are not the common "2".
 _MINOR_DIGITS: Mapping[str, int] = {
@@ -63,9 +71,32 @@ def format_money(amount: Decimal | None, currency: str, *, with_code: bool = Fal
     return f"{text} {code}" if with_code else text
 
 
+def percent_text(rate: Decimal | None, *, fraction: bool) -> str:
+    """A tax rate as a percent, exactly: ``"20 %"``, ``"6.25 %"``; ``"—"`` when unknown.
+
+    ``fraction`` says how the provider sent it: Voximplant taxes send fractions
+    (``0.2`` → ``"20 %"``), Unleash invoices send percents (``8.25`` → ``"8.25 %"``).
+    The decimal point moves by digits (no arithmetic, so no rounding however many
+    digits the rate has) and trailing zeros go: ``0.20`` and ``0.2`` read the same.
+    """
+    if rate is None or not rate.is_finite():
+        return "—"
+    sign, digits, exponent = rate.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    percent = Decimal((sign, digits, exponent + 2)) if fraction else rate
+    text = f"{percent:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{'0' if text in ('-0', '') else text} %"
+
+
 @dataclass(frozen=True, slots=True)
 class Tax:
-    """One tax applied to a line (Voximplant rows carry these)."""
+    """One tax applied to a line (Voximplant rows carry these).
+
+    ``rate`` is a fraction, as Voximplant sends it (``0.2`` is 20 %); show it with
+    :func:`percent_text` (``fraction=True``).
+    """
 
     name: str | None = None
     rate: Decimal | None = None
@@ -78,7 +109,13 @@ class Tax:
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """One line item of an invoice: a service row, a main (plan/seat) line or a usage line."""
+    """One line item of an invoice: a service row, a main (plan/seat) line or a usage line.
+
+    ``amount`` is the figure as the provider sent it, whose meaning differs by provider
+    (gross for Voximplant rows, net for Unleash lines); ``net`` (before tax) and
+    ``gross`` (tax included) have one meaning everywhere, set by the provider's parser
+    exactly, ``None`` when the provider's figures do not give them.
+    """
 
     kind: str
     description: str
@@ -86,6 +123,8 @@ class Line:
     unit_price: Decimal | None = None
     amount: Decimal | None = None
     tax: Decimal | None = None
+    net: Decimal | None = None
+    gross: Decimal | None = None
     currency: str | None = None
     period_start: dt.date | None = None
     period_end: dt.date | None = None
@@ -97,7 +136,11 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class Invoice:
-    """One invoice of one account, whatever the provider."""
+    """One invoice of one account, whatever the provider.
+
+    ``tax_rate`` is a percent, as Unleash sends it (``8.25`` is 8.25 %); show it with
+    :func:`percent_text` (``fraction=False``).
+    """
 
     account: str
     provider: str
@@ -200,6 +243,88 @@ def totals_by_currency(invoices: Iterable[Invoice]) -> dict[str, Decimal]:
     return totals
 
 
+# --- do the provider's own figures add up? ------------------------------------
+
+# Exact sums of bounded amounts (the parsers refuse more than 40 digits or 1e15); a
+# sum that would still round is not checked rather than checked wrongly.
+_EXACT = Context(prec=100, traps=[InvalidOperation, Overflow, Inexact])
+
+Verdict = Literal["exact", "rounding", "mismatch"]
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyCheck:
+    """One equation between an invoice's own figures, as the provider defines them.
+
+    ``computed`` is the left side worked out exactly from the provider's figures,
+    ``stated`` the figure the provider sent for the right side. Each figure a
+    provider sends may be rounded to the currency's minor unit, so each operand may
+    be off by half a minor unit: ``tolerance`` is that half unit times the number of
+    operands (for ``a + b = c`` in USD: 0.015, so a 0.01 difference is rounding, and
+    anything from 0.02 on is a mismatch).
+    """
+
+    equation: str
+    computed: Decimal
+    stated: Decimal
+    difference: Decimal  # stated − computed
+    tolerance: Decimal
+
+    @property
+    def verdict(self) -> Verdict:
+        """``exact``, off by no more than ``rounding``, or a ``mismatch`` beyond it."""
+        difference = self.difference.copy_abs()  # exact, unlike abs()
+        if not difference:
+            return "exact"
+        return "rounding" if difference <= self.tolerance else "mismatch"
+
+
+def _check(equation: str, currency: str, stated: Decimal,
+           operands: list[tuple[int, Decimal]]) -> MoneyCheck | None:
+    # operands: (sign, amount); a sum that cannot be exact is no check at all.
+    try:
+        computed = Decimal(0)
+        for sign, amount in operands:
+            computed = _EXACT.add(computed, amount) if sign > 0 \
+                else _EXACT.subtract(computed, amount)
+        difference = _EXACT.subtract(stated, computed)
+    except DecimalException:
+        return None
+    half_unit = Decimal(5).scaleb(-minor_digits(currency) - 1)
+    return MoneyCheck(equation, computed, stated, difference, half_unit * (len(operands) + 1))
+
+
+def money_checks(invoice: Invoice) -> tuple[MoneyCheck, ...]:
+    """The equations the invoice's own figures should satisfy, each with its verdict.
+
+    * ``subtotal + tax = total`` (neither provider discounts before the total:
+      Voximplant's subtotal is total − tax by definition, Unleash has no discount);
+    * ``total − discount = amount due`` (Voximplant's ``amount_to_pay`` is after
+      the discount; providers without an amount due skip it);
+    * the lines against the invoice: ``Σ lines gross = total`` when every line has
+      a gross (Voximplant rows), else ``Σ lines net = subtotal`` when every line has a
+      net (Unleash lines). A line without the figure means no line check at all.
+
+    An equation whose figures are not all known is left out, never guessed.
+    """
+    cur = invoice.currency
+    checks: list[MoneyCheck | None] = []
+    subtotal, tax, total = invoice.subtotal, invoice.tax, invoice.total
+    if subtotal is not None and tax is not None and total is not None:
+        checks.append(_check("subtotal + tax = total", cur, total, [(1, subtotal), (1, tax)]))
+    if total is not None and invoice.amount_due is not None:
+        checks.append(_check("total − discount = amount due", cur, invoice.amount_due,
+                             [(1, total), (-1, invoice.discount or Decimal(0))]))
+    lines = invoice.lines
+    if lines and total is not None and all(line.gross is not None for line in lines):
+        checks.append(_check("Σ lines gross = total", cur, total,
+                             [(1, line.gross) for line in lines if line.gross is not None]))
+    elif lines and subtotal is not None and all(line.net is not None for line in lines):
+        checks.append(_check("Σ lines net = subtotal", cur, subtotal,
+                             [(1, line.net) for line in lines if line.net is not None]))
+    return tuple(check for check in checks if check is not None)
+
+
 # --- the export / cache shape (SPEC §2) -------------------------------------
 
 INVOICE_FIELDS = (
@@ -211,7 +336,7 @@ INVOICE_FIELDS = (
 #: The invoice fields that are JSON booleans (CSV ``true``/``false``), not text.
 BOOL_FIELDS = ("totals_computed", "estimate_incomplete")
 LINE_FIELDS = (
-    "kind", "description", "quantity", "unit_price", "amount", "tax", "currency",
+    "kind", "description", "quantity", "unit_price", "amount", "tax", "net", "gross", "currency",
     "period_start", "period_end", "consumption", "limit", "lookup_key",
 )
 TAX_FIELDS = ("name", "rate", "amount", "level", "category", "taxable", "currency")
@@ -331,6 +456,7 @@ def line_from_dict(data: Mapping[str, Any]) -> Line:
         kind=str(data["kind"]), description=str(data.get("description") or ""),
         quantity=_dec(data.get("quantity")), unit_price=_dec(data.get("unit_price")),
         amount=_dec(data.get("amount")), tax=_dec(data.get("tax")),
+        net=_dec(data.get("net")), gross=_dec(data.get("gross")),
         currency=_str(data.get("currency")),
         period_start=_date(data.get("period_start")), period_end=_date(data.get("period_end")),
         consumption=_dec(data.get("consumption")), limit=_dec(data.get("limit")),

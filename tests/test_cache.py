@@ -195,10 +195,12 @@ def _every_field_case() -> CachedAccount:
     bare_tax = Tax()
     lines = (
         Line(kind="service", description="Calls 東京", amount=Decimal("80.00"),
-             tax=Decimal("16.00"), currency="USD", taxes=(tax, bare_tax)),
+             tax=Decimal("16.00"), net=Decimal("64.00"), gross=Decimal("80.00"), currency="USD",
+             taxes=(tax, bare_tax)),
         Line(kind="usage", description="Frontend requests \"quoted\" \\ \n\t\x1b[2J",
              quantity=Decimal("1E+6"), unit_price=Decimal("0.000001234500"),
-             amount=Decimal("-0"), currency="EUR", period_start=dt.date(2026, 9, 1),
+             amount=Decimal("-0"), net=Decimal("-0"), currency="EUR",
+             period_start=dt.date(2026, 9, 1),
              period_end=dt.date(2026, 9, 30), consumption=Decimal("123456789012345678901234.5"),
              limit=Decimal("1.5E-7"), lookup_key="frontend-\ud800"),
         Line(kind="main", description=""),

@@ -105,7 +105,11 @@ def _expected_voximplant(raw: dict[str, Any]) -> dict[str, Any]:
             # Server text is sanitized at parse: escape sequences never reach an export.
             "kind": "service", "description": sanitize(row["service_name"]), "quantity": None,
             "unit_price": None, "amount": _money(row["amount"]["total_amount"]),
-            "tax": _money(row["amount"]["tax_amount"]), "currency": row["amount"]["currency"],
+            "tax": _money(row["amount"]["tax_amount"]),
+            # The row's total includes its tax: gross as sent, net = total − tax.
+            "net": _money(row["amount"]["total_amount"] - row["amount"]["tax_amount"]),
+            "gross": _money(row["amount"]["total_amount"]),
+            "currency": row["amount"]["currency"],
             "period_start": None, "period_end": None, "consumption": None, "limit": None,
             "lookup_key": None,
             "taxes": [{"name": t["name"], "rate": _money(t["rate"]), "amount": _money(t["amount"]),

@@ -401,6 +401,6 @@ async def test_detail_lines_keep_their_amounts_on_screen_at_80_columns() -> None
             assert isinstance(detail, InvoiceDetailScreen)
             lines = detail.query_one(LinesTable)
             keys = list(lines.columns)
-            through_amount = keys[: keys.index("amount") + 1]
+            through_amount = keys[: keys.index("gross") + 1]  # the last amount column
             right_edge = sum(lines.columns[key].get_render_width(lines) for key in through_amount)
             assert right_edge <= lines.scrollable_content_region.width

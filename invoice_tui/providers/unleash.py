@@ -26,12 +26,17 @@ _TOKEN_HINT = ("create a personal access token or an admin/service-account token
 
 def _line(kind: str, raw: object, bad: list[str]) -> Line:
     data = _parse.mapping(raw, "", required=True)
+    # A line's totalAmount is before tax (the lines add up to the subtotal): the net.
+    # Lines carry no tax of their own, so no gross: spreading the invoice's tax over
+    # the lines would be our guess, not the provider's figure.
+    net = _parse.amount(data.get("totalAmount"), "totalAmount")
     return Line(
         kind=kind,
         description=_parse.text(data.get("description"), "description") or "",
         quantity=_parse.amount(data.get("quantity"), "quantity"),
         unit_price=_parse.amount(data.get("unitPrice"), "unitPrice"),
-        amount=_parse.amount(data.get("totalAmount"), "totalAmount"),
+        amount=net,
+        net=net,
         currency=_parse.currency(data.get("currency"), "currency", bad),
         period_start=_parse.date(data.get("startDate"), "startDate"),
         period_end=_parse.date(data.get("endDate"), "endDate"),

@@ -285,11 +285,16 @@ def _tax(raw: object, bad: list[str]) -> Tax:
 def _line(raw: object, bad: list[str]) -> Line:
     data = _parse.mapping(raw, "", required=True)
     money = _parse.mapping(data.get("amount"), "amount")
+    # A row's total_amount includes its taxes: it is the gross, and net = gross − tax.
+    gross = _parse.amount(money.get("total_amount"), "amount.total_amount")
+    tax = _parse.amount(money.get("tax_amount"), "amount.tax_amount")
     return Line(
         kind="service",
         description=_parse.text(data.get("service_name"), "service_name") or "",
-        amount=_parse.amount(money.get("total_amount"), "amount.total_amount"),
-        tax=_parse.amount(money.get("tax_amount"), "amount.tax_amount"),
+        amount=gross,
+        tax=tax,
+        net=_parse.subtract(gross, tax, "amount (total − tax)"),
+        gross=gross,
         currency=_parse.currency(money.get("currency"), "amount.currency", bad),
         taxes=_parse.each(data.get("taxes"), "taxes", lambda tax: _tax(tax, bad)),
     )

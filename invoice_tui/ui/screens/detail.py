@@ -20,6 +20,8 @@ from invoice_tui.model import (
     currency_code,
     estimate_note,
     format_money,
+    money_checks,
+    percent_text,
     tax_exempt,
 )
 from invoice_tui.providers import ProviderError
@@ -35,9 +37,13 @@ from invoice_tui.ui.formatting import (
 from invoice_tui.ui.widgets.provider_pane import provider_display_name
 from invoice_tui.view import format_period
 
-LINE_COLUMNS = ("Kind", "Description", "Qty", "Unit price", "Amount", "Tax", "Usage")
+# One meaning per column, whatever the provider: Net before tax, Gross tax included
+# (Line.net / Line.gross); a blank cell is a figure the provider's data does not give.
+LINE_COLUMNS = ("Kind", "Description", "Qty", "Unit price", "Net", "Tax", "Gross", "Usage")
 DESCRIPTION_WIDTH = 44  # the rest shows in the line's modal (Enter)
-NUMERIC_COLUMNS = frozenset({"Qty", "Unit price", "Amount", "Tax"})
+NUMERIC_COLUMNS = ("Qty", "Unit price", "Net", "Tax", "Gross")
+USAGE_WIDTH = 30  # room kept for the usage bar when a line is metered
+CHECK_MARKS = {"exact": "=", "rounding": "≈", "mismatch": "≠"}
 
 
 def _date(value: dt.date | None) -> str:
@@ -102,26 +108,49 @@ class InvoiceDetailScreen(Screen[None]):
             header.border_subtitle = "ESTIMATE — figures may change"
         self.query_one("#invoice-money").border_title = Content(
             f"Amounts · {currency_code(invoice.currency) or UNKNOWN_CURRENCY}")
+        self._fill_lines()
+
+    def _line_cells(self) -> list[dict[str, str]]:
+        """The numeric cells' text of each line, by column label."""
+        invoice = self.invoice
+        cells = []
+        for line in invoice.lines:
+            currency = line.currency or invoice.currency
+            cells.append({
+                "Qty": _number(line.quantity),
+                "Unit price": format_money(line.unit_price, currency),
+                "Net": format_money(line.net, currency),
+                "Tax": format_money(line.tax, currency),
+                "Gross": format_money(line.gross, currency),
+            })
+        return cells
+
+    def _fill_lines(self) -> None:
+        invoice = self.invoice
         table = self.query_one(LinesTable)
         table.border_title = f"Lines · {len(invoice.lines)}"
         table.border_subtitle = "Enter: taxes and metering" if invoice.lines else "no line items"
-        # Narrow terminals: shorten descriptions so the amounts stay on screen.
-        description_width = max(16, min(DESCRIPTION_WIDTH, self.app.size.width - 93))
+        cells = self._line_cells()
+        # Numbers take the width they need, so the amounts stay on screen at 80 columns;
+        # the description gets what is left (shortened; the full text is in the modal).
+        widths = {label: max([len(label), *(len(row[label]) for row in cells)])
+                  for label in NUMERIC_COLUMNS}
+        kind_width = max([4, *(len(line.kind) for line in invoice.lines)])
+        metered = any(line.consumption is not None for line in invoice.lines)
+        others = sum(width + 2 for width in widths.values()) + kind_width + 2 + 2 + 4
+        room = self.app.size.width - others - (USAGE_WIDTH if metered else 0)
+        description_width = max(16, min(DESCRIPTION_WIDTH, room))
         for label in LINE_COLUMNS:
             title = Text(label, justify="right" if label in NUMERIC_COLUMNS else "left")
             width = description_width if label == "Description" else None
             table.add_column(title, key=label.lower(), width=width)
         variables = self.app.theme_variables
-        for index, line in enumerate(invoice.lines):
-            currency = line.currency or invoice.currency
+        for index, (line, row) in enumerate(zip(invoice.lines, cells, strict=True)):
             table.add_row(
                 *(to_rich(cell, variables) for cell in (
-                    Content.styled(line.kind, "$text-muted"),
+                    Content.styled(sanitize(line.kind), "$text-muted"),
                     Content(sanitize(line.description)).truncate(description_width, ellipsis=True),
-                    Content(_number(line.quantity)).right(8),
-                    Content(format_money(line.unit_price, currency)).right(10),
-                    Content(format_money(line.amount, currency)).right(12),
-                    Content(format_money(line.tax, currency)).right(10),
+                    *(Content(row[label]).right(widths[label]) for label in NUMERIC_COLUMNS),
                     usage_bar(line.consumption, line.limit),
                 )),
                 key=str(index),
@@ -161,19 +190,38 @@ class InvoiceDetailScreen(Screen[None]):
             style = "bold $accent" if label in ("Total", "Amount due") else ""
             rows.append((label, Content.styled(text.rjust(width), style)))
         if invoice.tax_rate is not None:
-            rows.append(("Tax rate", f"{invoice.tax_rate:f} %".rjust(width)))
+            rows.append(("Tax rate", percent_text(invoice.tax_rate, fraction=False).rjust(width)))
         if tax_exempt(invoice):
             rows.append(("", Content.styled("Tax exempt", "italic")))
         if invoice.is_estimate:
             rows.append(("", Content.styled("estimate", "italic $warning")))
-        block = field_block(rows)
+        parts = [field_block(rows)]
         note = estimate_note(invoice)
-        if note is None:
-            return block
-        # Our figures, not the provider's: say so (and when partial) on a line of its own,
-        # from the left edge so the whole phrase fits the block's width.
-        style = "bold $error" if invoice.estimate_incomplete else "italic $warning"
-        return Content("\n").join([block, Content.styled(note, style)])
+        if note is not None:
+            # Our figures, not the provider's: say so (and when partial) on a line of its
+            # own, from the left edge so the whole phrase fits the block's width.
+            style = "bold $error" if invoice.estimate_incomplete else "italic $warning"
+            parts.append(Content.styled(note, style))
+        # The arithmetic goes under the rows, unlabelled: it needs the block's width.
+        return Content("\n").join([*parts, *self._check_lines()])
+
+    def _check_lines(self) -> list[Content]:
+        """The provider's own arithmetic, one line per equation; ``≠`` when it doesn't add up."""
+        lines: list[Content] = []
+        for check in money_checks(self.invoice):
+            verdict = check.verdict
+            equation = check.equation.replace(" = ", f" {CHECK_MARKS[verdict]} ")
+            off = format_money(check.difference.copy_abs(), self.invoice.currency,
+                               with_code=True)
+            if verdict == "exact":
+                lines.append(Content.styled(equation, "$text-muted"))
+            elif verdict == "rounding":
+                lines.append(Content.styled(equation, "$text-muted"))
+                lines.append(Content.styled(f"  within rounding ({off})", "$text-muted"))
+            else:
+                lines.append(Content.styled(f"✗ {equation}", "bold $error"))
+                lines.append(Content.styled(f"  provider's figures are off by {off}", "$error"))
+        return lines
 
     @on(DataTable.RowSelected, "#lines")
     def _on_line_selected(self, event: DataTable.RowSelected) -> None:

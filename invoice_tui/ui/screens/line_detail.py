@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from invoice_tui.model import Invoice, Line, format_money
+from invoice_tui.model import Invoice, Line, format_money, percent_text
 from invoice_tui.text import sanitize
 from invoice_tui.ui.formatting import field_block, money_text, to_rich, usage_bar
 from invoice_tui.view import format_period
@@ -54,7 +54,7 @@ class LineDetailScreen(ModalScreen[None]):
             table.add_row(*(to_rich(Content(text).truncate(NAME_WIDTH, ellipsis=True), variables)
                             for text in (
                 sanitize(tax.name) or "—",
-                f"{tax.rate:f}" if tax.rate is not None else "—",
+                percent_text(tax.rate, fraction=True),
                 money_text(tax.taxable, currency),
                 money_text(tax.amount, currency),
                 sanitize(tax.level) or "—",
@@ -68,8 +68,9 @@ class LineDetailScreen(ModalScreen[None]):
         currency = line.currency or self.invoice.currency
         rows: list[tuple[str, Content | str]] = [
             ("Description", Content.styled(sanitize(line.description), "bold")),
-            ("Amount", money_text(line.amount, currency)),
+            ("Net", money_text(line.net, currency)),
             ("Tax", money_text(line.tax, currency)),
+            ("Gross", money_text(line.gross, currency)),
         ]
         if line.quantity is not None:
             rows.append(("Quantity", f"{line.quantity:f}"))
