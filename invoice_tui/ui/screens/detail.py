@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from invoice_tui.config import AccountConfig, Settings
+from invoice_tui.meaning import billed_exclusion
 from invoice_tui.model import UNKNOWN_CURRENCY, Invoice, currency_code, format_money
 from invoice_tui.providers import ProviderError
 from invoice_tui.sync import download_pdf
@@ -35,6 +36,14 @@ NUMERIC_COLUMNS = frozenset({"Qty", "Unit price", "Amount", "Tax"})
 
 def _date(value: dt.date | None) -> str:
     return value.isoformat() if value is not None else "—"
+
+
+def _billed_row(invoice: Invoice) -> tuple[str, Content | str]:
+    # Whether the status line's "billed" includes this invoice, and why not.
+    reason = billed_exclusion(invoice)
+    if reason is None:
+        return ("Billed", Content.styled("yes", "bold"))
+    return ("Billed", Content.assemble(("no", "bold"), (f" — {reason}", "$text-muted")))
 
 
 def _number(value: object) -> str:
@@ -134,7 +143,7 @@ class InvoiceDetailScreen(Screen[None]):
             ("Issued", _date(invoice.issued)),
             ("Due", _date(invoice.due)),
             ("Period", format_period(invoice.period_start, invoice.period_end) or "—"),
-            ("Status", status_content(invoice.status, estimate_badge=True)),
+            ("Status", status_content(invoice, detail=True)),
             ("Web", sanitize(invoice.url) or "—"),
             ("PDF", sanitize(invoice.pdf_url) or "—"),
         ]
@@ -157,6 +166,7 @@ class InvoiceDetailScreen(Screen[None]):
             rows.append(("Tax rate", f"{invoice.tax_rate:f} %".rjust(width)))
         if invoice.is_estimate:
             rows.append(("", Content.styled("estimate", "italic $warning")))
+        rows.append(_billed_row(invoice))
         return field_block(rows)
 
     @on(DataTable.RowSelected, "#lines")
