@@ -104,11 +104,12 @@ def meaning(invoice: Invoice) -> Meaning:
     return found
 
 
+# Short: the detail view's money block is narrow ("Billed  no — the next invoice").
 _EXCLUSION: Mapping[Meaning, str] = {
     "cancelled": "cancelled",
     "estimate": "an estimate",
-    "upcoming": "the next invoice (not billed yet)",
-    "other": "status not known to be a charge",
+    "upcoming": "the next invoice",
+    "other": "not a known charge",
 }
 
 
@@ -191,9 +192,11 @@ def fit_totals(totals: Mapping[str, MoneyTotals], width: int | None = None,
                separator: str = "  │  ") -> list[str]:
     """The per-currency phrases to show in ``width`` cells, joined by ``separator``.
 
-    Never a cut figure or a mixed sum: when everything does not fit, the ``est.`` parts
-    go first, then whole currencies from the end, said as a last ``"+N currencies"``
-    phrase. At least one currency stays (the caller crops if even that is too wide).
+    Never a cut figure or a mixed sum: when everything does not fit, whole parts go —
+    first the ``est.`` figures, then whole currencies from the end, named in a last
+    ``"+JPY, USD"`` phrase (a currency is never hidden without a word), then the first
+    currency's ``due``. The first currency's ``billed`` always stays (the caller crops
+    if even that is too wide).
     """
     def length(phrases: list[str]) -> int:
         return sum(len(p) for p in phrases) + len(separator) * max(0, len(phrases) - 1)
@@ -204,12 +207,11 @@ def fit_totals(totals: Mapping[str, MoneyTotals], width: int | None = None,
     short = totals_phrases(totals, estimates=False)
     if length(short) <= width:
         return short
+    codes = list(totals)
     for kept in range(len(short) - 1, 0, -1):
-        shown = [*short[:kept], _more(len(short) - kept)]
+        shown = [*short[:kept], "+" + ", ".join(codes[kept:])]
         if length(shown) <= width:
             return shown
-    return [*short[:1], _more(len(short) - 1)] if len(short) > 1 else short
-
-
-def _more(count: int) -> str:
-    return f"+{count} {'currency' if count == 1 else 'currencies'}"
+    first = codes[0]
+    billed_only = f"billed {format_money(totals[first].billed, first, with_code=True)}"
+    return [billed_only, "+" + ", ".join(codes[1:])] if len(codes) > 1 else [billed_only]

@@ -75,8 +75,8 @@ def test_billed_exclusion_says_why_in_words() -> None:
     assert billed_exclusion(unl("past-due")) is None
     assert billed_exclusion(unl("void")) == "cancelled"
     assert billed_exclusion(unl("estimate")) == "an estimate"
-    assert billed_exclusion(unl("upcoming")) == "the next invoice (not billed yet)"
-    assert billed_exclusion(unl("draft")) == "status not known to be a charge"
+    assert billed_exclusion(unl("upcoming")) == "the next invoice"
+    assert billed_exclusion(unl("draft")) == "not a known charge"
 
 
 def test_status_label_is_the_raw_word_except_unleash_upcoming() -> None:
@@ -172,11 +172,12 @@ def test_fit_totals_drops_whole_parts_never_cuts_a_figure() -> None:
     # One cell less: the est. figures go first.
     no_est = ["billed 12,345.67 EUR · due 100.00 EUR", "billed 1,500 JPY", "billed 3,000.00 USD"]
     assert fit_totals(TOTALS, full_width - 1, sep) == no_est
-    # Then whole currencies from the end, counted.
+    # Then whole currencies from the end, named.
     width = len(sep.join(no_est)) - 1
-    assert fit_totals(TOTALS, width, sep) == [*no_est[:2], "+1 currency"]
-    assert fit_totals(TOTALS, 60, sep) == [no_est[0], "+2 currencies"]
-    # Never fewer than one currency: the caller crops what still does not fit.
-    assert fit_totals(TOTALS, 10, sep) == [no_est[0], "+2 currencies"]
+    assert fit_totals(TOTALS, width, sep) == [*no_est[:2], "+USD"]
+    assert fit_totals(TOTALS, 60, sep) == [no_est[0], "+JPY, USD"]
+    # Then the first currency's due; its billed always stays (the caller crops the rest).
+    assert fit_totals(TOTALS, 40, sep) == ["billed 12,345.67 EUR", "+JPY, USD"]
+    assert fit_totals(TOTALS, 10, sep) == ["billed 12,345.67 EUR", "+JPY, USD"]
     single = {"USD": TOTALS["USD"]}
     assert fit_totals(single, 10, sep) == ["billed 3,000.00 USD"]

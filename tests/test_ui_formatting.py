@@ -39,7 +39,7 @@ def test_totals_are_per_currency_never_mixed() -> None:
     text = totals_text(totals)
     assert text == ("billed 980.00 EUR · due 80.00 EUR  │  billed 1,500 JPY  │  "
                     "billed 1,234.50 USD · est. 12.00 USD")
-    assert totals_text(totals, 60) == "billed 980.00 EUR · due 80.00 EUR  │  +2 currencies"
+    assert totals_text(totals, 60) == "billed 980.00 EUR · due 80.00 EUR  │  +JPY, USD"
     assert totals_text({}) == "no amounts"
 
 

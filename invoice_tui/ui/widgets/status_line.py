@@ -73,8 +73,17 @@ class StatusLine(Static):
         if _length(shown) > width and self._totals:
             rest = _length([(o, p) for o, p in shown if p is not self._totals_part])
             room = max(0, width - rest - _SEPARATOR.cell_length)
-            shown = [(o, _totals_content(self._totals, room) if p is self._totals_part else p)
-                     for o, p in shown]
+            short = _totals_content(self._totals, room)
+            shown = [(o, short if p is self._totals_part else p) for o, p in shown]
+            sections = [(o, short if p is self._totals_part else p) for o, p in self._sections]
+            # The shorter totals may leave room: bring back what was dropped, least
+            # droppable first, and stop at the first that does not fit (keeps the order).
+            kept = {o for o, _ in shown}
+            for order in sorted({o for o, _ in sections} - kept):
+                wider = [(o, p) for o, p in sections if o in kept or o == order]
+                if _length(wider) > width:
+                    break
+                shown, kept = wider, kept | {order}
         # Not _SEPARATOR.join(): Textual 8.2's Content.join counts one separator too many in
         # cell_length, so truncate() would cut a line that fits.
         pieces: list[Content] = []
