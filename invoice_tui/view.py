@@ -152,8 +152,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("invoice", "Invoice", 12, "left", lambda i: _natural(i.title), flex=2),
     # The period is nearly always the month before the issue date: the first to go.
     Column("period", "Period", 16, "left", _period_key, descending_first=True, drop=5),
-    # Sorted as shown: Unleash's "upcoming" reads (and sorts as) "Next invoice".
-    Column("status", "Status", 9, "left", lambda i: status_label(i).casefold()),
+    # Sorted as shown; 12 wide: Unleash's "upcoming" reads (and sorts as) "Next invoice".
+    Column("status", "Status", 12, "left", lambda i: status_label(i).casefold()),
     # Amount columns order numerically across currencies (100 EUR next to 100 USD): an
     # ordering, never a sum; the currency column is right beside them.
     Column("subtotal", "Subtotal", 11, "right", lambda i: i.subtotal,

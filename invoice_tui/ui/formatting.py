@@ -85,7 +85,7 @@ def status_content(invoice: Invoice, *, detail: bool = False) -> Content:
             parts += [("  status ", "$text-muted"), (f"“{raw}”", "")]
         if kind == "estimate":
             parts += [" ", (" ESTIMATE ", "bold reverse $warning")]
-        if MEANING_TEXT[kind] != shown.casefold():  # not "paid  paid"
+        if kind != raw.strip().casefold():  # not "paid  paid"
             parts.append((f"  {MEANING_TEXT[kind]}", "italic $text-muted"))
     return Content.assemble(*parts)
 
