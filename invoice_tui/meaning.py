@@ -150,14 +150,24 @@ def money_totals(invoices: Iterable[Invoice]) -> dict[str, MoneyTotals]:
     it does not change when the table is sorted.
     """
     sums: dict[str, list[Decimal]] = {}  # code → [billed, due, estimated]
+    # 100 000 invoices hold a handful of currencies and statuses: look each up once.
+    entries: dict[str, list[Decimal] | None] = {}  # currency as sent → its sums (None: skip)
+    kinds: dict[tuple[str, str], Meaning] = {}
     for invoice in invoices:
-        code = currency_code(invoice.currency)
-        if code is None or code == UNKNOWN_CURRENCY:
-            continue
-        entry = sums.get(code)
+        currency = invoice.currency
+        try:
+            entry = entries[currency]
+        except KeyError:
+            code = currency_code(currency)
+            entry = entries[currency] = (
+                None if code is None or code == UNKNOWN_CURRENCY
+                else sums.setdefault(code, [_ZERO, _ZERO, _ZERO]))
         if entry is None:
-            entry = sums[code] = [_ZERO, _ZERO, _ZERO]
-        kind = meaning(invoice)
+            continue
+        key = (invoice.provider, invoice.status)
+        kind = kinds.get(key)
+        if kind is None:
+            kind = kinds[key] = meaning(invoice)
         total = invoice.total
         if kind in BILLED_MEANINGS:
             if total is not None:
