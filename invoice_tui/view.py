@@ -143,6 +143,7 @@ class Column:
     descending_first: bool = False
     flex: int = 0
     drop: int = 0
+    grow_to: int = 0  # a wider width it takes from spare room, after the names
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -152,8 +153,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("invoice", "Invoice", 12, "left", lambda i: _natural(i.title), flex=2),
     # The period is nearly always the month before the issue date: the first to go.
     Column("period", "Period", 16, "left", _period_key, descending_first=True, drop=5),
-    # Sorted as shown; 12 wide: Unleash's "upcoming" reads (and sorts as) "Next invoice".
-    Column("status", "Status", 12, "left", lambda i: status_label(i).casefold()),
+    # Sorted as shown: Unleash's "upcoming" reads (and sorts as) "Next invoice", in full
+    # where there is room; on 80 columns the money columns come first.
+    Column("status", "Status", 9, "left", lambda i: status_label(i).casefold(), grow_to=12),
     # Amount columns order numerically across currencies (100 EUR next to 100 USD): an
     # ordering, never a sum; the currency column is right beside them.
     Column("subtotal", "Subtotal", 11, "right", lambda i: i.subtotal,
@@ -180,7 +182,8 @@ def fit_columns(width: int, gap: int = 1,
     fit; the caller crops); those of ``drop`` ≥ ``NAMES_BEFORE_DROP`` also go while the
     ``flex`` columns could not show their ``natural`` width. Spare width first widens
     ``flex`` columns towards their ``natural`` width (the longest text they hold), so
-    names are not cut while space is left; what remains goes to them by weight.
+    names are not cut while space is left; then columns with a ``grow_to`` width up to
+    it; what remains goes to the flex columns by weight.
     """
     shown = list(COLUMNS)
     droppable = sorted((c for c in COLUMNS if c.drop), key=lambda c: -c.drop)
@@ -212,6 +215,11 @@ def fit_columns(width: int, gap: int = 1,
     for c in sorted(shown, key=lambda c: -c.flex):  # the heavier flex column first
         if c.flex and natural and spare:
             grow = min(spare, max(0, natural.get(c.key, 0) - c.width))
+            widths[c.key] += grow
+            spare -= grow
+    for c in shown:
+        if c.grow_to and spare:
+            grow = min(spare, c.grow_to - c.width)
             widths[c.key] += grow
             spare -= grow
     given = 0
