@@ -16,44 +16,18 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from itertools import chain
 from operator import itemgetter
 from typing import Any, Literal
 
-from invoice_tui.model import (
-    UNKNOWN_CURRENCY,
-    Invoice,
-    currency_code,
-    format_money,
-    totals_by_currency,
-)
+from invoice_tui.meaning import MoneyTotals, money_totals, status_label
+from invoice_tui.model import UNKNOWN_CURRENCY, Invoice, currency_code, format_money
 from invoice_tui.text import sanitize
 
 __all__ = [
     "COLUMNS", "ESTIMATE_MARK", "Column", "InvoiceView", "Period", "PreparedAccount",
     "cell_text", "column", "fit_columns", "format_period", "prepare_account", "search_text",
-    "status_group",
 ]
-
-# --- statuses ------------------------------------------------------------------------------
-
-StatusGroup = Literal["paid", "open", "overdue", "cancelled", "estimate", "other"]
-_STATUS_GROUPS: dict[str, StatusGroup] = {
-    "paid": "paid", "accepted": "paid", "committed": "paid",
-    "invoiced": "open", "upcoming": "open", "new": "open", "taxed": "open",
-    "numbered": "open", "open": "open", "draft": "open",
-    "past-due": "overdue", "past_due": "overdue", "overdue": "overdue", "unpaid": "overdue",
-    "uncollectible": "overdue",
-    "cancelled": "cancelled", "canceled": "cancelled", "void": "cancelled",
-    "estimate": "estimate",
-}
-
-
-def status_group(status: str) -> StatusGroup:
-    """What a provider's free-form status means, for colouring: paid, open, overdue, …"""
-    return _STATUS_GROUPS.get(status.strip().lower(), "other")
-
 
 # --- periods -------------------------------------------------------------------------------
 
@@ -169,6 +143,7 @@ class Column:
     descending_first: bool = False
     flex: int = 0
     drop: int = 0
+    grow_to: int = 0  # a wider width it takes from spare room, after the names
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -178,7 +153,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("invoice", "Invoice", 12, "left", lambda i: _natural(i.title), flex=2),
     # The period is nearly always the month before the issue date: the first to go.
     Column("period", "Period", 16, "left", _period_key, descending_first=True, drop=5),
-    Column("status", "Status", 9, "left", lambda i: i.status.casefold()),
+    # Sorted as shown: Unleash's "upcoming" reads (and sorts as) "Next invoice", in full
+    # where there is room; on 80 columns the money columns come first.
+    Column("status", "Status", 9, "left", lambda i: status_label(i).casefold(), grow_to=12),
     # Amount columns order numerically across currencies (100 EUR next to 100 USD): an
     # ordering, never a sum; the currency column is right beside them.
     Column("subtotal", "Subtotal", 11, "right", lambda i: i.subtotal,
@@ -205,7 +182,8 @@ def fit_columns(width: int, gap: int = 1,
     fit; the caller crops); those of ``drop`` ≥ ``NAMES_BEFORE_DROP`` also go while the
     ``flex`` columns could not show their ``natural`` width. Spare width first widens
     ``flex`` columns towards their ``natural`` width (the longest text they hold), so
-    names are not cut while space is left; what remains goes to them by weight.
+    names are not cut while space is left; then columns with a ``grow_to`` width up to
+    it; what remains goes to the flex columns by weight.
     """
     shown = list(COLUMNS)
     droppable = sorted((c for c in COLUMNS if c.drop), key=lambda c: -c.drop)
@@ -239,6 +217,11 @@ def fit_columns(width: int, gap: int = 1,
             grow = min(spare, max(0, natural.get(c.key, 0) - c.width))
             widths[c.key] += grow
             spare -= grow
+    for c in shown:
+        if c.grow_to and spare:
+            grow = min(spare, c.grow_to - c.width)
+            widths[c.key] += grow
+            spare -= grow
     given = 0
     for c in shown:
         if c.flex:
@@ -267,8 +250,10 @@ def cell_text(invoice: Invoice, key: str) -> str:
         return sanitize(invoice.title)
     if key == "currency":  # the code format_money shows (the cache file is not trusted)
         return currency_code(invoice.currency) or UNKNOWN_CURRENCY
-    if key in ("account", "status"):
-        return sanitize(getattr(invoice, key))
+    if key == "status":
+        return status_label(invoice)
+    if key == "account":
+        return sanitize(invoice.account)
     raise KeyError(key)
 
 
@@ -292,12 +277,17 @@ def format_period(start: dt.date | None, end: dt.date | None) -> str:
 
 
 def search_text(invoice: Invoice) -> str:
-    """What the filter searches: number, label, status, account, line descriptions.
+    """What the filter searches: number, label, status (raw and as shown), account, lines.
 
     Sanitized and case-folded. Fields are space-separated and filter tokens hold no
     whitespace, so no token matches across two fields.
     """
     parts = [invoice.number, invoice.label, invoice.status, invoice.account]
+    shown = status_label(invoice)
+    # "Next invoice" is found by what the table shows, too (a hostile status differs only
+    # by what the sanitizer takes out: no need to add it twice).
+    if shown != invoice.status and shown != sanitize(invoice.status):
+        parts.append(shown)
     parts.extend(line.description for line in invoice.lines)
     # Empty fields left out: a double space would send every invoice down the
     # sanitizer's slow path (it folds whitespace).
@@ -390,7 +380,7 @@ class InvoiceView:
         self._positions: Sequence[int] = []
         self._rows: Sequence[Invoice] | None = None
         self._applied: _Filter | None = None
-        self._totals: dict[str, Decimal] | None = None
+        self._totals: dict[str, MoneyTotals] | None = None
         self.version = 0  # bumped whenever rows may have changed; widgets key caches on it
 
     # -- data ----------------------------------------------------------------------------
@@ -547,10 +537,11 @@ class InvoiceView:
                 return min(bisect_left(self._positions, position), len(rows) - 1)
         return None
 
-    def totals(self) -> dict[str, Decimal]:
-        """Sum of ``total`` per currency over the visible rows (never across currencies)."""
+    def totals(self) -> dict[str, MoneyTotals]:
+        """Billed, due and estimated per currency over the visible rows (see
+        :func:`invoice_tui.meaning.money_totals`); never a sum across currencies."""
         if self._totals is None:
-            self._totals = totals_by_currency(self.rows)
+            self._totals = money_totals(self.rows)
         return self._totals
 
     def status_names(self) -> list[str]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from invoice_factory import make_invoice
 from ui_helpers import NOW, UNTRUSTED
 
+from invoice_tui.meaning import MoneyTotals
 from invoice_tui.providers import FetchProgress
 from invoice_tui.text import sanitize
 from invoice_tui.ui.formatting import (
@@ -30,8 +32,14 @@ def test_relative_time_buckets() -> None:
 
 
 def test_totals_are_per_currency_never_mixed() -> None:
-    text = totals_text({"USD": Decimal("1234.5"), "EUR": Decimal("980"), "JPY": Decimal("1500")})
-    assert text == "1,234.50 USD · 980.00 EUR · 1,500 JPY"
+    zero = Decimal(0)
+    totals = {"EUR": MoneyTotals(Decimal("980"), Decimal("80"), zero),
+              "JPY": MoneyTotals(Decimal("1500"), zero, zero),
+              "USD": MoneyTotals(Decimal("1234.5"), zero, Decimal("12"))}
+    text = totals_text(totals)
+    assert text == ("billed 980.00 EUR · due 80.00 EUR  │  billed 1,500 JPY  │  "
+                    "billed 1,234.50 USD · est. 12.00 USD")
+    assert totals_text(totals, 60) == "billed 980.00 EUR · due 80.00 EUR  │  +JPY, USD"
     assert totals_text({}) == "no amounts"
 
 
@@ -53,9 +61,24 @@ def test_untrusted_text_is_stripped_of_escapes_but_kept_literal() -> None:
     shown = sanitize(UNTRUSTED)
     assert "\x1b" not in shown and "\x07" not in shown and "ZXZpbA" not in shown
     assert shown.startswith("[bold red]x[/] [link=https://evil.example]click[/link]")
-    badge = status_content("estimate", estimate_badge=True)
-    assert badge.plain == "estimate  ESTIMATE "
-    assert status_content("[b]paid\x1b[2J").plain == "[b]paid"
+    estimate = make_invoice(provider="unleash", status="estimate")
+    assert status_content(estimate).plain == "estimate"
+    assert status_content(estimate, detail=True).plain == "estimate  ESTIMATE "
+    hostile = make_invoice(provider="unleash", status="[b]paid\x1b[2J")
+    assert status_content(hostile).plain == "[b]paid"
+
+
+def test_status_content_in_the_detail_keeps_the_raw_word_and_says_the_meaning() -> None:
+    upcoming = make_invoice(provider="unleash", status="upcoming")
+    assert status_content(upcoming).plain == "Next invoice"
+    assert status_content(upcoming, detail=True).plain == "Next invoice  status “upcoming”"
+    past_due = make_invoice(provider="unleash", status="past-due")
+    assert status_content(past_due, detail=True).plain == "past-due  overdue"
+    numbered = make_invoice(provider="voximplant", status="numbered")
+    assert status_content(numbered, detail=True).plain == (
+        "numbered  issued; prepaid, already charged to the balance")
+    paid = make_invoice(provider="unleash", status="paid")
+    assert status_content(paid, detail=True).plain == "paid"  # not "paid  paid"
 
 
 def test_progress_text() -> None:

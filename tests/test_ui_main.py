@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from ui_helpers import SIZE, demo_app, run_palette_command, settle, widget_text
+import httpx
+from ui_helpers import SIZE, TODAY, demo_app, run_palette_command, screenshots, settle, widget_text
 
-from invoice_tui.demo import DEMO_ACCOUNTS, Fault
+from invoice_tui.demo import DEMO_ACCOUNTS, Fault, demo_environment
+from invoice_tui.export import to_json
 from invoice_tui.ui.screens.detail import InvoiceDetailScreen, LinesTable
 from invoice_tui.ui.screens.error import AccountErrorScreen
 from invoice_tui.ui.screens.help import HelpScreen, help_sections
@@ -44,21 +49,83 @@ async def test_every_demo_account_syncs_and_the_pane_shows_it() -> None:
 
 async def test_status_line_totals_are_per_currency_of_the_visible_rows() -> None:
     with demo_app() as app:
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=(220, 40)) as pilot:  # wide: every part shows
             await settle(app, pilot)
             main = _main(app)
             view = main.table.view
             status = widget_text(main.query_one(StatusLine))
             assert f"{len(view.rows)} of {view.total_count} invoices" in status
             totals = view.totals()
-            assert set(totals) == {"USD", "EUR"}
-            for currency, amount in totals.items():
-                assert f"{amount:,.2f} {currency}" in status
+            assert list(totals) == ["EUR", "USD"]  # one order, whatever the sort
+            for code, money in totals.items():
+                assert money.billed and money.due and money.estimated  # the demo has all
+                assert (f"billed {money.billed:,.2f} {code} · due {money.due:,.2f} {code}"
+                        f" · est. {money.estimated:,.2f} {code}") in status
             main.show_account("vox-eu")
             await pilot.pause()
             status = widget_text(main.query_one(StatusLine))
             assert "USD" not in status and "EUR" in status
             assert all(i.account == "vox-eu" for i in main.table.view.rows)
+            # Voximplant is prepaid: billed, never due, no estimates.
+            assert "billed " in status and "due " not in status and "est. " not in status
+
+
+async def test_status_line_shortens_by_whole_parts_at_80_columns() -> None:
+    with demo_app() as app:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            eur = main.table.view.totals()["EUR"]
+            status = widget_text(main.query_one(StatusLine)).strip()
+            # The est. figures and the second currency go whole, the latter named.
+            assert status == (f"110 of 110 invoices  │  billed {eur.billed:,.2f} EUR · "
+                              f"due {eur.due:,.2f} EUR  │  +USD")
+
+
+def _unleash_hand_sums(invoices: list[dict[str, Any]]) -> tuple[Decimal, Decimal, Decimal]:
+    """billed, due, est. of raw Unleash invoices, by the rule of the README's table."""
+    billed = due = estimated = Decimal(0)
+    for raw in invoices:
+        total = raw["totalAmount"]
+        if raw["status"] in ("paid", "invoiced", "past-due"):
+            billed += total
+        if raw["status"] in ("invoiced", "past-due"):
+            due += total  # Unleash sends no amount due: the total is owed
+        if raw["status"] in ("estimate", "upcoming"):
+            estimated += total
+    return billed, due, estimated
+
+
+async def test_status_line_figures_match_a_hand_sum_of_the_emulators_data() -> None:
+    with demo_environment(today=TODAY) as env:
+        account = next(a for a in env.config.accounts if a.name == "unleash-acme")
+        # The emulator's own JSON, fetched over HTTP without the app's parser.
+        async with httpx.AsyncClient() as client:
+            response = await client.get(
+                f"{account.options['base_url']}/api/admin/invoices/list",
+                headers={"Authorization": account.options["token"]})
+        raw = json.loads(response.content, parse_float=Decimal)["invoices"]
+        assert {i["status"] for i in raw} >= {"paid", "invoiced", "past-due", "estimate",
+                                               "upcoming"}
+        billed, due, estimated = _unleash_hand_sums(raw)
+        app = screenshots.demo_app(env)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            main = _main(app)
+            main.show_account("unleash-acme")
+            await pilot.pause()
+            status = widget_text(main.query_one(StatusLine))
+            assert (f"billed {billed:,.2f} USD · due {due:,.2f} USD · "
+                    f"est. {estimated:,.2f} USD") in status
+            # vox-main from the export's JSON: every invoice but the cancelled is billed.
+            main.show_account("vox-main")
+            await pilot.pause()
+            exported = json.loads(to_json(list(main.table.view.rows)))
+            vox_billed = sum((Decimal(i["total"]) for i in exported
+                              if i["status"] != "cancelled"), Decimal(0))
+            assert {i["status"] for i in exported} >= {"new", "numbered", "cancelled"}
+            status = widget_text(main.query_one(StatusLine))
+            assert f"billed {vox_billed:,.2f} USD  │" in status and "due" not in status
 
 
 async def test_drill_down_to_a_line_and_back_restores_cursor_filter_and_sort() -> None:
@@ -133,7 +200,8 @@ async def test_period_cycles_all_year_month_and_steps() -> None:
             assert anchor is not None and anchor.issued is not None
             await pilot.press("p")
             assert table.view.period == Period("year", anchor.issued.year)
-            assert f"period {anchor.issued.year}" in widget_text(main.query_one(StatusLine))
+            # In the table's title; the status line gives its room to billed/due first.
+            assert f"· {anchor.issued.year}" in str(table.border_title)
             await pilot.press("p")
             month = Period("month", anchor.issued.year, anchor.issued.month)
             assert table.view.period == month
@@ -404,3 +472,32 @@ async def test_detail_lines_keep_their_amounts_on_screen_at_80_columns() -> None
             through_amount = keys[: keys.index("gross") + 1]  # the last amount column
             right_edge = sum(lines.columns[key].get_render_width(lines) for key in through_amount)
             assert right_edge <= lines.scrollable_content_region.width
+
+
+async def test_detail_says_whether_the_invoice_counts_toward_billed() -> None:
+    with demo_app() as app:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(app, pilot)
+            rows = list(_main(app).table.view.rows)
+
+            def first(provider: str, status: str) -> Any:
+                return next(i for i in rows if (i.provider, i.status) == (provider, status))
+
+            cases = [
+                (first("voximplant", "numbered"), "Billed  yes", "issued; prepaid"),
+                (first("voximplant", "new"), "Billed  yes", "issued; prepaid"),
+                (first("voximplant", "cancelled"), "Billed  no — cancelled", "cancelled"),
+                (first("unleash", "paid"), "Billed  yes", "paid"),
+                (first("unleash", "estimate"), "Billed  no — an estimate", "ESTIMATE"),
+                (first("unleash", "upcoming"), "Billed  no — the next invoice",
+                 "Next invoice  status “upcoming”"),
+            ]
+            for invoice, billed_row, status_words in cases:
+                await app.push_screen(InvoiceDetailScreen(invoice, None))
+                await pilot.pause()
+                money = " ".join(widget_text(app.screen.query_one("#invoice-money")).split())
+                header = widget_text(app.screen.query_one("#invoice-header"))
+                assert " ".join(billed_row.split()) in money, (invoice.status, money)
+                assert status_words in header, (invoice.status, header)
+                app.pop_screen()
+                await pilot.pause()

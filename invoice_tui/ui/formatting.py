@@ -14,17 +14,21 @@ from rich.text import Text
 from textual.content import Content
 from textual.style import Style
 
-from invoice_tui.model import format_money
+from invoice_tui.meaning import MEANING_TEXT, Meaning, MoneyTotals, fit_totals, meaning
+from invoice_tui.meaning import status_label as _status_label
+from invoice_tui.model import Invoice, format_money
 from invoice_tui.text import sanitize
-from invoice_tui.view import status_group
 
-# Colour of each status group (view.status_group); theme variables, not colours.
-STATUS_GROUP_STYLES: Mapping[str, str] = {
+# Colour of each status meaning (meaning.meaning); theme variables, not colours. A
+# Voximplant invoice is "issued": already charged, nothing to act on, so no colour.
+STATUS_STYLES: Mapping[Meaning, str] = {
     "paid": "$success",
     "open": "$accent",
     "overdue": "$error",
     "cancelled": "$text-muted",
     "estimate": "$warning",
+    "upcoming": "$warning",
+    "issued": "",
     "other": "",
 }
 
@@ -53,20 +57,36 @@ def money_text(amount: Decimal | None, currency: str | None) -> str:
     return format_money(amount, currency or "", with_code=bool(currency))
 
 
-def totals_text(totals: Mapping[str, Decimal]) -> str:
-    """Per-currency totals joined with " · " — never one mixed sum."""
+TOTALS_SEPARATOR = "  │  "  # between currencies: each one's billed · due · est. stay together
+
+
+def totals_text(totals: Mapping[str, MoneyTotals], width: int | None = None) -> str:
+    """Billed, due and est. per currency (see ``meaning.fit_totals``) — never a mixed sum.
+
+    With a ``width``, shortened by whole parts to fit it.
+    """
     if not totals:
         return "no amounts"
-    return " · ".join(format_money(amount, code, with_code=True) for code, amount in totals.items())
+    return TOTALS_SEPARATOR.join(fit_totals(totals, width, TOTALS_SEPARATOR))
 
 
-def status_content(status: str, *, estimate_badge: bool = False) -> Content:
-    """A status coloured by meaning; optional reverse ``ESTIMATE`` badge for estimates."""
-    shown = sanitize(status) or "?"
-    style = STATUS_GROUP_STYLES[status_group(shown)]
-    parts: list[str | tuple[str, str]] = [(shown, f"bold {style}".strip())]
-    if estimate_badge and shown.lower() == "estimate":
-        parts += [" ", (" ESTIMATE ", "bold reverse $warning")]
+def status_content(invoice: Invoice, *, detail: bool = False) -> Content:
+    """The status as shown (``meaning.status_label``) coloured by its meaning.
+
+    ``detail`` adds what the table has no room for: the raw word when the label differs,
+    what the status means, and a reverse ``ESTIMATE`` badge for estimates.
+    """
+    kind = meaning(invoice)
+    shown = _status_label(invoice) or "?"
+    parts: list[str | tuple[str, str]] = [(shown, f"bold {STATUS_STYLES[kind]}".strip())]
+    if detail:
+        raw = sanitize(invoice.status)
+        if raw != shown:
+            parts += [("  status ", "$text-muted"), (f"“{raw}”", "")]
+        if kind == "estimate":
+            parts += [" ", (" ESTIMATE ", "bold reverse $warning")]
+        if kind != raw.strip().casefold():  # not "paid  paid"
+            parts.append((f"  {MEANING_TEXT[kind]}", "italic $text-muted"))
     return Content.assemble(*parts)
 
 

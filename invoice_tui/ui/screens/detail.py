@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from invoice_tui.config import AccountConfig, Settings
+from invoice_tui.meaning import billed_exclusion
 from invoice_tui.model import (
     UNKNOWN_CURRENCY,
     Invoice,
@@ -48,6 +49,14 @@ CHECK_MARKS = {"exact": "=", "rounding": "≈", "mismatch": "≠"}
 
 def _date(value: dt.date | None) -> str:
     return value.isoformat() if value is not None else "—"
+
+
+def _billed_row(invoice: Invoice) -> tuple[str, Content | str]:
+    # Whether the status line's "billed" includes this invoice, and why not.
+    reason = billed_exclusion(invoice)
+    if reason is None:
+        return ("Billed", Content.styled("yes", "bold"))
+    return ("Billed", Content.assemble(("no", "bold"), (f" — {reason}", "$text-muted")))
 
 
 def _number(value: object) -> str:
@@ -170,7 +179,7 @@ class InvoiceDetailScreen(Screen[None]):
             ("Issued", _date(invoice.issued)),
             ("Due", _date(invoice.due)),
             ("Period", format_period(invoice.period_start, invoice.period_end) or "—"),
-            ("Status", status_content(invoice.status, estimate_badge=True)),
+            ("Status", status_content(invoice, detail=True)),
             ("Web", sanitize(invoice.url) or "—"),
             ("PDF", sanitize(invoice.pdf_url) or "—"),
         ]
@@ -195,6 +204,7 @@ class InvoiceDetailScreen(Screen[None]):
             rows.append(("", Content.styled("Tax exempt", "italic")))
         if invoice.is_estimate:
             rows.append(("", Content.styled("estimate", "italic $warning")))
+        rows.append(_billed_row(invoice))
         parts = [field_block(rows)]
         note = estimate_note(invoice)
         if note is not None:

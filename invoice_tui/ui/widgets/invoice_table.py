@@ -27,6 +27,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from invoice_tui.meaning import meaning
 from invoice_tui.model import Invoice
 from invoice_tui.view import (
     Column,
@@ -35,7 +36,6 @@ from invoice_tui.view import (
     PreparedAccount,
     cell_text,
     fit_columns,
-    status_group,
 )
 
 __all__ = ["InvoiceTable", "TableState"]
@@ -119,6 +119,8 @@ class InvoiceTable(ScrollView, can_focus=True):
         "invoice-table--status-overdue",
         "invoice-table--status-cancelled",
         "invoice-table--status-estimate",
+        "invoice-table--status-upcoming",
+        "invoice-table--status-issued",
         "invoice-table--status-other",
     }
 
@@ -161,6 +163,8 @@ class InvoiceTable(ScrollView, can_focus=True):
         & > .invoice-table--status-overdue { color: $text-error; text-style: bold; }
         & > .invoice-table--status-cancelled { color: $text-muted; text-style: dim; }
         & > .invoice-table--status-estimate { color: $text-warning; text-style: italic; }
+        & > .invoice-table--status-upcoming { color: $text-warning; text-style: italic; }
+        & > .invoice-table--status-issued { }
         & > .invoice-table--status-other { }
     }
     """
@@ -511,8 +515,7 @@ class InvoiceTable(ScrollView, can_focus=True):
         if row % 2 == 0:  # zebra stripes; style the class as nothing to turn them off
             base = base + self.get_component_rich_style("invoice-table--even-row")
         overlay = self.get_component_rich_style("invoice-table--cursor") if is_cursor else None
-        group = status_group(invoice.status)
-        status_style = self.get_component_rich_style(f"invoice-table--status-{group}")
+        status_style = self.get_component_rich_style(f"invoice-table--status-{meaning(invoice)}")
         amount_style = (self.get_component_rich_style("invoice-table--estimate")
                         if invoice.is_estimate else Style())
         cells: list[tuple[str, Style]] = []

@@ -1,14 +1,14 @@
-"""The bottom status line: visible count, per-currency totals, period, filter, last sync."""
+"""The bottom status line: visible count, billed/due/est. per currency, period, filter, sync."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from decimal import Decimal
 
 from textual.content import Content
 from textual.widgets import Static
 
+from invoice_tui.meaning import MoneyTotals
 from invoice_tui.text import sanitize
 from invoice_tui.ui.formatting import relative_time, totals_text
 
@@ -20,19 +20,23 @@ class StatusLine(Static):
 
     When the terminal is too narrow for everything, the parts shown elsewhere go first
     (the period is in the table's title, the filter in its input), then the sync time;
-    the count and the per-currency totals always stay.
+    the count and the per-currency totals always stay. If they still do not fit, the
+    totals shorten by whole parts (``meaning.fit_totals``): the ``est.`` figures, then
+    whole currencies ("+1 currency") — never a cut figure.
     """
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
         self._sections: list[tuple[int, Content]] = []  # (drop order, 0 = never), in order
+        self._totals: Mapping[str, MoneyTotals] = {}
+        self._totals_part: Content | None = None  # the section that shortens to fit
 
     def show(
         self,
         *,
         visible: int,
         total: int,
-        totals: Mapping[str, Decimal],
+        totals: Mapping[str, MoneyTotals],
         period: str,
         query: str,
         last_sync: dt.datetime | None,
@@ -40,10 +44,11 @@ class StatusLine(Static):
         syncing: int = 0,
     ) -> None:
         """Redraw from the table's view and the accounts' sync state."""
+        self._totals = totals if visible else {}
+        self._totals_part = _totals_content(self._totals)
         sections = [
             (0, Content.assemble((f"{visible:,}", "bold"), f" of {total:,} invoices")),
-            (0, Content.styled(totals_text(totals) if visible else "no amounts",
-                               "bold $accent")),
+            (0, self._totals_part),
             (5, Content.assemble(("period ", "$text-muted"), period)),
         ]
         if query:
@@ -65,6 +70,20 @@ class StatusLine(Static):
         while _length(shown) > width and any(order for order, _ in shown):
             drop = max(order for order, _ in shown)
             shown = [(order, part) for order, part in shown if order != drop]
+        if _length(shown) > width and self._totals:
+            rest = _length([(o, p) for o, p in shown if p is not self._totals_part])
+            room = max(0, width - rest - _SEPARATOR.cell_length)
+            short = _totals_content(self._totals, room)
+            shown = [(o, short if p is self._totals_part else p) for o, p in shown]
+            sections = [(o, short if p is self._totals_part else p) for o, p in self._sections]
+            # The shorter totals may leave room: bring back what was dropped, least
+            # droppable first, and stop at the first that does not fit (keeps the order).
+            kept = {o for o, _ in shown}
+            for order in sorted({o for o, _ in sections} - kept):
+                wider = [(o, p) for o, p in sections if o in kept or o == order]
+                if _length(wider) > width:
+                    break
+                shown, kept = wider, kept | {order}
         # Not _SEPARATOR.join(): Textual 8.2's Content.join counts one separator too many in
         # cell_length, so truncate() would cut a line that fits.
         pieces: list[Content] = []
@@ -72,6 +91,10 @@ class StatusLine(Static):
             pieces += [_SEPARATOR, part] if pieces else [part]
         line = Content.assemble(*pieces)
         self.update(line.truncate(width, ellipsis=True) if width else line)
+
+
+def _totals_content(totals: Mapping[str, MoneyTotals], width: int | None = None) -> Content:
+    return Content.styled(totals_text(totals, width), "bold $accent")
 
 
 def _length(sections: list[tuple[int, Content]]) -> int:
