@@ -34,7 +34,14 @@ from invoice_tui.demo import (
     run_demo_server,
 )
 from invoice_tui.demo import keys as demo_keys
-from invoice_tui.demo.data import VoximplantInvoices, unleash_invoices
+from invoice_tui.demo.data import (
+    VoximplantInvoices,
+    unleash_invoices,
+    voximplant_account_info,
+)
+from invoice_tui.providers import provider_class
+from invoice_tui.providers.base import FetchOptions
+from invoice_tui.sync import SyncSucceeded, sync_all
 
 TODAY = dt.date(2026, 11, 21)
 VOX_MAIN = demo_account("vox-main")
@@ -356,6 +363,31 @@ def test_invoice_count_applies_to_each_voximplant_account(client, count) -> None
 
 
 # --- other Voximplant commands --------------------------------------------------------------
+
+async def test_our_client_works_end_to_end_on_every_account(tmp_path) -> None:
+    with DemoServer(today=TODAY, invoice_count=45, count_cap=10) as server:
+        config = demo_config(server, tmp_path)
+        names = [VOX_MAIN.name, VOX_EU.name]
+        outcomes = await sync_all(config, names)
+        for name in names:
+            outcome = outcomes[name]
+            assert isinstance(outcome, SyncSucceeded), outcome
+            info = voximplant_account_info(demo_account(name))
+            assert len({i.id for i in outcome.invoices}) == 45
+            assert (outcome.summary.balance, outcome.summary.balance_currency) == (
+                info["balance"], info["currency"])
+        # The PDF arrives as the exact bytes served (octet-stream, never decoded).
+        account = config.account(VOX_MAIN.name)
+        provider = provider_class("voximplant").from_options(account.name, account.options)
+        invoice = outcomes[VOX_MAIN.name].invoices[4]
+        async with httpx.AsyncClient() as http:
+            pdf = await provider.download_pdf(http, FetchOptions(), invoice)
+            raw = await http.post(
+                f"{server.voximplant_base_url}/DownloadInvoice", data={"invoice_id": invoice.id},
+                headers={"Authorization": f"Bearer {make_token()}"})
+    assert raw.headers["content-type"] == "application/octet-stream"
+    assert pdf == raw.content and pdf.startswith(b"%PDF-")
+
 
 def test_account_info_and_pdf_download(server, client) -> None:
     info = body(vox(client, server, "GetAccountInfo"))["result"]
