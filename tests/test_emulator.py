@@ -789,6 +789,7 @@ def test_run_demo_server_writes_a_usable_config(tmp_path, client) -> None:
             runner.join()
     printed = out_path.read_text()
     assert base.removesuffix("/platform_api") in printed
+    assert "    vox-main: 40 invoices\n    vox-eu: 40 invoices\n" in printed
     assert "GetAccountInvoices" in printed and token not in printed
 
 

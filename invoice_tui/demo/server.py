@@ -209,6 +209,10 @@ class DemoServer:
         """The Voximplant Management API base URL (``…/platform_api``)."""
         return f"{self.url}/platform_api"
 
+    def voximplant_invoice_count(self, name: str) -> int:
+        """How many invoices the demo Voximplant account ``name`` serves (``KeyError``: none)."""
+        return self._vox[name].total_count
+
     def unleash_base_url(self, name: str) -> str:
         """The instance URL (with its path prefix) of the demo Unleash instance ``name``."""
         account = demo_account(name)
