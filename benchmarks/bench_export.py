@@ -39,7 +39,7 @@ from invoice_tui.config import Settings, load_config, save_config  # noqa: E402
 from invoice_tui.providers.voximplant import TokenSigner, load_credentials, parse_page  # noqa: E402
 from invoice_tui.sync import SyncFailed, sync_all  # noqa: E402
 
-ACCOUNT = "vox-main"  # the demo account whose size ``invoice_count`` sets
+ACCOUNT = "vox-main"  # a demo account ``--invoice-count`` sizes (it sizes each one)
 
 
 @contextlib.contextmanager

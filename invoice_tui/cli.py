@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--latency-ms", type=_positive_int, default=0,
                       help="added latency per request")
     demo.add_argument("--invoice-count", type=_positive_int, default=None,
-                      help="Voximplant invoices per account (e.g. 100000)")
+                      help="invoices of each demo Voximplant account (e.g. 100000)")
     demo.add_argument("--count-cap", type=_positive_int, default=None,
                       help="largest page the Voximplant emulator returns")
     demo.add_argument("--fault", type=_fault, action="append", default=[], metavar="SPEC",

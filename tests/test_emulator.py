@@ -34,7 +34,14 @@ from invoice_tui.demo import (
     run_demo_server,
 )
 from invoice_tui.demo import keys as demo_keys
-from invoice_tui.demo.data import VoximplantInvoices
+from invoice_tui.demo.data import (
+    VoximplantInvoices,
+    unleash_invoices,
+    voximplant_account_info,
+)
+from invoice_tui.providers import provider_class
+from invoice_tui.providers.base import FetchOptions
+from invoice_tui.sync import SyncSucceeded, sync_all
 
 TODAY = dt.date(2026, 11, 21)
 VOX_MAIN = demo_account("vox-main")
@@ -130,13 +137,15 @@ def _other_key() -> rsa.RSAPrivateKey:
     ({"key": "other"}, 100),
     ({"kid": "no-such-key"}, 433),
     ({"iss": str(VOX_EU.account_id)}, 100),
-    ({"iss": VOX_MAIN.account_id}, 100),  # a number, not a string
+    ({"iss": VOX_EU.account_id}, 100),  # a number, naming another account
+    ({"iss": True}, 100),  # not an id at all (and True == 1 in Python)
+    ({"iss": f" {VOX_MAIN.account_id}"}, 100),
     ({"ttl": 3601}, 454),
     ({"iat": +120}, 455),  # iat values here are offsets from now
     ({"iat": -200, "ttl": 60}, 456),
     ({"drop": ("exp",)}, 447),
-], ids=["wrong-key", "unknown-kid", "iss-other-account", "iss-not-string", "ttl-too-long",
-        "issued-in-future", "expired", "no-exp"])
+], ids=["wrong-key", "unknown-kid", "iss-other-account", "iss-other-account-number",
+        "iss-bool", "iss-padded", "ttl-too-long", "issued-in-future", "expired", "no-exp"])
 def test_bad_tokens_get_the_real_error_codes(server, client, token_args, code) -> None:
     if token_args.get("key") == "other":
         token_args = {**token_args, "key": _other_key()}
@@ -146,6 +155,16 @@ def test_bad_tokens_get_the_real_error_codes(server, client, token_args, code) -
     assert response.status_code == 200
     assert body(response)["error"]["code"] == code
     assert body(response)["error"]["msg"]
+
+
+@pytest.mark.parametrize("iss", [str(VOX_MAIN.account_id), VOX_MAIN.account_id],
+                         ids=["string", "number"])
+def test_iss_may_be_the_account_id_as_string_or_number(server, client, iss) -> None:
+    # SDK versions differ: the Node SDK signs the number from the key file.
+    data = body(vox(client, server, token=make_token(iss=iss)))
+    assert data["total_count"] == VOX_MAIN.invoices and len(data["result"]) == 20
+    info = body(vox(client, server, "GetAccountInfo", token=make_token(iss=iss)))["result"]
+    assert info["account_id"] == VOX_MAIN.account_id
 
 
 def test_token_with_full_hour_ttl_is_accepted(server, client) -> None:
@@ -185,6 +204,104 @@ def test_count_and_offset_from_query_or_form_body_agree(server, client) -> None:
     assert by_query["result"] == everything[10:15]
 
 
+def multipart(fields: dict[str, object], boundary: str, *, go_style: bool = False) -> bytes:
+    """A file-less multipart/form-data body as the SDKs write it: per field only a
+    Content-Disposition header. Node's form-data ends each part with CRLF; Go's
+    mime/multipart puts the CRLF before the next delimiter instead (same bytes between
+    parts, but no CRLF before the very first delimiter)."""
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}'
+             for name, value in fields.items()]
+    if go_style:
+        return ("\r\n".join(parts) + f"\r\n--{boundary}--\r\n").encode()
+    return "".join(part + "\r\n" for part in parts).encode() + f"--{boundary}--\r\n".encode()
+
+
+# Node's form-data package: 26 dashes and 24 digits (so the delimiter line starts with 28).
+NODE_BOUNDARY = "--------------------------" + "408163264128256512102420"
+GO_BOUNDARY = "3f2b8c1d0e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a"
+
+
+def _encoded(encoding: str, fields: dict[str, object]) -> dict[str, Any]:
+    """httpx keyword arguments sending ``fields`` in one of the encodings the SDKs use."""
+    if encoding == "query":
+        return {"params": fields}
+    if encoding == "form":
+        return {"data": fields}
+    if encoding == "json":
+        return {"json": fields}
+    if encoding == "multipart-httpx":  # a real client's multipart: (None, value) is no file
+        return {"files": {name: (None, str(value)) for name, value in fields.items()}}
+    boundary = NODE_BOUNDARY if encoding == "multipart-node" else GO_BOUNDARY
+    return {"content": multipart(fields, boundary, go_style=encoding == "multipart-go"),
+            "headers": {"Content-Type": f"multipart/form-data; boundary={boundary}"}}
+
+
+ENCODINGS = ["query", "form", "json", "multipart-httpx", "multipart-node", "multipart-go"]
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_count_and_offset_arrive_in_every_encoding(server, client, encoding) -> None:
+    everything = all_vox_invoices(client, server, VOX_MAIN)
+    request = _encoded(encoding, {"count": 5, "offset": 10})
+    headers = {"Authorization": f"Bearer {make_token()}", **request.pop("headers", {})}
+    response = client.post(f"{server.voximplant_base_url}/GetAccountInvoices",
+                           headers=headers, **request)
+    data = body(response)
+    assert data["count"] == 5 and data["total_count"] == 28
+    assert data["result"] == everything[10:15]
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_download_invoice_id_arrives_in_every_encoding(server, client, encoding) -> None:
+    invoice = body(vox(client, server))["result"][2]
+    request = _encoded(encoding, {"invoice_id": int(invoice["invoice_id"])})
+    headers = {"Authorization": f"Bearer {make_token()}", **request.pop("headers", {})}
+    response = client.post(f"{server.voximplant_base_url}/DownloadInvoice",
+                           headers=headers, **request)
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert invoice["invoice_number"].encode() in response.content
+
+
+def test_a_request_as_the_node_sdk_sends_it(server, client) -> None:
+    # One URL for every command, the command in a multipart field "cmd", a numeric iss.
+    fields = {"cmd": "GetAccountInvoices", "count": 3, "offset": 1}
+    response = client.post(
+        f"{server.url}/platform_api", content=multipart(fields, NODE_BOUNDARY),
+        headers={"Authorization": f"Bearer {make_token(iss=VOX_MAIN.account_id)}",
+                 "Content-Type": f"multipart/form-data; boundary={NODE_BOUNDARY}"})
+    data = body(response)
+    assert data["count"] == 3
+    assert data["result"] == all_vox_invoices(client, server, VOX_MAIN)[1:4]
+    missing = body(client.post(f"{server.url}/platform_api",
+                               headers={"Authorization": f"Bearer {make_token()}"}))
+    assert missing["error"]["code"] == 103
+
+
+@pytest.mark.parametrize(("content_type", "content"), [
+    ("multipart/form-data", b"--x\r\n\r\n5\r\n--x--\r\n"),  # no boundary
+    (f"multipart/form-data; boundary={NODE_BOUNDARY}", b"count=5"),  # no parts at all
+    ("application/json", b"{count: 5"),
+])
+def test_a_body_that_does_not_parse_is_101(server, client, content_type, content) -> None:
+    response = client.post(f"{server.voximplant_base_url}/GetAccountInvoices", content=content,
+                           headers={"Authorization": f"Bearer {make_token()}",
+                                    "Content-Type": content_type})
+    assert response.status_code == 200
+    assert body(response)["error"]["code"] == 101
+
+
+def test_multipart_values_keep_their_text(server, client) -> None:
+    # A value with a CRLF inside and a non-ASCII one: only the delimiter's CRLF is cut.
+    fields = {"count": "ten\r\nlines", "offset": "0"}
+    response = client.post(
+        f"{server.voximplant_base_url}/GetAccountInvoices",
+        content=multipart(fields, NODE_BOUNDARY),
+        headers={"Authorization": f"Bearer {make_token()}",
+                 "Content-Type": f'multipart/form-data; boundary="{NODE_BOUNDARY}"'})
+    error = body(response)["error"]
+    assert error["code"] == 101 and "'ten\\r\\nlines'" in error["msg"]
+
+
 def test_default_page_is_20(server, client) -> None:
     data = body(vox(client, server))
     assert data["count"] == len(data["result"]) == 20
@@ -219,8 +336,8 @@ def test_hundred_thousand_invoices_page_lazily(client) -> None:
         first = body(vox(client, server, data={"count": 50}))
         last = body(vox(client, server, data={"count": 50, "offset": 99_990}))
         middle = body(vox(client, server, params={"count": 50, "offset": 51_234}))
-        # The other account is unaffected by the knob.
-        eu = body(vox(client, server, account=VOX_EU))
+        # The knob sizes every Voximplant account, each with its own invoices.
+        eu = body(vox(client, server, data={"count": 50, "offset": 99_990}, account=VOX_EU))
     assert first["total_count"] == last["total_count"] == 100_000
     assert first["count"] == 50 and last["count"] == 10 and middle["count"] == 50
     ids = {i["invoice_id"] for page in (first, last, middle) for i in page["result"]}
@@ -228,10 +345,49 @@ def test_hundred_thousand_invoices_page_lazily(client) -> None:
     oldest = dt.date.fromisoformat(last["result"][-1]["invoice_date"])
     assert TODAY - dt.timedelta(days=4 * 366) < oldest < TODAY
     assert last["result"][-1]["invoice_number"].endswith("000001")
-    assert eu["total_count"] == VOX_EU.invoices
+    assert eu["total_count"] == 100_000 and eu["count"] == 10
+    assert {i["amount"]["currency"] for i in eu["result"]} == {"EUR"}
+    assert not ids & {i["invoice_id"] for i in eu["result"]}
+
+
+@pytest.mark.parametrize("count", [0, 1, 37])
+def test_invoice_count_applies_to_each_voximplant_account(client, count) -> None:
+    with DemoServer(today=TODAY, invoice_count=count) as server:
+        for account in (VOX_MAIN, VOX_EU):
+            invoices = all_vox_invoices(client, server, account)
+            assert len(invoices) == count
+            assert body(vox(client, server, account=account))["total_count"] == count
+        # The Unleash instances are not Voximplant accounts: unchanged.
+        served = body(unleash(client, server, ACME))["invoices"]
+        assert len(served) == len(unleash_invoices(ACME, TODAY, server.url)["invoices"])
 
 
 # --- other Voximplant commands --------------------------------------------------------------
+
+async def test_our_client_works_end_to_end_on_every_account(tmp_path) -> None:
+    with DemoServer(today=TODAY, invoice_count=45, count_cap=10) as server:
+        config = demo_config(server, tmp_path)
+        names = [VOX_MAIN.name, VOX_EU.name]
+        outcomes = await sync_all(config, names)
+        for name in names:
+            outcome = outcomes[name]
+            assert isinstance(outcome, SyncSucceeded), outcome
+            info = voximplant_account_info(demo_account(name))
+            assert len({i.id for i in outcome.invoices}) == 45
+            assert (outcome.summary.balance, outcome.summary.balance_currency) == (
+                info["balance"], info["currency"])
+        # The PDF arrives as the exact bytes served (octet-stream, never decoded).
+        account = config.account(VOX_MAIN.name)
+        provider = provider_class("voximplant").from_options(account.name, account.options)
+        invoice = outcomes[VOX_MAIN.name].invoices[4]
+        async with httpx.AsyncClient() as http:
+            pdf = await provider.download_pdf(http, FetchOptions(), invoice)
+            raw = await http.post(
+                f"{server.voximplant_base_url}/DownloadInvoice", data={"invoice_id": invoice.id},
+                headers={"Authorization": f"Bearer {make_token()}"})
+    assert raw.headers["content-type"] == "application/octet-stream"
+    assert pdf == raw.content and pdf.startswith(b"%PDF-")
+
 
 def test_account_info_and_pdf_download(server, client) -> None:
     info = body(vox(client, server, "GetAccountInfo"))["result"]
@@ -239,7 +395,9 @@ def test_account_info_and_pdf_download(server, client) -> None:
     invoice = body(vox(client, server))["result"][3]
     pdf = vox(client, server, "DownloadInvoice", data={"invoice_id": invoice["invoice_id"]})
     assert pdf.status_code == 200
-    assert pdf.headers["content-type"] == "application/pdf"
+    # The real API answers the raw file bytes, untyped.
+    assert pdf.headers["content-type"] == "application/octet-stream"
+    assert int(pdf.headers["content-length"]) == len(pdf.content)
     assert pdf.content.startswith(b"%PDF-1.4") and pdf.content.rstrip().endswith(b"%%EOF")
     assert invoice["invoice_number"].encode() in pdf.content
     missing = vox(client, server, "DownloadInvoice", data={"invoice_id": 1})
@@ -631,11 +789,15 @@ def test_run_demo_server_writes_a_usable_config(tmp_path, client) -> None:
             second = client.post(f"{base}/GetAccountInvoices",
                                  headers={"Authorization": f"Bearer {token}"})
             assert body(second)["total_count"] == 40
+            eu = client.post(f"{accounts['vox-eu']['base_url']}/GetAccountInvoices",
+                             headers={"Authorization": f"Bearer {make_token(VOX_EU)}"})
+            assert body(eu)["total_count"] == 40  # --invoice-count is per account
         finally:
             stop.set()
             runner.join()
     printed = out_path.read_text()
     assert base.removesuffix("/platform_api") in printed
+    assert "    vox-main: 40 invoices\n    vox-eu: 40 invoices\n" in printed
     assert "GetAccountInvoices" in printed and token not in printed
 
 

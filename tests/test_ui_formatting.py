@@ -9,6 +9,7 @@ from invoice_factory import make_invoice
 from ui_helpers import NOW, UNTRUSTED
 
 from invoice_tui.meaning import MoneyTotals
+from invoice_tui.model import AccountSummary
 from invoice_tui.providers import FetchProgress
 from invoice_tui.text import sanitize
 from invoice_tui.ui.formatting import (
@@ -18,7 +19,7 @@ from invoice_tui.ui.formatting import (
     totals_text,
     usage_bar,
 )
-from invoice_tui.ui.widgets.provider_pane import progress_text
+from invoice_tui.ui.widgets.provider_pane import progress_text, summary_facts
 
 
 def test_relative_time_buckets() -> None:
@@ -79,6 +80,25 @@ def test_status_content_in_the_detail_keeps_the_raw_word_and_says_the_meaning() 
         "numbered  issued; prepaid, already charged to the balance")
     paid = make_invoice(provider="unleash", status="paid")
     assert status_content(paid, detail=True).plain == "paid"  # not "paid  paid"
+
+
+def test_summary_facts_show_plan_and_balance_with_their_codes() -> None:
+    assert summary_facts(None) == [] and summary_facts(AccountSummary()) == []
+    plan = AccountSummary(plan_price=Decimal("1875"), plan_currency="USD")
+    assert summary_facts(plan) == ["plan 1,875.00 USD"]
+    balance = AccountSummary(balance=Decimal("1234.5"), balance_currency="EUR")
+    assert summary_facts(balance) == ["balance 1,234.50 EUR"]
+    both = AccountSummary(plan_price=Decimal(5), plan_currency="EUR", balance=Decimal(1),
+                          balance_currency="EUR")
+    assert summary_facts(both, terse=True) == ["plan 5.00 EUR", "bal. 1.00 EUR"]
+    # The currency's own minor digits; a prepaid account may be overdrawn.
+    assert summary_facts(AccountSummary(balance=Decimal("-12000"), balance_currency="JPY")) == [
+        "balance -12,000 JPY"]
+    assert summary_facts(AccountSummary(balance=Decimal(0), balance_currency="USD")) == [
+        "balance 0.00 USD"]
+    # A code that is not ISO-shaped is never shown as sent.
+    assert summary_facts(AccountSummary(balance=Decimal(5), balance_currency="\x1b[2J")) == [
+        "balance 5.00 XXX"]
 
 
 def test_progress_text() -> None:

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from ui_helpers import SIZE, TODAY, demo_app, run_palette_command, screenshots, settle, widget_text
 
-from invoice_tui.demo import DEMO_ACCOUNTS, Fault, demo_environment
+from invoice_tui.demo import DEMO_ACCOUNTS, Fault, demo_account, demo_environment
+from invoice_tui.demo.data import voximplant_account_info
 from invoice_tui.export import to_json
+from invoice_tui.model import format_money
 from invoice_tui.ui.screens.detail import InvoiceDetailScreen, LinesTable
 from invoice_tui.ui.screens.error import AccountErrorScreen
 from invoice_tui.ui.screens.help import HelpScreen, help_sections
@@ -45,6 +48,30 @@ async def test_every_demo_account_syncs_and_the_pane_shows_it() -> None:
             assert "✓ synced just now" in text
             # Unleash accounts show their plan price with the currency code.
             assert "plan 1,875.00 USD" in text and "plan 1,500.00 EUR" in text
+
+
+@pytest.mark.parametrize("size", [(80, 24), SIZE], ids=["80x24", "140x40"])
+async def test_the_pane_shows_each_voximplant_balance_with_its_code(size) -> None:
+    with demo_app() as app:
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            pane = _main(app).pane
+            text = widget_text(pane)
+            lines = [line.strip("│ ") for line in text.splitlines()]
+            # 80 columns leave the pane 20 cells: a line that would not fit says "bal.",
+            # so the amount and its code are never cut.
+            narrow = size == (80, 24)
+            balances = [line for line in lines if line.startswith(("balance ", "bal. "))]
+            assert balances == [
+                "bal. 1,907.05 USD" if narrow else "balance 1,907.05 USD",
+                "balance 824.59 EUR"]  # Unleash reports no balance: only these two
+            for account, line in zip((demo_account("vox-main"), demo_account("vox-eu")),
+                                     balances, strict=True):
+                info = voximplant_account_info(account)
+                amount = format_money(info["balance"], account.currency)
+                assert line.endswith(f" {amount} {account.currency}")
+            assert "…" not in text
+            assert "plan 1,875.00 USD" in lines and "plan 1,500.00 EUR" in lines
 
 
 async def test_status_line_totals_are_per_currency_of_the_visible_rows() -> None:
@@ -336,8 +363,9 @@ async def test_clicking_an_account_in_the_pane_filters_the_table() -> None:
             await settle(app, pilot)
             main = _main(app)
             pane = main.pane
-            # Row of "vox-eu" inside the bordered pane: border, All, heading, vox-main (2).
-            row = 1 + pane.get_option_index("account:vox-eu") + 1
+            # The row that shows "vox-eu" (entries take as many rows as their facts need).
+            rows = [line.strip("│ ") for line in widget_text(pane).splitlines()]
+            row = rows.index("vox-eu")
             await pilot.click(ProviderPane, offset=(3, row))
             await pilot.pause()
             assert main.table.view.accounts == frozenset({"vox-eu"})

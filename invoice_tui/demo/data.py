@@ -87,7 +87,7 @@ UNLICENSED_INSTANCE = DemoAccount(
 
 ALL_ACCOUNTS: tuple[DemoAccount, ...] = (*DEMO_ACCOUNTS, UNLICENSED_INSTANCE)
 
-#: The Voximplant account ``invoice_count`` resizes; it also carries the untrusted-text row.
+#: The Voximplant account that carries the untrusted-text row.
 FIRST_VOXIMPLANT = next(a for a in DEMO_ACCOUNTS if a.provider == "voximplant")
 #: The Unleash instance with a past-due invoice and the untrusted-text usage line.
 _FIRST_UNLEASH = next(a for a in DEMO_ACCOUNTS if a.provider == "unleash")

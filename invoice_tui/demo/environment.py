@@ -142,6 +142,10 @@ def run_demo_server(
         print(f"invoice-tui demo emulator listening on {server.url}", file=out)
         print(f"  Voximplant: {server.voximplant_base_url}", file=out)
         for account in DEMO_ACCOUNTS:
+            if account.provider == "voximplant":  # --invoice-count sizes each of these
+                count = server.voximplant_invoice_count(account.name)
+                print(f"    {account.name}: {count:,} invoices", file=out)
+        for account in DEMO_ACCOUNTS:
             if account.provider == "unleash":
                 print(f"  Unleash {account.name}: {server.unleash_base_url(account.name)}",
                       file=out)

@@ -9,6 +9,8 @@ the provider's real shape.
 from __future__ import annotations
 
 import datetime as dt
+import email.parser
+import email.policy
 import html
 import json
 import socket
@@ -30,7 +32,6 @@ from . import keys
 from .data import (
     ALL_ACCOUNTS,
     DEMO_ACCOUNTS,
-    FIRST_VOXIMPLANT,
     DemoAccount,
     VoximplantInvoices,
     demo_account,
@@ -119,7 +120,7 @@ class DemoServer:
     """The emulator: start it, point providers at :attr:`url`, stop it.
 
     ``latency_ms`` is added to every request; ``invoice_count`` overrides how many
-    invoices the first demo Voximplant account has (up to 100 000+, built lazily);
+    invoices each demo Voximplant account has (up to 100 000+, built lazily);
     ``count_cap`` caps the page size GetAccountInvoices honours (``None``: no cap);
     ``today`` fixes "now" for the data (default: the real date at construction).
     ``log`` receives one line per request (method, path, status — never a secret).
@@ -151,8 +152,7 @@ class DemoServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._vox: dict[str, VoximplantInvoices] = {
-            a.name: VoximplantInvoices(
-                a, self.today, invoice_count if a is FIRST_VOXIMPLANT else None)
+            a.name: VoximplantInvoices(a, self.today, invoice_count)
             for a in DEMO_ACCOUNTS if a.provider == "voximplant"
         }
         self._by_kid = {a.key_id: a for a in DEMO_ACCOUNTS if a.provider == "voximplant"}
@@ -209,6 +209,10 @@ class DemoServer:
         """The Voximplant Management API base URL (``…/platform_api``)."""
         return f"{self.url}/platform_api"
 
+    def voximplant_invoice_count(self, name: str) -> int:
+        """How many invoices the demo Voximplant account ``name`` serves (``KeyError``: none)."""
+        return self._vox[name].total_count
+
     def unleash_base_url(self, name: str) -> str:
         """The instance URL (with its path prefix) of the demo Unleash instance ``name``."""
         account = demo_account(name)
@@ -256,8 +260,10 @@ class DemoServer:
             self.request_log.append((method, path, account.name if account else None))
 
     def _route(self, path: str, headers: Mapping[str, str]) -> _Route:
-        if path.startswith("/platform_api/"):
-            command = path[len("/platform_api/"):].strip("/")
+        if path == "/platform_api" or path.startswith("/platform_api/"):
+            # "" when the command is not in the path: the Node SDK posts every call to
+            # /platform_api with the command as the body field ``cmd``.
+            command = path[len("/platform_api"):].strip("/")
             return _Route("vox", self._vox_account_hint(headers.get("Authorization")), command)
         if path.startswith("/invoices/"):
             return _Route("page", command=path[len("/invoices/"):])
@@ -343,9 +349,10 @@ class DemoServer:
     def _answer(self, route: _Route, method: str, query: str, headers: Mapping[str, str],
                 body: bytes) -> _Response:
         if route.kind == "vox":
-            params = _params(query, headers, body)
             try:
-                return self._voximplant(route.command, headers.get("Authorization"), params)
+                params = _params(query, headers, body)
+                command = route.command or params.get("cmd", "")
+                return self._voximplant(command, headers.get("Authorization"), params)
             except _VoxError as error:
                 return _Response(200, vox_error_body(error.code, error.msg))
         if route.kind == "unleash" and route.account is not None:
@@ -383,7 +390,7 @@ class DemoServer:
             raise _VoxError(100) from None
         except jwt.InvalidTokenError:
             raise _VoxError(447) from None
-        if claims.get("iss") != str(account.account_id):
+        if not _issuer_is(claims.get("iss"), account):
             raise _VoxError(100)
         iat, exp = claims.get("iat"), claims.get("exp")
         if not _is_number(iat) or not _is_number(exp):
@@ -419,7 +426,8 @@ class DemoServer:
                 f"Period: {invoice['period']['from']} - {invoice['period']['to']}",
                 f"Total: {invoice['amount']['total_amount']} {account.currency}",
             ])
-            return _Response(200, pdf, "application/pdf", (
+            # The raw file as the real API sends it: bytes, not a typed PDF document.
+            return _Response(200, pdf, "application/octet-stream", (
                 ("Content-Disposition",
                  f'attachment; filename="{invoice["invoice_number"]}.pdf"'),))
         count = _int_param(params, "count", 20)
@@ -508,21 +516,70 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _issuer_is(iss: object, account: DemoAccount) -> bool:
+    """Whether a token's ``iss`` names ``account``: its id as a string or as a JSON number.
+
+    SDK versions differ (the Node SDK signs the number from the key file, the
+    Python one a string); the real server takes both, so the emulator does too.
+    """
+    if isinstance(iss, str):
+        return iss == str(account.account_id)
+    return isinstance(iss, int) and not isinstance(iss, bool) and iss == account.account_id
+
+
 def _params(query: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
-    """Query parameters, overridden by a form body (the SDKs send a form; the docs a query)."""
+    """Query parameters, overridden by the body's fields.
+
+    The docs show a query string; the SDKs send a body: form-urlencoded (Python),
+    multipart/form-data (Node, Go, PHP) or JSON. All are accepted, as by the real API.
+    """
     params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-    content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if body and content_type == "application/x-www-form-urlencoded":
+    content_type = headers.get("Content-Type", "")
+    media_type = content_type.split(";")[0].strip().lower()
+    if not body:
+        return params
+    if media_type == "application/x-www-form-urlencoded":
         text = body.decode("utf-8", errors="replace")
         params.update({k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()})
-    elif body and content_type == "application/json":
+    elif media_type == "application/json":
         try:
             data = json.loads(body)
         except ValueError:
             raise _VoxError(101, "Invalid arguments: the JSON body does not parse") from None
         if isinstance(data, dict):
-            params.update({str(k): str(v) for k, v in data.items()})
+            params.update({str(k): _json_param(v) for k, v in data.items()})
+    elif media_type == "multipart/form-data":
+        params.update(_multipart_fields(content_type, body))
     return params
+
+
+def _json_param(value: object) -> str:
+    # JSON scalars as the form would carry them: 20 → "20", true → "true".
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _multipart_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """The named fields of a multipart/form-data body, each value as text.
+
+    Parsed with the stdlib MIME parser behind a synthetic header carrying the
+    request's Content-Type (and so its boundary).
+    """
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n"
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        head.encode("latin-1", errors="replace") + body)
+    if not message.is_multipart() or message.defects:
+        raise _VoxError(101, "Invalid arguments: the multipart body does not parse")
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or not name:
+            continue
+        payload = part.get_payload(decode=True)
+        value = payload if isinstance(payload, bytes) else b""
+        fields[name] = value.decode("utf-8", errors="replace")
+    return fields
 
 
 def _int_param(params: Mapping[str, str], name: str, default: int | None) -> int | None:

@@ -166,10 +166,13 @@ class ProviderPane(OptionList):
         if state_line.cell_length > self._state_width:  # a narrow pane: the terse form
             state_line = Content.assemble(" ", self._state_line(state, terse=True))
         lines.append(state_line.truncate(self._state_width, ellipsis=True))
-        summary = state.summary
-        if summary is not None and summary.plan_price is not None:
-            plan = money_text(summary.plan_price, summary.plan_currency)
-            lines.append(Content.assemble(" ", (f"plan {plan}", "$text-muted")))
+        facts = zip(summary_facts(state.summary), summary_facts(state.summary, terse=True),
+                    strict=True)
+        for fact, terse in facts:
+            line = Content.assemble(" ", (fact, "$text-muted"))
+            if line.cell_length > self._state_width:  # a narrow pane: the terse form
+                line = Content.assemble(" ", (terse, "$text-muted"))
+            lines.append(line.truncate(self._state_width, ellipsis=True))
         return Content("\n").join(lines)
 
     def _state_line(self, state: AccountState, *, terse: bool = False) -> Content:
@@ -194,6 +197,25 @@ def account_from_option_id(option_id: str | None) -> str | None:
     if option_id and option_id.startswith(_ACCOUNT_PREFIX):
         return option_id[len(_ACCOUNT_PREFIX):]
     return None
+
+
+def summary_facts(summary: AccountSummary | None, *, terse: bool = False) -> list[str]:
+    """The account-level facts a provider reported, one pane line each, amounts with codes.
+
+    Unleash: ``"plan 1,875.00 USD"``; Voximplant: ``"balance 1,234.56 USD"`` (the
+    prepaid balance from GetAccountInfo; ``"bal. …"`` when ``terse``, for a narrow
+    pane: the amount and its code are what must not be cut). A fact the provider did
+    not send is left out.
+    """
+    if summary is None:
+        return []
+    facts = []
+    if summary.plan_price is not None:
+        facts.append(f"plan {money_text(summary.plan_price, summary.plan_currency)}")
+    if summary.balance is not None:
+        label = "bal." if terse else "balance"
+        facts.append(f"{label} {money_text(summary.balance, summary.balance_currency)}")
+    return facts
 
 
 def progress_text(progress: FetchProgress | None) -> str:
