@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +109,23 @@ async def test_status_line_shortens_by_whole_parts_at_80_columns() -> None:
                               f"due {eur.due:,.2f} EUR  │  +USD")
 
 
+def _unleash_total(raw: dict[str, Any]) -> Decimal:
+    """An invoice's total as the README says the screen shows it: an estimate the API
+    sent with a 0 subtotal or total is Σ its lines, plus taxPercentage of that (cents)."""
+    total = Decimal(raw.get("totalAmount") or 0)
+    if raw["status"] != "estimate" or (raw.get("subtotal") and total):
+        return total
+    lines = [*raw.get("mainLines", []), *raw.get("usageLines", [])]
+    subtotal = sum((Decimal(line.get("totalAmount") or 0) for line in lines), Decimal(0))
+    tax = subtotal * Decimal(raw.get("taxPercentage") or 0) / 100
+    return subtotal + tax.quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
 def _unleash_hand_sums(invoices: list[dict[str, Any]]) -> tuple[Decimal, Decimal, Decimal]:
     """billed, due, est. of raw Unleash invoices, by the rule of the README's table."""
     billed = due = estimated = Decimal(0)
     for raw in invoices:
-        total = raw["totalAmount"]
+        total = _unleash_total(raw)
         if raw["status"] in ("paid", "invoiced", "past-due"):
             billed += total
         if raw["status"] in ("invoiced", "past-due"):
