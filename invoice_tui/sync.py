@@ -146,21 +146,28 @@ async def sync_account(
                 cache.save, account, CachedAccount(result.invoices, synced_at, result.summary))
         outcome = SyncSucceeded(account.name, result.invoices, result.summary, synced_at,
                                 result.warnings)
-    except ProviderError as exc:
-        outcome = SyncFailed(account.name, exc)
-    except httpx.TransportError as exc:
-        # Providers map these themselves; this is the safety net. The type name
-        # says enough, and httpx messages can quote URLs we'd rather not echo.
-        log.debug("transport error syncing %s", account.name, exc_info=True)
-        outcome = SyncFailed(account.name, ProviderError(
-            f"network error: {type(exc).__name__}",
-            "check your connection and the account's base_url", retryable=True))
     except Exception as exc:  # a bug must still never reach the user as a traceback
-        log.debug("unexpected error syncing %s", account.name, exc_info=True)
-        outcome = SyncFailed(account.name, ProviderError(
-            f"internal error: {type(exc).__name__}", "please report this bug"))
+        outcome = SyncFailed(account.name, as_provider_error(exc, f"syncing {account.name}"))
     emit(outcome)
     return outcome
+
+
+def as_provider_error(exc: Exception, doing: str) -> ProviderError:
+    """Any failure of a provider call as the one-line error a user sees.
+
+    Providers map their own failures to :class:`ProviderError`; this is the safety
+    net for what slips through: a transport error by its type name (httpx messages
+    can quote URLs we would rather not echo), anything else as an internal error.
+    The details go to the debug log only.
+    """
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, httpx.TransportError):
+        log.debug("transport error %s", doing, exc_info=exc)
+        return ProviderError(f"network error: {type(exc).__name__}",
+                             "check your connection and the account's base_url", retryable=True)
+    log.debug("unexpected error %s", doing, exc_info=exc)
+    return ProviderError(f"internal error: {type(exc).__name__}", "please report this bug")
 
 
 async def sync_all(
@@ -221,17 +228,8 @@ async def download_pdf(account: AccountConfig, settings: Settings, invoice: Invo
         provider = account.build()
         async with make_client(settings) as client:
             data = await provider.download_pdf(client, settings.fetch_options(), invoice)
-    except ProviderError:
-        raise
-    except httpx.TransportError as exc:
-        log.debug("transport error downloading a PDF of %s", account.name, exc_info=True)
-        raise ProviderError(f"network error: {type(exc).__name__}",
-                            "check your connection and the account's base_url",
-                            retryable=True) from None
     except Exception as exc:  # a bug must still reach the user as one line
-        log.debug("unexpected error downloading a PDF of %s", account.name, exc_info=True)
-        raise ProviderError(f"internal error: {type(exc).__name__}",
-                            "please report this bug") from None
+        raise as_provider_error(exc, f"downloading a PDF of {account.name}") from None
     try:
         return await asyncio.to_thread(save_new_file, folder, pdf_file_stem(invoice), ".pdf",
                                        data, 0o600)
