@@ -224,7 +224,9 @@ def test_a_token_in_a_config_others_can_reach_warns(tmp_path: Path, mode: int,
     expected = () if shown is None else (
         f"{path} holds a token and is {shown} — run: chmod 600 '{path}'",)
     assert load_config(path).warnings == expected
-    # token_env keeps no secret in the file: no warning at any mode
+    # token_env keeps no secret in the file: no warning at any mode (made writable first:
+    # a 0400 file can only be rewritten by root)
+    os.chmod(path, 0o600)
     path.write_text(path.read_text().replace('token = "user:x"', 'token_env = "X"'))
     os.chmod(path, mode)
     assert load_config(path).warnings == ()
