@@ -1,13 +1,13 @@
 """The normalized billing model every provider maps into.
 
 Frozen dataclasses, no I/O. Money is ``Decimal`` from the parse on and is only
-ever summed within one currency (:func:`totals_by_currency`).
+ever summed within one currency (``meaning.money_totals``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import (
     ROUND_HALF_EVEN,
@@ -223,24 +223,6 @@ class AccountSummary:
     plan_currency: str | None = None
     balance: Decimal | None = None
     balance_currency: str | None = None
-
-
-def totals_by_currency(invoices: Iterable[Invoice]) -> dict[str, Decimal]:
-    """Sum ``Invoice.total`` per currency (never across currencies), in first-seen order.
-
-    Invoices whose currency is unknown (``XXX``, or not an ISO-shaped code) are left out:
-    they may be in different currencies, so no sum of them means anything.
-    """
-    totals: dict[str, Decimal] = {}
-    for invoice in invoices:
-        code = currency_code(invoice.currency)
-        if code is None or code == UNKNOWN_CURRENCY:
-            continue
-        if invoice.total is None:
-            totals.setdefault(code, Decimal(0))
-            continue
-        totals[code] = totals.get(code, Decimal(0)) + invoice.total
-    return totals
 
 
 # --- do the provider's own figures add up? ------------------------------------
