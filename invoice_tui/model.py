@@ -227,9 +227,10 @@ class AccountSummary:
 
 # --- do the provider's own figures add up? ------------------------------------
 
-# Exact sums of bounded amounts (the parsers refuse more than 40 digits or 1e15); a
-# sum that would still round is not checked rather than checked wrongly.
-_EXACT = Context(prec=100, traps=[InvalidOperation, Overflow, Inexact])
+#: Arithmetic on amounts that is exact or raises: the parsers bound every amount (40
+#: digits, below 1e15), so 100 digits hold any sum or difference of them. A sum that
+#: would still round is not checked rather than checked wrongly. Shared with the parsers.
+EXACT = Context(prec=100, traps=[InvalidOperation, Overflow, Inexact])
 
 Verdict = Literal["exact", "rounding", "mismatch"]
 
@@ -267,9 +268,9 @@ def _check(equation: str, currency: str, stated: Decimal,
     try:
         computed = Decimal(0)
         for sign, amount in operands:
-            computed = _EXACT.add(computed, amount) if sign > 0 \
-                else _EXACT.subtract(computed, amount)
-        difference = _EXACT.subtract(stated, computed)
+            computed = EXACT.add(computed, amount) if sign > 0 \
+                else EXACT.subtract(computed, amount)
+        difference = EXACT.subtract(stated, computed)
     except DecimalException:
         return None
     half_unit = Decimal(5).scaleb(-minor_digits(currency) - 1)

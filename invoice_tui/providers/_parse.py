@@ -21,16 +21,15 @@ from decimal import (
 )
 from typing import Any, TypeVar, cast
 
-from ..model import UNKNOWN_CURRENCY, Invoice, currency_code
+from ..model import EXACT, UNKNOWN_CURRENCY, Invoice, currency_code
 from ..text import sanitize
 from .base import ProviderError
 
 # Amounts beyond these bounds are garbage, not money; rejecting them keeps every
-# later difference exact within _EXACT's precision (15 + 18 + 40 digits < 100).
+# later difference exact within EXACT's precision (15 + 18 + 40 digits < 100).
 _MAX_ADJUSTED = 15
 _MIN_ADJUSTED = -18
 _DIGITS = Context(prec=40, traps=[Inexact])
-_EXACT = Context(prec=100, traps=[InvalidOperation, Overflow, Inexact])
 _HALF_UP = Context(prec=100, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Overflow])
 
 T = TypeVar("T")
@@ -190,7 +189,7 @@ def subtract(left: Decimal | None, right: Decimal | None, field: str) -> Decimal
     if left is None or right is None:
         return None
     try:
-        return _EXACT.subtract(left, right)
+        return EXACT.subtract(left, right)
     except DecimalException:
         raise FieldError(field, "cannot be computed exactly") from None
 
@@ -200,7 +199,7 @@ def total(values: Iterable[Decimal], field: str) -> Decimal:
     result = Decimal(0)
     try:
         for value in values:
-            result = _EXACT.add(result, value)
+            result = EXACT.add(result, value)
     except DecimalException:
         raise FieldError(field, "cannot be computed exactly") from None
     return result
@@ -209,7 +208,7 @@ def total(values: Iterable[Decimal], field: str) -> Decimal:
 def product(left: Decimal, right: Decimal, field: str) -> Decimal:
     """``left × right`` exactly."""
     try:
-        return _EXACT.multiply(left, right)
+        return EXACT.multiply(left, right)
     except DecimalException:
         raise FieldError(field, "cannot be computed exactly") from None
 
