@@ -132,8 +132,9 @@ def _render_rows(rows: list[tuple[str, str, str]], width: int | None) -> Content
         else:  # one wide first column (the mouse rows)
             head = Content.styled(keys.ljust(indent), "bold")
         room = width - indent - SCROLLBAR if width else 0
-        room = room if room >= 12 else None
-        parts = textwrap.wrap(explanation, room) if room and explanation else [explanation]
+        # Too narrow to wrap into (under 12 cells): one long line reads better.
+        parts = (textwrap.wrap(explanation, room) if room >= 12 and explanation
+                 else [explanation])
         lines.append(Content.assemble(head, (parts[0], "$text-muted")))
         lines += [Content.assemble(" " * indent, (part, "$text-muted")) for part in parts[1:]]
     return Content("\n").join(lines)

@@ -8,7 +8,7 @@ import datetime as dt
 import gc
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import events, on
 from textual.actions import SkipAction
@@ -406,7 +406,7 @@ class MainScreen(Screen[None]):
                                                  self.config.settings))
 
     @on(InvoiceTable.ViewChanged)
-    def _on_view_changed(self, _: Any) -> None:
+    def _on_view_changed(self, _: InvoiceTable.ViewChanged) -> None:
         self._update_status()
 
     # --- filter ---------------------------------------------------------------------
