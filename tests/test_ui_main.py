@@ -16,6 +16,7 @@ from invoice_tui.demo import DEMO_ACCOUNTS, Fault, demo_account, demo_environmen
 from invoice_tui.demo.data import voximplant_account_info
 from invoice_tui.export import to_json
 from invoice_tui.model import format_money
+from invoice_tui.ui.app import InvoiceApp
 from invoice_tui.ui.screens.detail import InvoiceDetailScreen, LinesTable
 from invoice_tui.ui.screens.error import AccountErrorScreen
 from invoice_tui.ui.screens.help import HelpScreen, help_sections
@@ -344,7 +345,7 @@ async def test_help_lists_every_binding_of_every_screen() -> None:
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen)
             text = "\n".join(widget_text(w) for w in app.screen.query(".help-section"))
-            for _, bindings in help_sections():
+            for _, bindings in help_sections(InvoiceApp.BINDINGS):
                 for binding in bindings:
                     assert binding.description in text
             assert "Filter" in text and "Refresh all" in text and "Download PDF" in text

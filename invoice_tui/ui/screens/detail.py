@@ -35,6 +35,7 @@ from invoice_tui.ui.formatting import (
     to_rich,
     usage_bar,
 )
+from invoice_tui.ui.screens.line_detail import LineDetailScreen
 from invoice_tui.ui.widgets.provider_pane import provider_display_name
 from invoice_tui.view import format_period
 
@@ -235,8 +236,6 @@ class InvoiceDetailScreen(Screen[None]):
 
     @on(DataTable.RowSelected, "#lines")
     def _on_line_selected(self, event: DataTable.RowSelected) -> None:
-        from invoice_tui.ui.screens.line_detail import LineDetailScreen
-
         line = self.invoice.lines[int(str(event.row_key.value))]
         self.app.push_screen(LineDetailScreen(self.invoice, line))
 

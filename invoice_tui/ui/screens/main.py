@@ -8,7 +8,7 @@ import datetime as dt
 import gc
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from functools import partial
 
 from textual import events, on
 from textual.actions import SkipAction
@@ -33,15 +33,19 @@ from invoice_tui.sync import (
     SyncSucceeded,
 )
 from invoice_tui.text import sanitize
-from invoice_tui.ui.messages import AccountDataReady, AccountSyncEvent, CacheLoaded
+from invoice_tui.ui.messages import (
+    AccountDataReady,
+    AccountSyncEvent,
+    CacheLoaded,
+    Clock,
+    SyncFunction,
+)
+from invoice_tui.ui.screens.detail import InvoiceDetailScreen
+from invoice_tui.ui.screens.error import AccountErrorScreen
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable
 from invoice_tui.ui.widgets.provider_pane import ProviderPane, account_from_option_id
 from invoice_tui.ui.widgets.status_line import StatusLine
 from invoice_tui.view import Period, prepare_account
-
-if TYPE_CHECKING:
-    from invoice_tui.ui.app import InvoiceApp
-
 
 COMPACT_FOOTER_BELOW = 110  # terminal columns
 
@@ -72,7 +76,12 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 class MainScreen(Screen[None]):
-    """Accounts on the left, the invoice table in the middle, the status line at the bottom."""
+    """Accounts on the left, the invoice table in the middle, the status line at the bottom.
+
+    Everything it needs comes in here: the accounts (``config``), the local invoice
+    ``store``, the ``sync`` function its workers run, the clock (``now``) and ``today``
+    (the anchor of the period filter).
+    """
 
     # From this many invoices on, a sync's result is sorted and indexed in a worker thread.
     PREPARE_IN_THREAD_AT = 5_000
@@ -101,10 +110,14 @@ class MainScreen(Screen[None]):
                 tooltip="Show the full reason and hint of a failed account"),
     ]
 
-    def __init__(self, config: Config, cache: InvoiceCache) -> None:
+    def __init__(self, config: Config, store: InvoiceCache, *, sync: SyncFunction, now: Clock,
+                 today: dt.date) -> None:
         super().__init__()
         self.config = config
-        self.cache = cache
+        self.store = store
+        self.sync = sync
+        self.now = now
+        self.today = today
         self._accounts = {account.name: account for account in config.accounts}
         # Sync results per account (the latest wins) and accounts synced this session (their
         # cache, if it is read later, is older).
@@ -118,16 +131,12 @@ class MainScreen(Screen[None]):
         self._round_pending: set[str] = set()
         self._round_failed: list[str] = []
 
-    @property
-    def invoice_app(self) -> InvoiceApp:
-        return self.app  # type: ignore[return-value]
-
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="body"):
             yield ProviderPane(
                 ((a.name, a.provider) for a in self.config.accounts),
-                self.invoice_app.now, id="providers",
+                self.now, id="providers",
             )
             with Vertical(id="table-area"):
                 yield FilterInput(placeholder="filter: number, label, status, account, line text",
@@ -161,7 +170,7 @@ class MainScreen(Screen[None]):
 
         def size(account: AccountConfig) -> int:
             try:
-                return self.cache.path_for(account).stat().st_size
+                return self.store.path_for(account).stat().st_size
             except OSError:
                 return 0
 
@@ -172,7 +181,7 @@ class MainScreen(Screen[None]):
                 # while they are made (1 s UI stalls); pause it, then freeze the result.
                 with _cyclic_gc_paused():
                     try:
-                        cached = self.cache.load(account)
+                        cached = self.store.load(account)
                     except Exception as error:  # noqa: BLE001 - a bad cache must never stop us
                         warnings.append(f"cache of {account.name} ignored: {sanitize(error)}")
                         continue
@@ -184,8 +193,8 @@ class MainScreen(Screen[None]):
         except Exception as error:  # noqa: BLE001 - a bug: say so, keep the app running
             warnings.append(f"cache not shown (internal error: {type(error).__name__})")
         finally:
-            warnings[:0] = self.cache.warnings
-            self.cache.warnings.clear()
+            warnings[:0] = self.store.warnings
+            self.store.warnings.clear()
             self.post_message(CacheLoaded(warnings))
 
     @on(CacheLoaded)
@@ -279,9 +288,7 @@ class MainScreen(Screen[None]):
             if isinstance(event, SyncStarted | SyncProgress):
                 self.post_message(AccountSyncEvent(event))
 
-        outcome = await self.invoice_app.sync(
-            account, self.config.settings, cache=self.cache, on_event=forward
-        )
+        outcome = await self.sync(account, self.config.settings, cache=self.store, on_event=forward)
         self.post_message(AccountSyncEvent(outcome))
         return outcome
 
@@ -381,8 +388,6 @@ class MainScreen(Screen[None]):
         self.pane.select_account(name)
 
     def action_show_error(self, name: str | None = None) -> None:
-        from invoice_tui.ui.screens.error import AccountErrorScreen
-
         failed = [s for s in self.pane.states.values() if s.phase == "failed" and s.error]
         name = name or self._selected_account()
         state = self.pane.states.get(name) if name is not None else None
@@ -393,14 +398,17 @@ class MainScreen(Screen[None]):
         if state is None or state.error is None or state.phase != "failed":
             self.notify("No sync error on the selected account.", markup=False)
             return
-        self.app.push_screen(AccountErrorScreen(state.name, state.provider, state.error))
+        self.app.push_screen(AccountErrorScreen(state.name, state.provider, state.error),
+                             callback=partial(self._after_error_screen, state.name))
+
+    def _after_error_screen(self, name: str, retry: bool | None) -> None:
+        if retry:
+            self.refresh_accounts([name])
 
     # --- the table ------------------------------------------------------------------
 
     @on(InvoiceTable.Selected)
     def _on_invoice_selected(self, event: InvoiceTable.Selected) -> None:
-        from invoice_tui.ui.screens.detail import InvoiceDetailScreen
-
         invoice = event.invoice
         self.app.push_screen(InvoiceDetailScreen(invoice, self._accounts.get(invoice.account),
                                                  self.config.settings))
@@ -459,7 +467,7 @@ class MainScreen(Screen[None]):
         invoice = self.table.cursor_invoice
         if invoice is not None and invoice.issued is not None:
             return invoice.issued
-        return self.invoice_app.today
+        return self.today
 
     def action_cycle_period(self) -> None:
         self.table.set_period(self.table.view.period.cycle(self._anchor_date()))
@@ -494,7 +502,7 @@ class MainScreen(Screen[None]):
             self._filtered, self._failed = filtered, failed
             self.refresh_bindings()
         rows = len(view.rows)
-        now = self.invoice_app.now()
+        now = self.now()
         self.query_one(StatusLine).show(
             visible=rows, total=view.total_count, totals=view.totals(),
             period=view.period.label(), query=view.query,
