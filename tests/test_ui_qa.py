@@ -33,9 +33,10 @@ from ui_helpers import (
 from invoice_tui.cache import CachedAccount, InvoiceCache
 from invoice_tui.config import AccountConfig
 from invoice_tui.demo import Fault
+from invoice_tui.gc_policy import YOUNG_THRESHOLD
 from invoice_tui.model import Invoice
 from invoice_tui.providers import ProviderError
-from invoice_tui.ui.app import GC_YOUNG_THRESHOLD, InvoiceApp
+from invoice_tui.ui.app import InvoiceApp
 from invoice_tui.ui.screens import main as main_module
 from invoice_tui.ui.screens.error import AccountErrorScreen
 from invoice_tui.ui.screens.main import FilterInput, MainScreen
@@ -196,7 +197,7 @@ async def test_a_big_sync_result_is_prepared_off_the_event_loop(
         # Full GC collections over a big set froze the UI: it is frozen out of the GC's
         # scans, and young collections are rarer while the app runs.
         assert gc.get_freeze_count() > 0
-        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD
     assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0  # all restored
 
 

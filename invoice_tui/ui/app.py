@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import gc
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from invoice_tui import gc_policy
 from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import Config, ConfigError, ConfigMissing, load_config
 from invoice_tui.sync import sync_account
@@ -24,8 +24,6 @@ from invoice_tui.ui.screens.error import ConfigErrorScreen
 from invoice_tui.ui.screens.help import HelpScreen
 from invoice_tui.ui.screens.main import MainScreen
 from invoice_tui.ui.screens.welcome import WelcomeScreen
-
-GC_YOUNG_THRESHOLD = 50_000  # allocations between young collections (CPython's default: 700)
 
 
 def _utc_now() -> dt.datetime:
@@ -71,8 +69,8 @@ class InvoiceApp(App[int]):
         self.config_error = config_error
         self.demo = demo
         self._demo_today = demo_today
-        self._gc_thresholds = gc.get_threshold()
-        # Holds the in-process demo server when "Open demo" is chosen on the welcome screen.
+        # Holds the GC tuning while mounted, and the in-process demo server once the demo
+        # is chosen on the welcome screen.
         self._resources = contextlib.ExitStack()
         if demo:
             self.sub_title = "demo"
@@ -80,12 +78,8 @@ class InvoiceApp(App[int]):
             self.sub_title = str(config_path)
 
     def on_mount(self) -> None:
-        # 100 000 invoices are millions of objects the cyclic GC rescans on every full
-        # collection: with the default thresholds that froze the UI for 1-2 s, over and over,
-        # during a big sync. Rarer young collections make full ones rare too; the invoice
-        # graph is acyclic, so reference counting still frees it.
-        self._gc_thresholds = gc.get_threshold()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *self._gc_thresholds[1:])
+        # Big invoice sets and the default GC thresholds froze the UI (see gc_policy).
+        self._resources.enter_context(gc_policy.tuned())
         # Pushed over the default screen (not returned by get_default_screen) so that the
         # welcome screen can give way to the main one when it is dismissed.
         if self.config is not None:
@@ -150,8 +144,6 @@ class InvoiceApp(App[int]):
         self.panic(Traceback(show_locals=False, width=None, suppress=[rich]))
 
     def on_unmount(self) -> None:
-        gc.set_threshold(*self._gc_thresholds)
-        gc.unfreeze()  # the main screen freezes big invoice sets; hand them back to the GC
         self._resources.close()
 
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import gc
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from functools import partial
 
 from textual import events, on
@@ -20,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList
 from textual.worker import Worker, WorkerState
 
+from invoice_tui import gc_policy
 from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import AccountConfig, Config
 from invoice_tui.model import Invoice
@@ -32,6 +31,7 @@ from invoice_tui.sync import (
     SyncStarted,
     SyncSucceeded,
 )
+from invoice_tui.sync_state import SyncState
 from invoice_tui.text import sanitize
 from invoice_tui.ui.messages import (
     AccountDataReady,
@@ -63,24 +63,13 @@ class FilterInput(Input):
         self.screen.query_one(InvoiceTable).focus()
 
 
-
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """No cyclic collections meanwhile (process-wide; reference counting still frees)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
 class MainScreen(Screen[None]):
     """Accounts on the left, the invoice table in the middle, the status line at the bottom.
 
     Everything it needs comes in here: the accounts (``config``), the local invoice
     ``store``, the ``sync`` function its workers run, the clock (``now``) and ``today``
-    (the anchor of the period filter).
+    (the anchor of the period filter). What the syncs did is kept in ``sync_state``
+    (plain data); the screen feeds it events and redraws the widgets from it.
     """
 
     # From this many invoices on, a sync's result is sorted and indexed in a worker thread.
@@ -119,25 +108,15 @@ class MainScreen(Screen[None]):
         self.now = now
         self.today = today
         self._accounts = {account.name: account for account in config.accounts}
-        # Sync results per account (the latest wins) and accounts synced this session (their
-        # cache, if it is read later, is older).
-        self._generation: dict[str, int] = {}
-        self._fresh: set[str] = set()
+        self.sync_state = SyncState((a.name, a.provider) for a in config.accounts)
         self.cache_loaded = asyncio.Event()  # set once every account's cache was read
         self._filtered = False  # a text, status or account filter is on (Esc clears them)
         self._failed = False  # some account's last sync failed (e explains it)
-        # One refresh round = the accounts asked for together; failures of a round are
-        # summarised in a single toast once the whole round is done.
-        self._round_pending: set[str] = set()
-        self._round_failed: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="body"):
-            yield ProviderPane(
-                ((a.name, a.provider) for a in self.config.accounts),
-                self.now, id="providers",
-            )
+            yield ProviderPane(self.sync_state, self.now, id="providers")
             with Vertical(id="table-area"):
                 yield FilterInput(placeholder="filter: number, label, status, account, line text",
                                   id="filter")
@@ -179,7 +158,7 @@ class MainScreen(Screen[None]):
             for account in sorted(self._accounts.values(), key=size):
                 # The cyclic GC would walk the ~1.3M objects of a 100k cache again and again
                 # while they are made (1 s UI stalls); pause it, then freeze the result.
-                with _cyclic_gc_paused():
+                with gc_policy.paused():
                     try:
                         cached = self.store.load(account)
                     except Exception as error:  # noqa: BLE001 - a bad cache must never stop us
@@ -188,7 +167,7 @@ class MainScreen(Screen[None]):
                     if cached is None:
                         continue
                     prepared = prepare_account(account.name, cached.invoices)
-                    gc.freeze()
+                    gc_policy.freeze()
                 self.post_message(AccountDataReady(prepared, cached=cached))
         except Exception as error:  # noqa: BLE001 - a bug: say so, keep the app running
             warnings.append(f"cache not shown (internal error: {type(error).__name__})")
@@ -211,21 +190,17 @@ class MainScreen(Screen[None]):
         if name not in self._accounts:
             return
         if len(prepared.entries) >= self.PREPARE_IN_THREAD_AT:
-            # Big and long-lived: keep them out of the cyclic GC's scans from now on (a full
-            # collection over 100 000 invoices froze the UI for 2 s). Acyclic, so reference
-            # counting still frees them when a refresh replaces them.
-            gc.freeze()
+            gc_policy.freeze()  # big and long-lived: out of the GC's scans from now on
         if cached is None:
-            if message.generation == self._generation.get(name):  # else a newer sync won
+            if self.sync_state.is_current(name, message.generation):  # else a newer sync won
                 self.table.set_prepared_account(prepared)
             return
-        if name in self._fresh:
+        if not self.sync_state.cached_arrived(name, synced_at=cached.synced_at,
+                                              invoice_count=len(cached.invoices),
+                                              summary=cached.summary):
             return  # a sync of this session already brought newer invoices
         self.table.set_prepared_account(prepared)
-        state = self.pane.states[name]
-        self.pane.update_state(name, phase="cached" if state.phase == "waiting" else state.phase,
-                               synced_at=cached.synced_at, invoice_count=len(cached.invoices),
-                               summary=state.summary or cached.summary)
+        self.pane.redraw(name)
         self._update_status()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -254,8 +229,7 @@ class MainScreen(Screen[None]):
 
     def _set_invoices(self, name: str, invoices: Sequence[Invoice]) -> None:
         """Show a sync's invoices; a big set is prepared in a thread (no stall when it lands)."""
-        self._fresh.add(name)
-        generation = self._generation[name] = self._generation.get(name, 0) + 1
+        generation = self.sync_state.generation(name)
         if len(invoices) < self.PREPARE_IN_THREAD_AT:
             self.table.set_account_invoices(name, invoices)
             return
@@ -271,10 +245,11 @@ class MainScreen(Screen[None]):
 
     def refresh_accounts(self, names: Iterable[str]) -> None:
         """Start (or restart) one background sync per account; one group each."""
-        for name in names:
-            account = self._accounts[name]
-            self._round_pending.add(name)
-            self.pane.update_state(name, phase="syncing", progress=None)
+        accounts = [self._accounts[name] for name in names]
+        self.sync_state.begin_round(account.name for account in accounts)
+        for account in accounts:
+            name = account.name
+            self.pane.redraw(name)
             self.run_worker(
                 self._sync(account), name=f"sync {name}", group=f"sync:{name}",
                 exclusive=True, exit_on_error=False,
@@ -317,36 +292,22 @@ class MainScreen(Screen[None]):
         name = event.account
         if name not in self._accounts:
             return
-        if isinstance(event, SyncStarted):
-            self.pane.update_state(name, phase="syncing", progress=None)
-        elif isinstance(event, SyncProgress):
-            self.pane.update_state(name, phase="syncing", progress=event.progress)
-        elif isinstance(event, SyncSucceeded):
+        round_failed = self.sync_state.apply(event)
+        if isinstance(event, SyncSucceeded):
             self._set_invoices(name, event.invoices)
-            self.pane.update_state(name, phase="synced", synced_at=event.synced_at,
-                                   invoice_count=len(event.invoices), summary=event.summary,
-                                   error=None, progress=None)
-            if event.warnings:
-                self.notify(" · ".join(sanitize(w) for w in event.warnings), title=sanitize(name),
-                            severity="warning", markup=False, timeout=15)
-            self._finish(name, failed=False)
-        elif isinstance(event, SyncFailed):
-            self.pane.update_state(name, phase="failed", error=event.error, progress=None)
-            self._finish(name, failed=True)
+        self.pane.redraw(name)
+        if isinstance(event, SyncSucceeded) and event.warnings:
+            self.notify(" · ".join(sanitize(w) for w in event.warnings), title=sanitize(name),
+                        severity="warning", markup=False, timeout=15)
+        if round_failed:
+            self._report_round_failures(round_failed)
         self._update_status()
 
-    def _finish(self, name: str, *, failed: bool) -> None:
-        self._round_pending.discard(name)
-        if failed and name not in self._round_failed:
-            self._round_failed.append(name)
-        if self._round_pending or not self._round_failed:
-            return
-        names = sanitize(", ".join(self._round_failed))
-        count = len(self._round_failed)
-        self._round_failed = []
+    def _report_round_failures(self, names: Sequence[str]) -> None:
+        count = len(names)
         self.notify(
-            f"{count} account{'s' if count > 1 else ''} failed to sync: {names}. "
-            "Press e for the reason and a hint.",
+            f"{count} account{'s' if count > 1 else ''} failed to sync: "
+            f"{sanitize(', '.join(names))}. Press e for the reason and a hint.",
             title="Sync", severity="error", markup=False,
         )
 
@@ -376,7 +337,7 @@ class MainScreen(Screen[None]):
     def _on_account_selected(self, event: OptionList.OptionSelected) -> None:
         name = account_from_option_id(event.option_id)
         self.show_account(name)
-        state = self.pane.states.get(name) if name is not None else None
+        state = self.sync_state.accounts.get(name) if name is not None else None
         if state is not None and state.phase == "failed":
             self.action_show_error(name)
         else:
@@ -388,9 +349,9 @@ class MainScreen(Screen[None]):
         self.pane.select_account(name)
 
     def action_show_error(self, name: str | None = None) -> None:
-        failed = [s for s in self.pane.states.values() if s.phase == "failed" and s.error]
+        failed = [s for s in self.sync_state.failed if s.error]
         name = name or self._selected_account()
-        state = self.pane.states.get(name) if name is not None else None
+        state = self.sync_state.accounts.get(name) if name is not None else None
         if (state is None or state.phase != "failed") and failed:
             # Not on a failed account ("All accounts", or the cursor on another account's
             # invoice): the first one that failed, rather than nothing.
@@ -494,7 +455,7 @@ class MainScreen(Screen[None]):
     def _update_status(self) -> None:
         view = self.table.view
         filtered = bool(view.query or view.statuses is not None or view.accounts is not None)
-        failed = any(state.phase == "failed" for state in self.pane.states.values())
+        failed = self.sync_state.any_failed
         if (filtered, failed) != (self._filtered, self._failed):
             # Esc (clear filters) and e (why it failed) come and go with what they act on.
             # Only on a change: it recomposes the footer, far too slow for every sync
@@ -506,10 +467,10 @@ class MainScreen(Screen[None]):
         self.query_one(StatusLine).show(
             visible=rows, total=view.total_count, totals=view.totals(),
             period=view.period.label(), query=view.query,
-            last_sync=self.pane.last_synced(), now=now,
-            syncing=sum(1 for s in self.pane.states.values() if s.phase == "syncing"),
+            last_sync=self.sync_state.last_synced, now=now,
+            syncing=self.sync_state.syncing_count,
         )
-        syncing = any(state.phase == "syncing" for state in self.pane.states.values())
+        syncing = self.sync_state.syncing_count > 0
         self.table.empty_text = "Fetching invoices…" if syncing else "No invoices yet"
         accounts = view.accounts
         scope = "All accounts" if accounts is None else ", ".join(sorted(accounts))
