@@ -12,6 +12,7 @@ import httpx
 import pytest
 from ui_helpers import SIZE, TODAY, demo_app, run_palette_command, screenshots, settle, widget_text
 
+from invoice_tui import sync as sync_module
 from invoice_tui.demo import DEMO_ACCOUNTS, Fault, demo_account, demo_environment
 from invoice_tui.demo.data import voximplant_account_info
 from invoice_tui.export import to_json
@@ -420,6 +421,22 @@ async def test_a_failed_pdf_save_is_a_toast_not_silence(isolated_home: Path,
     assert errors == [f"✗ could not save the PDF in {blocker / 'pdfs'} (Not a directory)"
                       " — check the downloads folder ([settings] downloads) and its permissions"]
     assert not list(isolated_home.rglob("*.pdf")) and not list(Path.cwd().glob("*.pdf"))
+
+
+async def test_a_bug_in_the_pdf_download_is_a_one_line_toast(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The download runs in a worker with exit_on_error=False: a bug that escapes
+    # sync.download_pdf must reach the user (one line, no traceback), not vanish.
+    def broken_save(*args: object) -> Path:
+        raise TypeError("a bug, with a secret: user:token")
+
+    monkeypatch.setattr(sync_module, "save_new_file", broken_save)
+    toasts = await _press_d_on_an_invoice()
+    errors = [message for severity, message in toasts if severity == "error"]
+    assert errors == ["✗ could not save the PDF (internal error: TypeError)"
+                      " — this is a bug in invoice-tui; please report it"]
+    assert not list(isolated_home.rglob("*.pdf"))
 
 
 async def test_invoice_table_is_a_pane_and_tab_moves_between_panes() -> None:

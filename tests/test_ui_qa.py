@@ -201,6 +201,25 @@ async def test_a_big_sync_result_is_prepared_off_the_event_loop(
     assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0  # all restored
 
 
+async def test_a_bug_while_preparing_a_big_sync_result_is_a_toast(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The thread worker runs with exit_on_error=False: its bug must be shown, not lost.
+    def broken_prepare(account: str, invoices: Sequence[Invoice]) -> PreparedAccount:
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(main_module, "prepare_account", broken_prepare)
+    invoices = tuple(_invoice("vox-main", f"V-{n}", f"{n}.00") for n in range(1, 41))
+    app = scripted_app(tmp_path, ScriptedSync({"vox-main": invoices, "acme": ()}), *ACCOUNTS)
+    async with app.run_test(size=SIZE) as pilot:
+        main = _main(app)
+        main.PREPARE_IN_THREAD_AT = 10  # 40 invoices take the thread path
+        await pilot.press("R")
+        await settle(app, pilot)
+        assert app.is_running and app.screen is main
+        assert ("internal error while loading invoices: ZeroDivisionError"
+                " — this is a bug in invoice-tui; please report it") in _toasts(app)
+
+
 async def test_an_80_column_terminal_keeps_the_essentials() -> None:
     # At 80×24 the table lost its Total and currency columns off the right edge, the status
     # line ran off the screen and the footer lost "? Help".

@@ -268,23 +268,25 @@ class MainScreen(Screen[None]):
         return outcome
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Every worker here runs with exit_on_error=False: a bug in one must neither end the
+        # app nor vanish. Only the type is shown: an exception's text could quote a request
+        # (and so a secret).
         worker = event.worker
         group = worker.group or ""
         if event.state != WorkerState.ERROR:
             return
-        if group.startswith("prepare:"):
-            self.notify(f"internal error while loading invoices: {type(worker.error).__name__}"
-                        " — this is a bug in invoice-tui; please report it",
-                        severity="error", markup=False)
+        error = type(worker.error).__name__
+        if group.startswith("sync:"):
+            # A bug, not a provider problem: shown like any failure of that account.
+            self.post_message(AccountSyncEvent(SyncFailed(
+                group.removeprefix("sync:"),
+                ProviderError(f"internal error: {error}",
+                              "this is a bug in invoice-tui; please report it"))))
             return
-        if not group.startswith("sync:"):
-            return
-        # A bug, not a provider problem: show it like any failure instead of crashing.
-        # Only the type: an exception's text could quote a request (and so a secret).
-        name = group.removeprefix("sync:")
-        reason = f"internal error: {type(worker.error).__name__}"
-        self.post_message(AccountSyncEvent(SyncFailed(
-            name, ProviderError(reason, "this is a bug in invoice-tui; please report it"))))
+        doing = "loading invoices" if group.startswith("prepare:") else "a background task"
+        self.notify(f"internal error while {doing}: {error}"
+                    " — this is a bug in invoice-tui; please report it",
+                    severity="error", markup=False)
 
     @on(AccountSyncEvent)
     def _on_sync_event(self, message: AccountSyncEvent) -> None:
