@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tomllib
 import types
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from invoice_tui.model import INVOICE_FIELDS, LINE_FIELDS, TAX_FIELDS, Invoice, 
 from invoice_tui.text import sanitize
 
 TODAY = dt.date(2026, 11, 15)
+pytestmark = pytest.mark.demo_server(today=TODAY)
 REPO = Path(invoice_tui.__file__).parent.parent
 
 
@@ -61,12 +61,6 @@ def _assert_no_secrets(*texts: str) -> None:
         for secret in SECRETS:
             assert secret not in text
         assert "Traceback" not in text
-
-
-@pytest.fixture
-def server() -> Iterator[DemoServer]:
-    with DemoServer(today=TODAY) as running:
-        yield running
 
 
 @pytest.fixture
