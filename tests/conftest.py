@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from hostile import HostileServer
+from textual.widgets import Input
 
 from invoice_tui.config import Config
 from invoice_tui.demo import DemoServer, demo_config
@@ -98,6 +99,17 @@ def server(request: pytest.FixtureRequest) -> Iterator[DemoServer]:
 def demo(server: DemoServer, tmp_path: Path) -> Config:
     """A config of every demo account on ``server`` (key files under ``tmp_path/keys``)."""
     return demo_config(server, tmp_path / "keys")
+
+
+@pytest.fixture(autouse=True)
+def _no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A blinking cursor makes what an app test sees depend on when it looks: every Input
+    # (the filter, the palette's) keeps its cursor drawn while focused instead.
+    monkeypatch.setattr(Input, "_toggle_cursor", _cursor_stays_visible)
+
+
+def _cursor_stays_visible(self: Input) -> None:
+    self._cursor_visible = True
 
 
 @pytest.fixture
