@@ -35,7 +35,7 @@ from invoice_tui.demo import (
 )
 from invoice_tui.demo.data import VoximplantInvoices
 from invoice_tui.demo.keys import private_key_pem
-from invoice_tui.export import CHUNK_INVOICES, dumps_indented, to_csv, to_json
+from invoice_tui.export import CHUNK_INVOICES, dumps_indented, iter_csv, iter_json
 from invoice_tui.model import INVOICE_FIELDS, LINE_FIELDS, TAX_FIELDS, Invoice, invoice_to_dict
 from invoice_tui.text import sanitize
 
@@ -517,11 +517,11 @@ def test_fast_json_writer_matches_json_dumps(value: object) -> None:
 def test_streamed_exports_across_chunk_boundaries(count: int) -> None:
     invoices = synthetic_invoices(count)
     dicts = [invoice_to_dict(i) for i in invoices]
-    assert to_json(invoices) == json.dumps(dicts, ensure_ascii=False, indent=2)
-    rows = _csv(to_csv(invoices))
+    assert "".join(iter_json(invoices)) == json.dumps(dicts, ensure_ascii=False, indent=2)
+    rows = _csv("".join(iter_csv(invoices)))
     assert rows[0] == list(INVOICE_FIELDS)
     assert [row[2] for row in rows[1:]] == [i.id for i in invoices]
-    line_rows = _csv(to_csv(invoices, lines=True))
+    line_rows = _csv("".join(iter_csv(invoices, lines=True)))
     assert len(line_rows) - 1 == sum(max(1, len(i.lines)) for i in invoices)
 
 

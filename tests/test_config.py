@@ -19,7 +19,6 @@ from invoice_tui.config import (
     ConfigError,
     ConfigMissing,
     Settings,
-    add_account,
     cache_dir,
     config_path,
     example_config_text,
@@ -357,19 +356,6 @@ def test_account_build_uses_the_provider_module(tmp_path: Path, demo: Config) ->
     with pytest.raises(ProviderError) as caught:
         bogus.build()
     assert "unknown provider 'nope'" in str(caught.value)
-
-
-def test_add_account_validates_before_writing(tmp_path: Path, demo: Config) -> None:
-    path = tmp_path / "config.toml"
-    first = dict(demo.accounts[0].options)
-    config = add_account(path, first)
-    assert config.account_names == [first["name"]]
-    before = path.read_bytes()
-    with pytest.raises(ConfigError) as caught:
-        add_account(path, first)  # same name again
-    assert "duplicate name" in str(caught.value)
-    assert path.read_bytes() == before
-    assert load_config(path) == config
 
 
 # --- the example --------------------------------------------------------------------------
