@@ -1292,8 +1292,9 @@ def test_json_export_escapes_c1_bidi_and_zero_width(
     # ... and the JSON writer escapes them anyway, for any text that reaches it (a
     # hand-made model, an old cache): the decoded text is exactly what it was given.
     line = Line(kind="main", description=description)
-    text = export.to_json([Invoice(account="a", provider="unleash", id="1", currency="USD",
-                                   status="paid", lines=(line,))])
+    invoice = Invoice(account="a", provider="unleash", id="1", currency="USD", status="paid",
+                      lines=(line,))
+    text = "".join(export.iter_json([invoice]))
     assert not _RAW_CONTROL.search(text)
     for escape in ("\\u009b", "\\u202e", "\\u200b", "\\u2066", "\\ufeff", "\\u007f"):
         assert escape in text

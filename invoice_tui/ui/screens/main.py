@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import gc
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
+from functools import partial
 
 from textual import events, on
 from textual.actions import SkipAction
@@ -20,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList
 from textual.worker import Worker, WorkerState
 
+from invoice_tui import gc_policy
 from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import AccountConfig, Config
 from invoice_tui.model import Invoice
@@ -32,16 +31,21 @@ from invoice_tui.sync import (
     SyncStarted,
     SyncSucceeded,
 )
+from invoice_tui.sync_state import SyncState
 from invoice_tui.text import sanitize
-from invoice_tui.ui.messages import AccountDataReady, AccountSyncEvent, CacheLoaded
+from invoice_tui.ui.messages import (
+    AccountDataReady,
+    AccountSyncEvent,
+    CacheLoaded,
+    Clock,
+    SyncFunction,
+)
+from invoice_tui.ui.screens.detail import InvoiceDetailScreen
+from invoice_tui.ui.screens.error import AccountErrorScreen
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable
 from invoice_tui.ui.widgets.provider_pane import ProviderPane, account_from_option_id
 from invoice_tui.ui.widgets.status_line import StatusLine
 from invoice_tui.view import Period, prepare_account
-
-if TYPE_CHECKING:
-    from invoice_tui.ui.app import InvoiceApp
-
 
 COMPACT_FOOTER_BELOW = 110  # terminal columns
 
@@ -59,20 +63,14 @@ class FilterInput(Input):
         self.screen.query_one(InvoiceTable).focus()
 
 
-
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """No cyclic collections meanwhile (process-wide; reference counting still frees)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
 class MainScreen(Screen[None]):
-    """Accounts on the left, the invoice table in the middle, the status line at the bottom."""
+    """Accounts on the left, the invoice table in the middle, the status line at the bottom.
+
+    Everything it needs comes in here: the accounts (``config``), the local invoice
+    ``store``, the ``sync`` function its workers run, the clock (``now``) and ``today``
+    (the anchor of the period filter). What the syncs did is kept in ``sync_state``
+    (plain data); the screen feeds it events and redraws the widgets from it.
+    """
 
     # From this many invoices on, a sync's result is sorted and indexed in a worker thread.
     PREPARE_IN_THREAD_AT = 5_000
@@ -101,34 +99,24 @@ class MainScreen(Screen[None]):
                 tooltip="Show the full reason and hint of a failed account"),
     ]
 
-    def __init__(self, config: Config, cache: InvoiceCache) -> None:
+    def __init__(self, config: Config, store: InvoiceCache, *, sync: SyncFunction, now: Clock,
+                 today: dt.date) -> None:
         super().__init__()
         self.config = config
-        self.cache = cache
+        self.store = store
+        self.sync = sync
+        self.now = now
+        self.today = today
         self._accounts = {account.name: account for account in config.accounts}
-        # Sync results per account (the latest wins) and accounts synced this session (their
-        # cache, if it is read later, is older).
-        self._generation: dict[str, int] = {}
-        self._fresh: set[str] = set()
+        self.sync_state = SyncState((a.name, a.provider) for a in config.accounts)
         self.cache_loaded = asyncio.Event()  # set once every account's cache was read
         self._filtered = False  # a text, status or account filter is on (Esc clears them)
         self._failed = False  # some account's last sync failed (e explains it)
-        # One refresh round = the accounts asked for together; failures of a round are
-        # summarised in a single toast once the whole round is done.
-        self._round_pending: set[str] = set()
-        self._round_failed: list[str] = []
-
-    @property
-    def invoice_app(self) -> InvoiceApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="body"):
-            yield ProviderPane(
-                ((a.name, a.provider) for a in self.config.accounts),
-                self.invoice_app.now, id="providers",
-            )
+            yield ProviderPane(self.sync_state, self.now, id="providers")
             with Vertical(id="table-area"):
                 yield FilterInput(placeholder="filter: number, label, status, account, line text",
                                   id="filter")
@@ -161,7 +149,7 @@ class MainScreen(Screen[None]):
 
         def size(account: AccountConfig) -> int:
             try:
-                return self.cache.path_for(account).stat().st_size
+                return self.store.path_for(account).stat().st_size
             except OSError:
                 return 0
 
@@ -170,22 +158,22 @@ class MainScreen(Screen[None]):
             for account in sorted(self._accounts.values(), key=size):
                 # The cyclic GC would walk the ~1.3M objects of a 100k cache again and again
                 # while they are made (1 s UI stalls); pause it, then freeze the result.
-                with _cyclic_gc_paused():
+                with gc_policy.paused():
                     try:
-                        cached = self.cache.load(account)
+                        cached = self.store.load(account)
                     except Exception as error:  # noqa: BLE001 - a bad cache must never stop us
                         warnings.append(f"cache of {account.name} ignored: {sanitize(error)}")
                         continue
                     if cached is None:
                         continue
                     prepared = prepare_account(account.name, cached.invoices)
-                    gc.freeze()
+                    gc_policy.freeze()
                 self.post_message(AccountDataReady(prepared, cached=cached))
         except Exception as error:  # noqa: BLE001 - a bug: say so, keep the app running
             warnings.append(f"cache not shown (internal error: {type(error).__name__})")
         finally:
-            warnings[:0] = self.cache.warnings
-            self.cache.warnings.clear()
+            warnings[:0] = self.store.warnings
+            self.store.warnings.clear()
             self.post_message(CacheLoaded(warnings))
 
     @on(CacheLoaded)
@@ -202,21 +190,17 @@ class MainScreen(Screen[None]):
         if name not in self._accounts:
             return
         if len(prepared.entries) >= self.PREPARE_IN_THREAD_AT:
-            # Big and long-lived: keep them out of the cyclic GC's scans from now on (a full
-            # collection over 100 000 invoices froze the UI for 2 s). Acyclic, so reference
-            # counting still frees them when a refresh replaces them.
-            gc.freeze()
+            gc_policy.freeze()  # big and long-lived: out of the GC's scans from now on
         if cached is None:
-            if message.generation == self._generation.get(name):  # else a newer sync won
+            if self.sync_state.is_current(name, message.generation):  # else a newer sync won
                 self.table.set_prepared_account(prepared)
             return
-        if name in self._fresh:
+        if not self.sync_state.cached_arrived(name, synced_at=cached.synced_at,
+                                              invoice_count=len(cached.invoices),
+                                              summary=cached.summary):
             return  # a sync of this session already brought newer invoices
         self.table.set_prepared_account(prepared)
-        state = self.pane.states[name]
-        self.pane.update_state(name, phase="cached" if state.phase == "waiting" else state.phase,
-                               synced_at=cached.synced_at, invoice_count=len(cached.invoices),
-                               summary=state.summary or cached.summary)
+        self.pane.redraw(name)
         self._update_status()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -245,8 +229,7 @@ class MainScreen(Screen[None]):
 
     def _set_invoices(self, name: str, invoices: Sequence[Invoice]) -> None:
         """Show a sync's invoices; a big set is prepared in a thread (no stall when it lands)."""
-        self._fresh.add(name)
-        generation = self._generation[name] = self._generation.get(name, 0) + 1
+        generation = self.sync_state.generation(name)
         if len(invoices) < self.PREPARE_IN_THREAD_AT:
             self.table.set_account_invoices(name, invoices)
             return
@@ -262,10 +245,11 @@ class MainScreen(Screen[None]):
 
     def refresh_accounts(self, names: Iterable[str]) -> None:
         """Start (or restart) one background sync per account; one group each."""
-        for name in names:
-            account = self._accounts[name]
-            self._round_pending.add(name)
-            self.pane.update_state(name, phase="syncing", progress=None)
+        accounts = [self._accounts[name] for name in names]
+        self.sync_state.begin_round(account.name for account in accounts)
+        for account in accounts:
+            name = account.name
+            self.pane.redraw(name)
             self.run_worker(
                 self._sync(account), name=f"sync {name}", group=f"sync:{name}",
                 exclusive=True, exit_on_error=False,
@@ -279,30 +263,30 @@ class MainScreen(Screen[None]):
             if isinstance(event, SyncStarted | SyncProgress):
                 self.post_message(AccountSyncEvent(event))
 
-        outcome = await self.invoice_app.sync(
-            account, self.config.settings, cache=self.cache, on_event=forward
-        )
+        outcome = await self.sync(account, self.config.settings, cache=self.store, on_event=forward)
         self.post_message(AccountSyncEvent(outcome))
         return outcome
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Every worker here runs with exit_on_error=False: a bug in one must neither end the
+        # app nor vanish. Only the type is shown: an exception's text could quote a request
+        # (and so a secret).
         worker = event.worker
         group = worker.group or ""
         if event.state != WorkerState.ERROR:
             return
-        if group.startswith("prepare:"):
-            self.notify(f"internal error while loading invoices: {type(worker.error).__name__}"
-                        " — this is a bug in invoice-tui; please report it",
-                        severity="error", markup=False)
+        error = type(worker.error).__name__
+        if group.startswith("sync:"):
+            # A bug, not a provider problem: shown like any failure of that account.
+            self.post_message(AccountSyncEvent(SyncFailed(
+                group.removeprefix("sync:"),
+                ProviderError(f"internal error: {error}",
+                              "this is a bug in invoice-tui; please report it"))))
             return
-        if not group.startswith("sync:"):
-            return
-        # A bug, not a provider problem: show it like any failure instead of crashing.
-        # Only the type: an exception's text could quote a request (and so a secret).
-        name = group.removeprefix("sync:")
-        reason = f"internal error: {type(worker.error).__name__}"
-        self.post_message(AccountSyncEvent(SyncFailed(
-            name, ProviderError(reason, "this is a bug in invoice-tui; please report it"))))
+        doing = "loading invoices" if group.startswith("prepare:") else "a background task"
+        self.notify(f"internal error while {doing}: {error}"
+                    " — this is a bug in invoice-tui; please report it",
+                    severity="error", markup=False)
 
     @on(AccountSyncEvent)
     def _on_sync_event(self, message: AccountSyncEvent) -> None:
@@ -310,36 +294,22 @@ class MainScreen(Screen[None]):
         name = event.account
         if name not in self._accounts:
             return
-        if isinstance(event, SyncStarted):
-            self.pane.update_state(name, phase="syncing", progress=None)
-        elif isinstance(event, SyncProgress):
-            self.pane.update_state(name, phase="syncing", progress=event.progress)
-        elif isinstance(event, SyncSucceeded):
+        round_failed = self.sync_state.apply(event)
+        if isinstance(event, SyncSucceeded):
             self._set_invoices(name, event.invoices)
-            self.pane.update_state(name, phase="synced", synced_at=event.synced_at,
-                                   invoice_count=len(event.invoices), summary=event.summary,
-                                   error=None, progress=None)
-            if event.warnings:
-                self.notify(" · ".join(sanitize(w) for w in event.warnings), title=sanitize(name),
-                            severity="warning", markup=False, timeout=15)
-            self._finish(name, failed=False)
-        elif isinstance(event, SyncFailed):
-            self.pane.update_state(name, phase="failed", error=event.error, progress=None)
-            self._finish(name, failed=True)
+        self.pane.redraw(name)
+        if isinstance(event, SyncSucceeded) and event.warnings:
+            self.notify(" · ".join(sanitize(w) for w in event.warnings), title=sanitize(name),
+                        severity="warning", markup=False, timeout=15)
+        if round_failed:
+            self._report_round_failures(round_failed)
         self._update_status()
 
-    def _finish(self, name: str, *, failed: bool) -> None:
-        self._round_pending.discard(name)
-        if failed and name not in self._round_failed:
-            self._round_failed.append(name)
-        if self._round_pending or not self._round_failed:
-            return
-        names = sanitize(", ".join(self._round_failed))
-        count = len(self._round_failed)
-        self._round_failed = []
+    def _report_round_failures(self, names: Sequence[str]) -> None:
+        count = len(names)
         self.notify(
-            f"{count} account{'s' if count > 1 else ''} failed to sync: {names}. "
-            "Press e for the reason and a hint.",
+            f"{count} account{'s' if count > 1 else ''} failed to sync: "
+            f"{sanitize(', '.join(names))}. Press e for the reason and a hint.",
             title="Sync", severity="error", markup=False,
         )
 
@@ -369,7 +339,7 @@ class MainScreen(Screen[None]):
     def _on_account_selected(self, event: OptionList.OptionSelected) -> None:
         name = account_from_option_id(event.option_id)
         self.show_account(name)
-        state = self.pane.states.get(name) if name is not None else None
+        state = self.sync_state.accounts.get(name) if name is not None else None
         if state is not None and state.phase == "failed":
             self.action_show_error(name)
         else:
@@ -381,11 +351,9 @@ class MainScreen(Screen[None]):
         self.pane.select_account(name)
 
     def action_show_error(self, name: str | None = None) -> None:
-        from invoice_tui.ui.screens.error import AccountErrorScreen
-
-        failed = [s for s in self.pane.states.values() if s.phase == "failed" and s.error]
+        failed = [s for s in self.sync_state.failed if s.error]
         name = name or self._selected_account()
-        state = self.pane.states.get(name) if name is not None else None
+        state = self.sync_state.accounts.get(name) if name is not None else None
         if (state is None or state.phase != "failed") and failed:
             # Not on a failed account ("All accounts", or the cursor on another account's
             # invoice): the first one that failed, rather than nothing.
@@ -393,20 +361,23 @@ class MainScreen(Screen[None]):
         if state is None or state.error is None or state.phase != "failed":
             self.notify("No sync error on the selected account.", markup=False)
             return
-        self.app.push_screen(AccountErrorScreen(state.name, state.provider, state.error))
+        self.app.push_screen(AccountErrorScreen(state.name, state.provider, state.error),
+                             callback=partial(self._after_error_screen, state.name))
+
+    def _after_error_screen(self, name: str, retry: bool | None) -> None:
+        if retry:
+            self.refresh_accounts([name])
 
     # --- the table ------------------------------------------------------------------
 
     @on(InvoiceTable.Selected)
     def _on_invoice_selected(self, event: InvoiceTable.Selected) -> None:
-        from invoice_tui.ui.screens.detail import InvoiceDetailScreen
-
         invoice = event.invoice
         self.app.push_screen(InvoiceDetailScreen(invoice, self._accounts.get(invoice.account),
                                                  self.config.settings))
 
     @on(InvoiceTable.ViewChanged)
-    def _on_view_changed(self, _: Any) -> None:
+    def _on_view_changed(self, _: InvoiceTable.ViewChanged) -> None:
         self._update_status()
 
     # --- filter ---------------------------------------------------------------------
@@ -459,7 +430,7 @@ class MainScreen(Screen[None]):
         invoice = self.table.cursor_invoice
         if invoice is not None and invoice.issued is not None:
             return invoice.issued
-        return self.invoice_app.today
+        return self.today
 
     def action_cycle_period(self) -> None:
         self.table.set_period(self.table.view.period.cycle(self._anchor_date()))
@@ -486,7 +457,7 @@ class MainScreen(Screen[None]):
     def _update_status(self) -> None:
         view = self.table.view
         filtered = bool(view.query or view.statuses is not None or view.accounts is not None)
-        failed = any(state.phase == "failed" for state in self.pane.states.values())
+        failed = self.sync_state.any_failed
         if (filtered, failed) != (self._filtered, self._failed):
             # Esc (clear filters) and e (why it failed) come and go with what they act on.
             # Only on a change: it recomposes the footer, far too slow for every sync
@@ -494,14 +465,14 @@ class MainScreen(Screen[None]):
             self._filtered, self._failed = filtered, failed
             self.refresh_bindings()
         rows = len(view.rows)
-        now = self.invoice_app.now()
+        now = self.now()
         self.query_one(StatusLine).show(
             visible=rows, total=view.total_count, totals=view.totals(),
             period=view.period.label(), query=view.query,
-            last_sync=self.pane.last_synced(), now=now,
-            syncing=sum(1 for s in self.pane.states.values() if s.phase == "syncing"),
+            last_sync=self.sync_state.last_synced, now=now,
+            syncing=self.sync_state.syncing_count,
         )
-        syncing = any(state.phase == "syncing" for state in self.pane.states.values())
+        syncing = self.sync_state.syncing_count > 0
         self.table.empty_text = "Fetching invoices…" if syncing else "No invoices yet"
         accounts = view.accounts
         scope = "All accounts" if accounts is None else ", ".join(sorted(accounts))
