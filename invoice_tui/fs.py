@@ -98,7 +98,7 @@ def remove_stale_temp_files(directory: Path, name: str | None = None) -> int:
             if pid is None:
                 stale = age > STALE_UNNAMED_SECONDS
             else:
-                stale = not _pid_alive(int(pid)) or age > STALE_REUSED_PID_SECONDS
+                stale = not pid_alive(int(pid)) or age > STALE_REUSED_PID_SECONDS
             if stale:
                 os.unlink(entry.path)
                 removed += 1
@@ -107,7 +107,7 @@ def remove_stale_temp_files(directory: Path, name: str | None = None) -> int:
     return removed
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether a process ``pid`` exists (in doubt: yes, so its file is kept)."""
     if os.name == "nt":
         # os.kill(pid, 0) would send CTRL_C_EVENT there; rely on the age rule.
