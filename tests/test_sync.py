@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import AccountConfig, Config, Settings
 from invoice_tui.demo import DemoServer, Fault, demo_config
 from invoice_tui.providers import provider_class
+from invoice_tui.store import open_store
 from invoice_tui.sync import (
     USER_AGENT,
     SyncEvent,
@@ -41,8 +41,8 @@ async def test_one_failing_account_never_affects_the_others(
     server: DemoServer, demo: Config, tmp_path: Path
 ) -> None:
     server.add_fault(Fault("vox_error", account="vox-eu", code=104, times=-1))
-    cache = InvoiceCache(tmp_path / "cache")
-    outcomes = await sync_all(demo, cache=cache)
+    store = open_store(tmp_path / "cache").store
+    outcomes = await sync_all(demo, store=store)
     assert list(outcomes) == demo.account_names
     failed = outcomes["vox-eu"]
     assert isinstance(failed, SyncFailed)
@@ -52,8 +52,11 @@ async def test_one_failing_account_never_affects_the_others(
             assert isinstance(outcome, SyncSucceeded), (name, outcome)
             assert outcome.invoices and all(i.account == name for i in outcome.invoices)
             assert outcome.synced_at.tzinfo is not None
-    # Only the successes were cached.
-    assert set(cache.load_all(demo)) == set(demo.account_names) - {"vox-eu"}
+    # Only the successes are stored as complete syncs.
+    states = store.account_states(demo.accounts)
+    assert {name for name, state in states.items() if state.synced} == \
+        set(demo.account_names) - {"vox-eu"}
+    store.close()
 
 
 async def test_named_subset_in_given_order_and_unknown_name(demo: Config) -> None:
