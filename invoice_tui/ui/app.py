@@ -13,8 +13,8 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import Config, ConfigError, ConfigMissing, load_config
+from invoice_tui.store import InvoiceStore, open_store
 from invoice_tui.sync import SyncOutcome, sync_account
 from invoice_tui.ui.commands import InvoiceCommands
 from invoice_tui.ui.screens.main import MainScreen
@@ -49,7 +49,7 @@ class InvoiceApp(App[int]):
     def __init__(
         self,
         config: Config | None,
-        cache: InvoiceCache | None = None,
+        store: InvoiceStore | None = None,
         *,
         now: Clock = _utc_now,
         today: dt.date | None = None,
@@ -58,10 +58,12 @@ class InvoiceApp(App[int]):
         config_error: str | None = None,
         demo: bool = False,
         demo_today: dt.date | None = None,
+        store_warnings: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self.config = config
-        self.cache = cache
+        self.store = store
+        self.store_warnings = store_warnings  # from opening the store: toasted on start
         self.now = now
         self.today = today or dt.date.today()
         self.sync = sync
@@ -90,9 +92,9 @@ class InvoiceApp(App[int]):
 
     def _first_screen(self) -> Screen[None]:
         if self.config is not None:
-            if self.cache is None:
-                raise ValueError("InvoiceApp needs a cache with a config")
-            return MainScreen(self.config, self.cache)
+            if self.store is None:
+                raise ValueError("InvoiceApp needs a store with a config")
+            return MainScreen(self.config, self.store, self.store_warnings)
         path = self.config_path or Path("config.toml")
         if self.config_error is not None:
             from invoice_tui.ui.screens.error import ConfigErrorScreen
@@ -131,10 +133,10 @@ class InvoiceApp(App[int]):
 
         environment = self._resources.enter_context(demo_environment(today=self._demo_today))
         self.config = environment.config
-        self.cache = InvoiceCache(environment.cache_dir)
+        self.store = environment.store
         self.demo = True
         self.sub_title = "demo"
-        self.switch_screen(MainScreen(self.config, self.cache))
+        self.switch_screen(MainScreen(self.config, self.store))
 
     def _fatal_error(self) -> None:
         """Textual's crash dump, without every frame's local variables.
@@ -161,7 +163,7 @@ def run_tui(config_path: Path, cache_dir: Path, demo: bool) -> int:
         from invoice_tui.demo import demo_environment
 
         with demo_environment() as environment:
-            app = InvoiceApp(environment.config, InvoiceCache(environment.cache_dir), demo=True)
+            app = InvoiceApp(environment.config, environment.store, demo=True)
             app.run()
         return app.return_code or 0
     try:
@@ -171,6 +173,11 @@ def run_tui(config_path: Path, cache_dir: Path, demo: bool) -> int:
     except ConfigError as error:
         app = InvoiceApp(None, config_path=config_path, config_error=str(error))
     else:
-        app = InvoiceApp(config, InvoiceCache(cache_dir), config_path=config_path)
+        opened = open_store(cache_dir)
+        with opened.store:
+            app = InvoiceApp(config, opened.store, config_path=config_path,
+                             store_warnings=opened.warnings)
+            app.run()
+        return app.return_code or 0
     app.run()
     return app.return_code or 0
