@@ -1,6 +1,6 @@
 """Small file-system helpers: atomic replace, output targets, new files, bounded reads.
 
-No UI and no config here: ``config``, ``cache``, the CLI and the TUI all write
+No UI and no config here: ``config``, the CLI and the TUI all write
 through these, so "the old file survives a failed write", "a killed save leaves
 nothing behind for long", "a special file is never replaced" and "a saved file
 never follows a planted link" are each one piece of code; files the user names
