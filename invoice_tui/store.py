@@ -261,9 +261,10 @@ def _open_checked(path: Path, warnings: list[str]) -> sqlite3.Connection:
         identity = os.stat(path)
         connection: sqlite3.Connection | None = None
         try:
-            connection = _connect(path)
+            connection = _connect(path, wal=False)
             problem = _schema_problem(connection)
             if problem is None:
+                connection.execute("PRAGMA journal_mode=WAL")
                 _sweep_stale_syncs(connection)
                 return connection
         except sqlite3.DatabaseError as exc:
@@ -294,12 +295,17 @@ def _create_private(path: Path) -> None:
         os.close(fd)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """A connection with the store's settings (autocommit: transactions are explicit)."""
+def _connect(path: Path, *, wal: bool = True) -> sqlite3.Connection:
+    """A connection with the store's settings (autocommit: transactions are explicit).
+
+    ``wal=False`` leaves the journal mode alone, so checking a file that turns out
+    not to be ours does not change it.
+    """
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
                                  check_same_thread=False)
     try:
-        connection.execute("PRAGMA journal_mode=WAL")
+        if wal:
+            connection.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a power cut may lose the last commits, never consistency;
         # a refetch repairs that, and every commit skips an fsync.
         connection.execute("PRAGMA synchronous=NORMAL")
@@ -793,8 +799,7 @@ class SyncWriter:
     @contextlib.contextmanager
     def _transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            if self._ended:
-                raise StoreError("this sync has already ended", "this is a bug; please report it")
+            self._check_running()
             connection = self._connection
             try:
                 connection.execute("BEGIN IMMEDIATE")
@@ -808,6 +813,10 @@ class SyncWriter:
             except sqlite3.Error as exc:
                 raise _store_error(exc, doing) from None
 
+    def _check_running(self) -> None:
+        if self._ended:
+            raise StoreError("this sync has already ended", "this is a bug; please report it")
+
     def _end(self) -> None:
         self._ended = True
         with contextlib.suppress(sqlite3.Error):
@@ -820,6 +829,7 @@ class SyncWriter:
         and gets its lines replaced. An id this sync already wrote is left out (the
         first one stays, as the providers dedupe) and counted in ``duplicates``.
         """
+        self._check_running()
         batch: list[Invoice] = []
         ids: set[str] = set()
         for invoice in invoices:
