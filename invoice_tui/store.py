@@ -30,7 +30,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from operator import attrgetter, call
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -445,42 +445,56 @@ def _store_error(exc: BaseException, doing: str) -> StoreError:
 
 # --- model ⇄ rows --------------------------------------------------------------------
 
-_NONE = type(None)
-# type → C-level function giving the column value: amounts exact (str(Decimal) reads
-# back as the same Decimal, digits and exponent alike), dates ISO, flags 0/1.
-_TO_SQL: dict[type, Any] = {
-    _NONE: {}.get, str: str, Decimal: str, bool: int, int: str, dt.date: dt.date.isoformat,
-}
-_to_sql = _TO_SQL.__getitem__
-
-
-def _sql_values(values: Sequence[Any]) -> tuple[Any, ...]:
-    try:
-        return tuple(map(call, map(_to_sql, map(type, values)), values))
-    except KeyError as exc:
-        raise ValueError(f"a {exc.args[0].__name__} value has no column type") from None
-
-
-_INVOICE_VALUES = attrgetter(*INVOICE_FIELDS)
-_LINE_VALUES = attrgetter(*LINE_FIELDS)
-_TAX_VALUES = attrgetter(*TAX_FIELDS)
+_AMOUNT, _DATE, _FLAG = "Decimal | None", "dt.date | None", "bool"
+_AS_IS = ("str", "str | None", _FLAG)  # bound as they are: text, NULL, 0/1
 
 
 def _column_list(names: Iterable[str]) -> str:
     return ", ".join(f'"{name}"' if name == "limit" else name for name in names)
 
 
+class _Shape:
+    """How one model class becomes a row, in C-level calls only (no Python code per field).
+
+    Text and flags are bound as they are (``None`` is NULL, a bool 0/1); amounts and
+    dates are bound as ``str()``: exact (``str(Decimal)`` reads back as the same
+    Decimal, digits and exponent alike) and ISO for dates. ``str(None)`` is
+    ``'None'``, which no amount or date can be, and SQL's ``NULLIF(?, 'None')``
+    turns back into NULL: a branch per value in C instead of in Python.
+    """
+
+    def __init__(self, cls: type, names: Sequence[str]) -> None:
+        kinds = {f.name: str(f.type) for f in fields(cls)}  # strings: postponed annotations
+        as_is = tuple(name for name in names if kinds[name] in _AS_IS)
+        as_text = tuple(name for name in names if kinds[name] in (_AMOUNT, _DATE))
+        assert set(as_is) | set(as_text) == set(names) and len(as_is) > 1 and len(as_text) > 1
+        self.columns = _column_list((*as_is, *as_text))
+        self.values = ", ".join(["?"] * len(as_is) + ["NULLIF(?, 'None')"] * len(as_text))
+        # A row is (*as_is(item), *map(str, as_text(item))), written out where rows are
+        # built: a method call per row would cost as much as the rest.
+        self.as_is = attrgetter(*as_is)  # two or more names: a tuple
+        self.as_text = attrgetter(*as_text)
+
+
+_INVOICE_SHAPE = _Shape(Invoice, INVOICE_FIELDS)
+_LINE_SHAPE = _Shape(Line, LINE_FIELDS)
+_TAX_SHAPE = _Shape(Tax, TAX_FIELDS)
 _UPSERT_INVOICE = (
-    f"INSERT INTO invoices (account_key, {_column_list(INVOICE_FIELDS)}, search, sync_id) "
-    f"VALUES ({', '.join('?' * (len(INVOICE_FIELDS) + 3))}) "
+    f"INSERT INTO invoices (account_key, search, sync_id, {_INVOICE_SHAPE.columns}) "
+    f"VALUES (?, ?, ?, {_INVOICE_SHAPE.values}) "
     "ON CONFLICT (account_key, id) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}"
                 for name in (*INVOICE_FIELDS, "search", "sync_id") if name != "id")
 )
-_INSERT_LINE = (f"INSERT INTO lines (invoice_pk, position, {_column_list(LINE_FIELDS)}) "
-                f"VALUES ({', '.join('?' * (len(LINE_FIELDS) + 2))})")
+_INSERT_LINE = (f"INSERT INTO lines (invoice_pk, position, {_LINE_SHAPE.columns}) "
+                f"VALUES (?, ?, {_LINE_SHAPE.values})")
 _INSERT_TAX = (f"INSERT INTO taxes (invoice_pk, line_position, position, "
-               f"{_column_list(TAX_FIELDS)}) VALUES ({', '.join('?' * (len(TAX_FIELDS) + 3))})")
+               f"{_TAX_SHAPE.columns}) VALUES (?, ?, ?, {_TAX_SHAPE.values})")
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
 
 # Reading builds objects positionally, so columns are selected in dataclass order.
 _INVOICE_ORDER = tuple(f.name for f in fields(Invoice) if f.name != "lines")
@@ -504,7 +518,6 @@ def _runs(cls: type, order: tuple[str, ...], annotation: str) -> tuple[slice, ..
     return tuple(runs)
 
 
-_AMOUNT, _DATE, _FLAG = "Decimal | None", "dt.date | None", "bool"
 _INVOICE_RUNS = (_runs(Invoice, _INVOICE_ORDER, _AMOUNT), _runs(Invoice, _INVOICE_ORDER, _DATE),
                  _runs(Invoice, _INVOICE_ORDER, _FLAG))
 _LINE_RUNS = (_runs(Line, _LINE_ORDER, _AMOUNT), _runs(Line, _LINE_ORDER, _DATE), ())
@@ -845,13 +858,16 @@ class SyncWriter:
             return 0
         key, sync_id = self.key, self.sync_id
         search_text = view.search_text
+        invoice_is, invoice_text = _INVOICE_SHAPE.as_is, _INVOICE_SHAPE.as_text
+        line_is, line_text = _LINE_SHAPE.as_is, _LINE_SHAPE.as_text
+        tax_is, tax_text = _TAX_SHAPE.as_is, _TAX_SHAPE.as_text
         # Built before the transaction, so the write lock is held for the writes only.
-        invoice_rows = [(key, *_sql_values(_INVOICE_VALUES(invoice)), search_text(invoice),
-                         sync_id) for invoice in batch]
-        line_rows = [(index, position, *_sql_values(_LINE_VALUES(line)))
+        invoice_rows = [(key, search_text(invoice), sync_id, *invoice_is(invoice),
+                         *map(str, invoice_text(invoice))) for invoice in batch]
+        line_rows = [(index, position, *line_is(line), *map(str, line_text(line)))
                      for index, invoice in enumerate(batch)
                      for position, line in enumerate(invoice.lines)]
-        tax_rows = [(index, line_position, position, *_sql_values(_TAX_VALUES(tax)))
+        tax_rows = [(index, line_position, position, *tax_is(tax), *map(str, tax_text(tax)))
                     for index, invoice in enumerate(batch)
                     for line_position, line in enumerate(invoice.lines)
                     for position, tax in enumerate(line.taxes)]
@@ -911,8 +927,8 @@ class SyncWriter:
                 "plan_price = excluded.plan_price, plan_currency = excluded.plan_currency, "
                 "balance = excluded.balance, balance_currency = excluded.balance_currency",
                 (key, self.account.name, self.account.provider, stamp, count,
-                 *_sql_values((summary.plan_price, summary.plan_currency, summary.balance,
-                               summary.balance_currency))))
+                 _text(summary.plan_price), summary.plan_currency, _text(summary.balance),
+                 summary.balance_currency))
             connection.execute("DELETE FROM sync_seen WHERE sync_id = ?", (sync_id,))
             connection.execute("DELETE FROM syncs WHERE sync_id = ?", (sync_id,))
         self._end()
