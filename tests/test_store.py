@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import signal
 import sqlite3
 import stat
@@ -497,6 +498,36 @@ def test_account_key_has_no_secret_and_differs_per_identity() -> None:
     # The token is not part of the identity: rotating it keeps the stored invoices.
     rotated = AccountConfig("acct", "unleash", {**account.options, "token": "user:secret-2"})
     assert account_key(rotated) == key
+
+
+# --- the README's queries ----------------------------------------------------------------
+
+def _readme_queries() -> list[str]:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The invoice store\n", 1)[1]
+    section = re.split(r"^#{2,3} ", section, maxsplit=1, flags=re.MULTILINE)[0]
+    return re.findall(r"^```sql\n(.*?)^```", section, flags=re.MULTILINE | re.DOTALL)
+
+
+async def test_every_query_of_the_readme_runs_on_a_synced_store(
+        demo: Config, store: InvoiceStore) -> None:
+    """The README's store section shows queries users will copy: each one must work."""
+    for account in demo.accounts:
+        assert isinstance(await sync_account(account, demo.settings, store=store),
+                          SyncSucceeded)
+    spend, overdue, biggest = queries = _readme_queries()
+    with contextlib.closing(sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)) as db:
+        results = [db.execute(query).fetchall() for query in queries]
+    assert all(results), [query for query, rows in zip(queries, results, strict=True)
+                          if not rows]
+    months = {row[0] for row in results[0]}
+    assert all(re.fullmatch(r"\d{4}-\d{2}", month) for month in months) and len(months) > 12
+    assert all(re.fullmatch(r"-?\d+\.\d\d", row[3]) for row in results[0])
+    assert {row[4] for row in results[1]} & {"past-due"}
+    amounts = [Decimal(row[4]) for row in results[2]]
+    assert len(amounts) == 10 and amounts == sorted(amounts, reverse=True)
+    assert "total(" in spend and "printf('%.2f'" in spend and "CAST(" in biggest
+    assert "due < date('now')" in overdue
 
 
 # --- crashes and concurrency, in child processes -------------------------------------------
