@@ -419,6 +419,24 @@ def test_a_bad_file_is_moved_aside_with_one_warning_and_rebuilt(
     assert open_store(path.parent).warnings == ()
 
 
+def test_a_deferred_check_marks_a_damaged_store_for_the_next_open(tmp_path: Path) -> None:
+    path = _filled(tmp_path)
+    _corrupt_page(path)
+    opened = open_store(path.parent, quick_check=False)  # what the TUI does before drawing
+    assert opened.warnings == ()
+    with opened.store as store:
+        (warning,) = store.verify()
+        assert warning.startswith(f"store: {path} integrity check failed: ")
+        assert "moved aside at the next start" in warning
+    again = open_store(path.parent, quick_check=False)
+    (moved,) = again.warnings
+    assert "could not be used (integrity check failed" in moved
+    again.store.close()
+    assert not [p for p in path.parent.iterdir() if "check" in p.name]  # the marker is gone
+    with open_store(path.parent, quick_check=False).store as store:
+        assert store.verify() == ()
+
+
 def test_the_broken_copy_keeps_its_wal(tmp_path: Path) -> None:
     path = _filled(tmp_path)
     holder = _connect(path)  # keeps the WAL file from being checkpointed away
