@@ -178,6 +178,7 @@ class MainScreen(Screen[None]):
                     prepared = prepare_account(account.name, headers.invoices, headers.search)
                     gc.freeze()
                 self.post_message(AccountDataReady(prepared, cached=states[account.name]))
+            warnings.extend(self.store.verify())  # deferred by run_tui: after the rows
         except StoreError as error:
             warnings.append(f"stored invoices not shown: {error}")
         except Exception as error:  # noqa: BLE001 - a bug: say so, keep the app running
