@@ -165,9 +165,6 @@ class StoreError(Exception):
         return f"{self.reason} — {self.hint}" if self.hint else self.reason
 
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
 def account_key(account: AccountConfig) -> str:
     """The account's identity in the store: a hash of name, provider, base URL and key path.
 
@@ -284,7 +281,6 @@ def _open_checked(path: Path, warnings: list[str], quick_check: bool) -> sqlite3
                     connection.close()
                 raise _store_error(exc, "open") from None
             problem = _describe(exc)
-        assert connection is not None or problem
         if connection is not None:
             connection.close()
         moved = _move_aside(path, identity)
