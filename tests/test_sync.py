@@ -84,6 +84,11 @@ async def test_progress_events_sequence(demo: Config) -> None:
     assert len(pages) >= len(outcome.invoices) // 5
     assert counts[-1] == len(outcome.invoices)
     assert progress[-1].progress.total_invoices == len(outcome.invoices)
+    # Each step carries the invoices it added: together, every invoice once.
+    added = [invoice for event in progress for invoice in event.progress.page]
+    assert [len(e.progress.page) for e in progress] == \
+        [after - before for before, after in zip([0, *counts], counts, strict=False)]
+    assert sorted(added, key=lambda i: i.id) == sorted(outcome.invoices, key=lambda i: i.id)
 
 
 async def test_failure_events_and_build_errors(demo: Config, tmp_path: Path) -> None:
