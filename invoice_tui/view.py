@@ -335,14 +335,22 @@ class PreparedAccount:
     natural: dict[str, int]
 
 
-def prepare_account(account: str, invoices: Sequence[Invoice]) -> PreparedAccount:
-    """Sort and index one account's invoices for a view (pure: safe in a worker thread)."""
+def prepare_account(account: str, invoices: Sequence[Invoice],
+                    search_texts: Sequence[str] | None = None) -> PreparedAccount:
+    """Sort and index one account's invoices for a view (pure: safe in a worker thread).
+
+    ``search_texts`` (same order as ``invoices``) are their :func:`search_text`s made
+    earlier, e.g. by the store: invoices read without their lines still match line text.
+    """
     own = [inv for inv in invoices if inv.account == account]
     if len(own) != len(invoices):
         raise ValueError(f"invoices of another account given for {account!r}")
-    keyed = sorted(((_tie_key(inv), inv) for inv in own), key=itemgetter(0))
+    if search_texts is None:
+        search_texts = [search_text(inv) for inv in own]
+    keyed = sorted(((_tie_key(inv), inv, text)
+                    for inv, text in zip(own, search_texts, strict=True)), key=itemgetter(0))
     entries = [
-        (tie, inv, search_text(inv), account, index) for index, (tie, inv) in enumerate(keyed)
+        (tie, inv, text, account, index) for index, (tie, inv, text) in enumerate(keyed)
     ]
     natural = {
         "account": len(account),

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from store_helpers import fill_store, new_store
 from textual import events
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
@@ -30,12 +31,12 @@ from ui_helpers import (
     widget_text,
 )
 
-from invoice_tui.cache import CachedAccount, InvoiceCache
 from invoice_tui.config import AccountConfig
 from invoice_tui.demo import Fault
 from invoice_tui.gc_policy import YOUNG_THRESHOLD
 from invoice_tui.model import Invoice
 from invoice_tui.providers import ProviderError
+from invoice_tui.store import InvoiceStore, StoredHeaders
 from invoice_tui.ui.app import InvoiceApp
 from invoice_tui.ui.screens import main as main_module
 from invoice_tui.ui.screens.error import AccountErrorScreen
@@ -105,21 +106,21 @@ _invoice = simple_invoice
 
 
 def _gated_cache(tmp_path: Path, invoices: tuple[Invoice, ...]) -> tuple[
-        InvoiceCache, threading.Event, threading.Event]:
-    """A cache holding ``invoices`` for vox-main whose reads wait for the returned gate."""
-    cache = InvoiceCache(tmp_path / "cache")
+        InvoiceStore, threading.Event, threading.Event]:
+    """A store holding ``invoices`` for vox-main whose reads wait for the returned gate."""
+    store = new_store(tmp_path)
     account = scripted_config(*ACCOUNTS).accounts[0]
-    cache.save(account, CachedAccount(invoices, NOW - dt.timedelta(hours=1)))
+    fill_store(store, account, invoices, NOW - dt.timedelta(hours=1))
     gate, started = threading.Event(), threading.Event()
-    real_load = cache.load
+    real_load = store.load_headers
 
-    def gated_load(account: AccountConfig) -> CachedAccount | None:
+    def gated_load(account: AccountConfig) -> StoredHeaders:
         started.set()
         gate.wait(timeout=30)  # a guard against a hung test, not a timing assertion
         return real_load(account)
 
-    cache.load = gated_load  # type: ignore[method-assign]
-    return cache, gate, started
+    store.load_headers = gated_load  # type: ignore[method-assign]
+    return store, gate, started
 
 
 async def test_a_slow_cache_read_does_not_hold_up_the_screen(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Literal
 
 from textual.message import Message
 
-from invoice_tui.cache import CachedAccount
+from invoice_tui.store import StoredAccount
 from invoice_tui.sync import SyncEvent, SyncOutcome, SyncProgress
 from invoice_tui.view import PreparedAccount
 
@@ -49,11 +49,11 @@ class AccountSyncEvent(Message):
 class AccountDataReady(Message):
     """An account's invoices, prepared for the table in a worker thread.
 
-    ``cached`` is set when they come from the cache (startup); otherwise they are the
+    ``cached`` is set when they come from the store (startup); otherwise they are the
     result of that account's sync number ``generation``; only the latest one counts.
     """
 
-    def __init__(self, prepared: PreparedAccount, *, cached: CachedAccount | None = None,
+    def __init__(self, prepared: PreparedAccount, *, cached: StoredAccount | None = None,
                  generation: int = 0) -> None:
         super().__init__()
         self.prepared = prepared
@@ -62,7 +62,7 @@ class AccountDataReady(Message):
 
 
 class CacheLoaded(Message):
-    """Every account's cache was read; ``warnings`` are the files that were ignored."""
+    """Every account's stored invoices were read; ``warnings``: what went wrong meanwhile."""
 
     def __init__(self, warnings: list[str]) -> None:
         super().__init__()

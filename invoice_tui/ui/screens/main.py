@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Iterable, Sequence
@@ -19,10 +20,10 @@ from textual.widgets import Footer, Header, Input, OptionList
 from textual.worker import Worker, WorkerState
 
 from invoice_tui import gc_policy
-from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import AccountConfig, Config
 from invoice_tui.model import Invoice
 from invoice_tui.providers import ProviderError
+from invoice_tui.store import InvoiceStore, StoreError
 from invoice_tui.sync import (
     SyncEvent,
     SyncFailed,
@@ -99,11 +100,13 @@ class MainScreen(Screen[None]):
                 tooltip="Show the full reason and hint of a failed account"),
     ]
 
-    def __init__(self, config: Config, store: InvoiceCache, *, sync: SyncFunction, now: Clock,
+    def __init__(self, config: Config, store: InvoiceStore,
+                 store_warnings: tuple[str, ...] = (), *, sync: SyncFunction, now: Clock,
                  today: dt.date) -> None:
         super().__init__()
         self.config = config
         self.store = store
+        self._store_warnings = store_warnings  # from opening the store, toasted with the load's
         self.sync = sync
         self.now = now
         self.today = today
@@ -128,9 +131,9 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.filter_input.border_title = "Filter · Enter keeps it · Esc clears it"
-        # The cache is read in a thread, once the screen is drawn: parsing a 100 000-invoice
-        # file holds the GIL for seconds, which must not hold up the first paint. Each
-        # account appears as soon as its own file is read, the smallest first.
+        # The store is read in a thread, once the screen is drawn: building 100 000 invoices
+        # holds the GIL for a second or more, which must not hold up the first paint. Each
+        # account appears as soon as its own invoices are read, the smallest first.
         self.call_after_refresh(self._start_cache_load)
         self._update_status()
         self.set_interval(60, self._update_status)
@@ -145,35 +148,30 @@ class MainScreen(Screen[None]):
         threading.Thread(target=self._load_cache, name="invoice-tui cache", daemon=True).start()
 
     def _load_cache(self) -> None:
-        """In a thread: every account's cached invoices, smallest file first."""
-
-        def size(account: AccountConfig) -> int:
-            try:
-                return self.store.path_for(account).stat().st_size
-            except OSError:
-                return 0
-
-        warnings: list[str] = []
+        """In a thread: every account's stored invoices (headers: lines load on demand)."""
+        warnings = list(self._store_warnings)
         try:
-            for account in sorted(self._accounts.values(), key=size):
-                # The cyclic GC would walk the ~1.3M objects of a 100k cache again and again
+            states = self.store.account_states(self._accounts.values())
+            synced = [account for account in self._accounts.values()
+                      if states[account.name].synced]
+            for account in sorted(synced, key=lambda a: states[a.name].invoice_count):
+                # The cyclic GC would walk the ~1M objects of 100k invoices again and again
                 # while they are made (1 s UI stalls); pause it, then freeze the result.
                 with gc_policy.paused():
                     try:
-                        cached = self.store.load(account)
-                    except Exception as error:  # noqa: BLE001 - a bad cache must never stop us
-                        warnings.append(f"cache of {account.name} ignored: {sanitize(error)}")
+                        headers = self.store.load_headers(account)
+                    except StoreError as error:
+                        warnings.append(f"stored invoices of {account.name} not shown: {error}")
                         continue
-                    if cached is None:
-                        continue
-                    prepared = prepare_account(account.name, cached.invoices)
+                    prepared = prepare_account(account.name, headers.invoices, headers.search)
                     gc_policy.freeze()
-                self.post_message(AccountDataReady(prepared, cached=cached))
+                self.post_message(AccountDataReady(prepared, cached=states[account.name]))
+            warnings.extend(self.store.verify())  # deferred by run_tui: after the rows
+        except StoreError as error:
+            warnings.append(f"stored invoices not shown: {error}")
         except Exception as error:  # noqa: BLE001 - a bug: say so, keep the app running
             warnings.append(f"cache not shown (internal error: {type(error).__name__})")
         finally:
-            warnings[:0] = self.store.warnings
-            self.store.warnings.clear()
             self.post_message(CacheLoaded(warnings))
 
     @on(CacheLoaded)
@@ -196,7 +194,7 @@ class MainScreen(Screen[None]):
                 self.table.set_prepared_account(prepared)
             return
         if not self.sync_state.cached_arrived(name, synced_at=cached.synced_at,
-                                              invoice_count=len(cached.invoices),
+                                              invoice_count=cached.invoice_count,
                                               summary=cached.summary):
             return  # a sync of this session already brought newer invoices
         self.table.set_prepared_account(prepared)
@@ -263,7 +261,7 @@ class MainScreen(Screen[None]):
             if isinstance(event, SyncStarted | SyncProgress):
                 self.post_message(AccountSyncEvent(event))
 
-        outcome = await self.sync(account, self.config.settings, cache=self.store, on_event=forward)
+        outcome = await self.sync(account, self.config.settings, store=self.store, on_event=forward)
         self.post_message(AccountSyncEvent(outcome))
         return outcome
 
@@ -373,8 +371,16 @@ class MainScreen(Screen[None]):
     @on(InvoiceTable.Selected)
     def _on_invoice_selected(self, event: InvoiceTable.Selected) -> None:
         invoice = event.invoice
-        self.app.push_screen(InvoiceDetailScreen(invoice, self._accounts.get(invoice.account),
-                                                 self.config.settings))
+        account = self._accounts.get(invoice.account)
+        if not invoice.lines and account is not None:
+            # Invoices read from the store are headers (lines=()): the detail's lines come
+            # from the store now. One indexed lookup, quick enough for the UI thread.
+            try:
+                invoice = dataclasses.replace(invoice, lines=self.store.lines(account,
+                                                                              invoice.id))
+            except StoreError as error:
+                self.notify(f"line items not shown: {error}", severity="warning", markup=False)
+        self.app.push_screen(InvoiceDetailScreen(invoice, account, self.config.settings))
 
     @on(InvoiceTable.ViewChanged)
     def _on_view_changed(self, _: InvoiceTable.ViewChanged) -> None:
