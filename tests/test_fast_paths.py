@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from invoice_factory import synthetic_invoices
+from test_parsers_fuzz import FUZZ, VALID, _paths, _replaced, json_like
 
 from invoice_tui.demo.data import VoximplantInvoices, demo_account
 from invoice_tui.export import dumps_indented, iter_json
 from invoice_tui.model import Invoice, Line, Tax, invoice_to_dict
 from invoice_tui.providers import voximplant
 from invoice_tui.providers._http import loads
+from invoice_tui.providers.base import ProviderError
 
 # --- the JSON export ----------------------------------------------------------------------
 
@@ -68,3 +72,53 @@ _invoices = st.builds(Invoice, account=_odd_text, provider=st.just("voximplant")
 @given(st.lists(_invoices, max_size=3))
 def test_fast_json_export_equals_the_generic_writer_on_any_model(invoices: list[Invoice]) -> None:
     assert _exported(invoices) == _generic(invoices)
+
+
+# --- the Voximplant parser ----------------------------------------------------------------
+
+
+def _same(raw: Any) -> Invoice | None:
+    """The fast parser's invoice, checked against parse_invoice whenever it gives one."""
+    fast = voximplant._plain_invoice("a", raw)
+    if fast is not None:
+        # repr tells 1.50 from 1.5 (== would not): the very same values, not equal ones.
+        assert repr(fast) == repr(voximplant.parse_invoice("a", raw))
+    return fast
+
+
+def test_the_fast_parser_takes_every_plain_demo_invoice() -> None:
+    data = VoximplantInvoices(demo_account("vox-main"), dt.date(2026, 11, 15), 500)
+    fast = [_same(raw) for raw in loads(data.page_json(0, 500))["result"]]
+    # Only the demo's invoice with hostile text (index 1) needs the sanitizer.
+    assert [index for index, invoice in enumerate(fast) if invoice is None] == [1]
+
+
+# Values just off plain: what the sanitizer, the currency and date rules and the amount
+# bounds would change or refuse, beside arbitrary JSON-like garbage.
+_almost_plain = st.sampled_from([
+    " a", "a ", "a  b", "a b", "", "\x1b[2J", "a\u200bb", "a\xa0b", "usd", "US$", "USDX",
+    "2026-01-01", "2026-01-01 ", "2026-01-01T00:00:00Z", "2026-02-30", "20260101",
+    "2026-W01-1", "12.50", 0, -1, 10**15, 10**40, True, Decimal("1E-18"), Decimal("1E-19"),
+    Decimal("9.99E+14"), Decimal("1E+15"), Decimal("0E+99"), Decimal("-0"), Decimal("NaN"),
+    Decimal("1." + "0" * 45), Decimal("1." + "0" * 44 + "1"), 1.5, [], {}, None,
+])
+
+
+@st.composite
+def _mutated_invoice(draw: st.DrawFn) -> Any:
+    """A real-shaped invoice (rows as lists) with one to three values swapped for garbage."""
+    raw = VALID["voximplant"]["result"][0]
+    raw = _replaced(raw, ("rows", 1, "taxes"), [raw["rows"][1]["taxes"]])
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        raw = _replaced(raw, draw(st.sampled_from(_paths(raw))),
+                        draw(_almost_plain | json_like))
+    return raw
+
+
+@FUZZ
+@given(_mutated_invoice())
+def test_the_fast_parser_gives_parse_invoices_invoice_or_none(raw: Any) -> None:
+    try:
+        _same(raw)
+    except ProviderError:
+        pytest.fail("the fast parser never raises: it leaves every problem to parse_invoice")

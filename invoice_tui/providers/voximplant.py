@@ -10,8 +10,9 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import httpx
@@ -20,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from ..fs import FileTooLarge, NotARegularFile, read_small_file
-from ..model import AccountSummary, Invoice, Line, Tax
+from ..model import EXACT, AccountSummary, Invoice, Line, Tax
 from ..text import redact, sanitize
 from . import _http, _parse
 from ._parse import FieldError
@@ -333,6 +334,79 @@ def parse_invoice(account: str, raw: object, warnings: _parse.Warnings | None = 
     return _parse.invoice(SERVICE, raw, _invoice_ref, build, warnings)
 
 
+# The fast path (see _parse.NotPlain): the same invoice as parse_invoice, for invoices whose
+# every value is plain, with one check per value instead of a helper call and a field name.
+
+def _plain_tax(raw: object) -> Tax:
+    data = _parse.plain_object(raw)
+    get = data.get
+    return Tax(
+        name=_parse.plain_text(get("name")),
+        rate=_parse.plain_amount(get("rate")),
+        amount=_parse.plain_amount(get("amount")),
+        level=_parse.plain_text(get("level")),
+        category=_parse.plain_text(get("category")),
+        taxable=_parse.plain_amount(get("taxable_measure")),
+        currency=_parse.plain_currency(get("currency")),
+    )
+
+
+def _plain_line(raw: object) -> Line:
+    data = _parse.plain_object(raw)
+    money = data.get("amount")
+    money = _EMPTY if money is None else _parse.plain_object(money)
+    gross = _parse.plain_amount(money.get("total_amount"))
+    tax = _parse.plain_amount(money.get("tax_amount"))
+    return Line(
+        kind="service",
+        description=_parse.plain_text(data.get("service_name")) or "",
+        amount=gross,
+        tax=tax,
+        net=None if gross is None or tax is None else EXACT.subtract(gross, tax),
+        gross=gross,
+        currency=_parse.plain_currency(money.get("currency")),
+        taxes=tuple([_plain_tax(tax) for tax in _parse.plain_list(data.get("taxes"))]),
+    )
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _plain_invoice(account: str, raw: object) -> Invoice | None:
+    """:func:`parse_invoice`'s result for a plain invoice, else ``None``."""
+    try:
+        data = _parse.plain_object(raw)
+        get = data.get
+        invoice_id = _parse.plain_text(get("invoice_id"))
+        money = _parse.plain_object(get("amount"))
+        period = get("period")
+        period = _EMPTY if period is None else _parse.plain_object(period)
+        currency = _parse.plain_currency(money.get("currency"))
+        if not invoice_id or currency is None:
+            return None  # required: the careful path says which is missing
+        total = _parse.plain_amount(money.get("total_amount"))
+        tax = _parse.plain_amount(money.get("tax_amount"))
+        return Invoice(
+            account=account,
+            provider="voximplant",
+            id=invoice_id,
+            number=_parse.plain_text(get("invoice_number")),
+            issued=_parse.plain_date(get("invoice_date")),
+            period_start=_parse.plain_date(period.get("from")),
+            period_end=_parse.plain_date(period.get("to")),
+            status=_parse.plain_text(get("status")) or "unknown",
+            currency=currency,
+            total=total,
+            tax=tax,
+            subtotal=None if total is None or tax is None else EXACT.subtract(total, tax),
+            discount=_parse.plain_amount(money.get("discount_amount")),
+            amount_due=_parse.plain_amount(money.get("amount_to_pay")),
+            lines=tuple([_plain_line(row) for row in _parse.plain_list(get("rows"))]),
+        )
+    except (_parse.NotPlain, DecimalException, ValueError):  # ValueError: str() of a huge int
+        return None
+
+
 def parse_page(account: str, body: object, warnings: _parse.Warnings | None = None) -> Page:
     """A GetAccountInvoices body → :class:`Page`; error bodies and odd shapes → ProviderError.
 
@@ -352,7 +426,8 @@ def parse_page(account: str, body: object, warnings: _parse.Warnings | None = No
     # A total_count that is no count (negative, fraction, text) is ignored like a missing
     # one: paging then ends at an empty or repeated page, or at MAX_INVOICES.
     total_count = _count(body.get("total_count"))
-    return Page(tuple(parse_invoice(account, raw, warnings) for raw in results), total_count)
+    return Page(tuple([_plain_invoice(account, raw) or parse_invoice(account, raw, warnings)
+                       for raw in results]), total_count)
 
 
 def parse_account_info(body: object, warnings: _parse.Warnings | None = None) -> AccountSummary:
