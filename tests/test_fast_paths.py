@@ -7,22 +7,28 @@ for speed (issue 8).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import threading
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from invoice_factory import synthetic_invoices
 from test_parsers_fuzz import FUZZ, VALID, _paths, _replaced, json_like
 
+from invoice_tui.demo import DemoServer, demo_config
 from invoice_tui.demo.data import VoximplantInvoices, demo_account
 from invoice_tui.export import dumps_indented, iter_json
 from invoice_tui.model import Invoice, Line, Tax, invoice_to_dict
-from invoice_tui.providers import voximplant
+from invoice_tui.providers import _http, voximplant
 from invoice_tui.providers._http import loads
-from invoice_tui.providers.base import ProviderError
+from invoice_tui.providers.base import FetchOptions, ProviderError
+from invoice_tui.providers.voximplant import VoximplantProvider, load_credentials
 
 # --- the JSON export ----------------------------------------------------------------------
 
@@ -122,3 +128,65 @@ def test_the_fast_parser_gives_parse_invoices_invoice_or_none(raw: Any) -> None:
         _same(raw)
     except ProviderError:
         pytest.fail("the fast parser never raises: it leaves every problem to parse_invoice")
+
+
+# --- paging: a round trip never waits for a parse ---------------------------------------
+
+
+async def test_a_request_slot_is_free_while_the_answer_is_parsed() -> None:
+    slot = asyncio.Semaphore(1)
+    seen: list[bool] = []
+
+    def handle(response: httpx.Response) -> int:
+        seen.append(slot.locked())
+        return response.status_code
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    async with httpx.AsyncClient(transport=transport) as client:
+        status = await _http.request(client, "GET", "http://127.0.0.1/x", service="Test",
+                                     options=FetchOptions(), policy=_http.RetryPolicy(),
+                                     handle=handle, slot=slot)
+    assert status == 200 and seen == [False]
+
+
+class _CountingTransport(httpx.AsyncBaseTransport):
+    """The real transport; ``third_page`` is set once a third page has been asked for."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.pages = 0
+        self.third_page = threading.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/GetAccountInvoices"):
+            self.pages += 1
+            if self.pages >= 3:
+                self.third_page.set()
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_the_next_page_is_asked_for_while_a_page_is_parsed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    transport = _CountingTransport()
+    parse_page = voximplant.parse_page
+    waited: list[bool] = []
+
+    def slow_parse(account: str, body: object, warnings: Any = None) -> voximplant.Page:
+        # The second page (offset 100; big pages parse in a thread) holds its parse until
+        # a third page is on its way, which only pipelined paging does with one slot.
+        if len(waited) == 0 and transport.pages == 2:
+            waited.append(transport.third_page.wait(timeout=30))
+        return parse_page(account, body, warnings)
+
+    monkeypatch.setattr(voximplant, "parse_page", slow_parse)
+    with DemoServer(invoice_count=400, count_cap=100) as server:
+        demo_config(server, tmp_path)  # writes the demo accounts' key files
+        credentials = load_credentials(str(tmp_path / "vox-main-credentials.json"))
+        provider = VoximplantProvider("vox-main", credentials, server.voximplant_base_url)
+        async with httpx.AsyncClient(transport=transport) as client:
+            result = await provider.fetch(client, FetchOptions(page_size=100, concurrency=1))
+    assert waited == [True]
+    assert len(result.invoices) == 400
