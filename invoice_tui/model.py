@@ -331,21 +331,23 @@ _LINE_VALUES = attrgetter(*LINE_FIELDS)
 _TAX_VALUES = attrgetter(*TAX_FIELDS)
 
 
-def _scalar(value: object) -> str | None:
+def scalar_text(value: object) -> str | None:
+    """A scalar field's text in the export and cache shape: amounts plain, dates ISO."""
     if value is None:
         return None
     if isinstance(value, bool):  # before Decimal/str: a flag, spelled as JSON spells it
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        return _decimal_text(value)
+        return decimal_text(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
 
 
-def _decimal_text(value: Decimal) -> str:
-    # Plain notation, never "1E+2": accounting tools read these. str() is plain
-    # unless it shows an exponent, and three times faster than format(value, "f").
+def decimal_text(value: Decimal) -> str:
+    """An amount as exported and cached: plain notation, never ``1E+2`` (accounting tools
+    read these); ``-0`` is ``0``. Only digits, ``.`` and ``-`` (or ``NaN``/``Infinity``)."""
+    # str() is plain unless it shows an exponent, and three times faster than format(value, "f").
     text = str(value)
     if "E" in text or "e" in text:
         text = f"{value:f}"
@@ -355,7 +357,7 @@ def _decimal_text(value: Decimal) -> str:
 def _scalars(fields: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, str | None]:
     # Runs for every field of every exported or cached invoice: strings and None
     # (most fields) are kept without a function call.
-    return {name: value if value is None or type(value) is str else _scalar(value)
+    return {name: value if value is None or type(value) is str else scalar_text(value)
             for name, value in zip(fields, values, strict=True)}
 
 

@@ -10,6 +10,7 @@ message goes through :func:`~invoice_tui.text.sanitize` (``ProviderError`` does 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import ipaddress
 import json
@@ -452,6 +453,7 @@ async def request(
     secrets: Iterable[str] = (),
     redirects: int = 0,
     redirect_hint: str = REDIRECT_HINT,
+    slot: contextlib.AbstractAsyncContextManager[object] | None = None,
 ) -> T:
     """Send one API request with retries; ``handle`` turns the response into a result.
 
@@ -467,6 +469,9 @@ async def request(
     Bodies are read streaming, decompressed, up to ``options.max_response_bytes``.
     Redirects are errors naming the target host, except up to ``redirects`` hops
     to URLs that :func:`check_base_url` accepts (links to files, e.g. PDFs).
+    ``slot`` (e.g. an ``asyncio.Semaphore``) bounds the requests in flight: each attempt
+    holds it from sending to the last byte of the body, never while ``handle`` parses
+    the body or a retry waits.
     """
     retries = options.max_retries if max_retries is None else max(0, max_retries)
     secret_list = [s for s in secrets if s]
@@ -478,7 +483,7 @@ async def request(
         try:
             sent_headers = headers() if callable(headers) else headers
             try:
-                async with asyncio.timeout_at(deadline):
+                async with asyncio.timeout_at(deadline), slot or contextlib.nullcontext():
                     response = await _exchange(
                         client, method, url, service=service, options=options,
                         headers=sent_headers, data=data, redirects=redirects,
