@@ -74,7 +74,7 @@ from invoice_tui.config import (
     save_config,
 )
 from invoice_tui.fs import write_atomic
-from invoice_tui.meaning import money_totals
+from invoice_tui.meaning import money_facts, money_totals
 from invoice_tui.model import Invoice, Line, format_money
 from invoice_tui.providers._http import RetryPolicy
 from invoice_tui.providers.base import FetchOptions, FetchResult, ProviderError
@@ -164,7 +164,8 @@ def run_export(capsys: pytest.CaptureFixture[str], tmp_path: Path, *accounts: Ac
 
 def _billed(invoices: Iterable[Invoice]) -> dict[str, Decimal]:
     """The status line's billed figure per currency (the invoices here are all paid)."""
-    return {code: totals.billed for code, totals in money_totals(invoices).items()}
+    totals = money_totals(map(money_facts, invoices))
+    return {code: money.billed for code, money in totals.items()}
 
 
 def unleash_invoice(month: str, currency: object = "USD", **overrides: Any) -> dict[str, Any]:
