@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from store_fill import fill_store, store_path
 from textual import events
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
@@ -30,9 +30,9 @@ from ui_helpers import (
     widget_text,
 )
 
-from invoice_tui.cache import CachedAccount, InvoiceCache
-from invoice_tui.config import AccountConfig
+from invoice_tui.cache import InvoiceCache
 from invoice_tui.demo import Fault
+from invoice_tui.index import AccountIndex
 from invoice_tui.model import Invoice
 from invoice_tui.providers import ProviderError
 from invoice_tui.ui.app import GC_YOUNG_THRESHOLD, InvoiceApp
@@ -40,7 +40,7 @@ from invoice_tui.ui.screens import main as main_module
 from invoice_tui.ui.screens.error import AccountErrorScreen
 from invoice_tui.ui.screens.main import FilterInput, MainScreen
 from invoice_tui.ui.widgets.status_line import StatusLine
-from invoice_tui.view import Period, PreparedAccount, prepare_account
+from invoice_tui.view import Period
 
 
 def _toasts(app: object) -> str:
@@ -109,28 +109,31 @@ async def test_stepping_the_period_stops_at_the_newest_and_oldest_invoice() -> N
 _invoice = simple_invoice
 
 
-def _gated_cache(tmp_path: Path, invoices: tuple[Invoice, ...]) -> tuple[
+def _gated_store(tmp_path: Path, invoices: tuple[Invoice, ...],
+                 monkeypatch: pytest.MonkeyPatch) -> tuple[
         InvoiceCache, threading.Event, threading.Event]:
-    """A cache holding ``invoices`` for vox-main whose reads wait for the returned gate."""
+    """A store holding ``invoices`` for vox-main whose startup read waits for the gate."""
     cache = InvoiceCache(tmp_path / "cache")
-    account = scripted_config(*ACCOUNTS).accounts[0]
-    cache.save(account, CachedAccount(invoices, NOW - dt.timedelta(hours=1)))
+    fill_store(store_path(cache.directory), invoices, synced_at=NOW - dt.timedelta(hours=1))
     gate, started = threading.Event(), threading.Event()
-    real_load = cache.load
+    real_load = main_module.load_account
 
-    def gated_load(account: AccountConfig) -> CachedAccount | None:
-        started.set()
-        gate.wait(timeout=30)  # a guard against a hung test, not a timing assertion
-        return real_load(account)
+    def gated_load(conn: object, account: str) -> AccountIndex:
+        if threading.current_thread().name == "invoice-tui store":  # the startup read
+            started.set()
+            gate.wait(timeout=30)  # a guard against a hung test, not a timing assertion
+        return real_load(conn, account)  # type: ignore[arg-type]
 
-    cache.load = gated_load  # type: ignore[method-assign]
+    monkeypatch.setattr(main_module, "load_account", gated_load)
     return cache, gate, started
 
 
-async def test_a_slow_cache_read_does_not_hold_up_the_screen(tmp_path: Path) -> None:
+async def test_a_slow_store_read_does_not_hold_up_the_screen(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Reading a 100 000-invoice cache took seconds inside on_mount: nothing was drawn and
     # no key worked until it was done.
-    cache, gate, started = _gated_cache(tmp_path, (_invoice("vox-main", "OLD-1"),))
+    cache, gate, started = _gated_store(tmp_path, (_invoice("vox-main", "OLD-1"),),
+                                        monkeypatch)
     sync = ScriptedSync({"vox-main": (), "acme": ()}, hold={"vox-main", "acme"})
     app = InvoiceApp(scripted_config(*ACCOUNTS), cache, now=frozen_now, today=TODAY, sync=sync)
     async with app.run_test(size=SIZE) as pilot:
@@ -151,9 +154,9 @@ async def test_a_slow_cache_read_does_not_hold_up_the_screen(tmp_path: Path) -> 
         await settle(app, pilot)
 
 
-async def test_a_cache_read_after_the_sync_does_not_bring_old_invoices_back(
-        tmp_path: Path) -> None:
-    cache, gate, _ = _gated_cache(tmp_path, (_invoice("vox-main", "OLD-1"),))
+async def test_a_store_read_after_the_sync_does_not_bring_old_invoices_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache, gate, _ = _gated_store(tmp_path, (_invoice("vox-main", "OLD-1"),), monkeypatch)
     fresh = (_invoice("vox-main", "NEW-1"),)
     sync = ScriptedSync({"vox-main": fresh, "acme": ()})
     app = InvoiceApp(scripted_config(*ACCOUNTS), cache, now=frozen_now, today=TODAY, sync=sync)
@@ -170,32 +173,36 @@ async def test_a_cache_read_after_the_sync_does_not_bring_old_invoices_back(
         assert main.pane.states["vox-main"].synced_at == NOW
 
 
-async def test_a_big_sync_result_is_prepared_off_the_event_loop(
+async def test_a_big_sync_result_is_read_off_the_event_loop(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Sorting and indexing 100 000 invoices took over a second on the event loop: the app
-    # froze when the big account's sync landed.
+    # froze when the big account's sync landed. Its index is read from the store in a thread.
     threads: list[threading.Thread] = []
+    indexes: list[AccountIndex] = []
+    real_load = main_module.load_account
 
-    def recording_prepare(account: str, invoices: Sequence[Invoice]) -> PreparedAccount:
+    def recording_load(conn: object, account: str) -> AccountIndex:
         threads.append(threading.current_thread())
-        return prepare_account(account, invoices)
+        indexes.append(real_load(conn, account))  # type: ignore[arg-type]
+        return indexes[-1]
 
-    monkeypatch.setattr(main_module, "prepare_account", recording_prepare)
+    monkeypatch.setattr(main_module, "load_account", recording_load)
     thresholds = gc.get_threshold()
     invoices = tuple(_invoice("vox-main", f"V-{n}", f"{n}.00") for n in range(1, 41))
     sync = ScriptedSync({"vox-main": invoices, "acme": ()})
     app = scripted_app(tmp_path, sync, *ACCOUNTS)
     async with app.run_test(size=SIZE) as pilot:
         main = _main(app)
-        main.PREPARE_IN_THREAD_AT = 10  # 40 invoices take the thread path
         await pilot.press("R")
         await settle(app, pilot)
         assert threads and threading.main_thread() not in threads
         assert len(main.table.view.rows) == 40
         assert "820.00 USD" in widget_text(main.query_one(StatusLine))
-        # Full GC collections over a big set froze the UI: it is frozen out of the GC's
-        # scans, and young collections are rarer while the app runs.
-        assert gc.get_freeze_count() > 0
+        # Full GC collections over 100 000 invoice objects froze the UI: the index holds
+        # plain values the cyclic GC never walks, and young collections are rarer.
+        big = next(index for index in reversed(indexes) if len(index) == 40)
+        values = [*big.pks, *big.ids, *big.statuses, *big.totals, *big.days]
+        assert not any(map(gc.is_tracked, values))
         assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
     assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0  # all restored
 

@@ -10,6 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+from store_fill import fill_store, store_path
 from ui_helpers import (
     ACCOUNTS,
     NOW,
@@ -18,14 +19,12 @@ from ui_helpers import (
     ScriptedSync,
     hostile_invoice,
     scripted_app,
-    scripted_config,
     settle,
     simple_invoice,
     wait_for_cache,
     widget_text,
 )
 
-from invoice_tui.cache import CachedAccount, InvoiceCache
 from invoice_tui.model import AccountSummary
 from invoice_tui.providers import ProviderError
 from invoice_tui.ui.screens.detail import InvoiceDetailScreen
@@ -56,10 +55,8 @@ async def test_syncing_shows_progress_then_synced(tmp_path: Path) -> None:
 
 
 async def test_cached_invoices_show_before_the_refresh_finishes(tmp_path: Path) -> None:
-    config = scripted_config(*ACCOUNTS)
-    cache = InvoiceCache(tmp_path / "cache")
     cached = (_invoice("vox-main", "OLD-1", "7.00", "USD"),)
-    cache.save(config.accounts[0], CachedAccount(cached, NOW - dt.timedelta(minutes=5)))
+    fill_store(store_path(tmp_path / "cache"), cached, synced_at=NOW - dt.timedelta(minutes=5))
     fresh = (_invoice("vox-main", "NEW-1", "9.00", "USD"), _invoice("vox-main", "NEW-2",
                                                                    "1.00", "USD"))
     sync = ScriptedSync({"vox-main": fresh, "acme": ()}, hold={"vox-main", "acme"})
@@ -68,7 +65,7 @@ async def test_cached_invoices_show_before_the_refresh_finishes(tmp_path: Path) 
         await pilot.pause()
         main = app.screen
         assert isinstance(main, MainScreen)
-        await wait_for_cache(main, pilot)  # the cache is read in a thread
+        await wait_for_cache(main, pilot)  # the store is read in a thread
         assert [i.number for i in main.table.view.rows] == ["OLD-1"]
         assert main.pane.states["vox-main"].synced_at == NOW - dt.timedelta(minutes=5)
         assert "last sync 5 min ago" in widget_text(main.query_one(StatusLine))
@@ -79,10 +76,9 @@ async def test_cached_invoices_show_before_the_refresh_finishes(tmp_path: Path) 
 
 
 async def test_cached_state_is_shown_when_idle(tmp_path: Path) -> None:
-    config = scripted_config(*ACCOUNTS)
-    cache = InvoiceCache(tmp_path / "cache")
-    cache.save(config.accounts[1], CachedAccount(
-        (), NOW - dt.timedelta(hours=3), AccountSummary(Decimal("75"), "EUR")))
+    fill_store(store_path(tmp_path / "cache"), (), accounts=[("acme", "unleash")],
+               synced_at=NOW - dt.timedelta(hours=3),
+               summaries={"acme": AccountSummary(Decimal("75"), "EUR")})
     sync = ScriptedSync({"vox-main": (), "acme": ProviderError("boom", "fix it")})
     app = scripted_app(tmp_path, sync, *ACCOUNTS)
     async with app.run_test(size=SIZE) as pilot:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import gc
+import itertools
+import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from textual import events, on
@@ -20,10 +22,19 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList
 from textual.worker import Worker, WorkerState
 
+from invoice_tui import store_bridge
 from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import AccountConfig, Config
-from invoice_tui.model import Invoice
+from invoice_tui.index import (
+    StoreReader,
+    connect_reader,
+    load_account,
+    load_account_states,
+    load_extras,
+    snapshot,
+)
 from invoice_tui.providers import ProviderError
+from invoice_tui.store import DB_NAME
 from invoice_tui.sync import (
     SyncEvent,
     SyncFailed,
@@ -33,11 +44,11 @@ from invoice_tui.sync import (
     SyncSucceeded,
 )
 from invoice_tui.text import sanitize
-from invoice_tui.ui.messages import AccountDataReady, AccountSyncEvent, CacheLoaded
+from invoice_tui.ui.messages import AccountRead, AccountsRead, AccountSyncEvent
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable
 from invoice_tui.ui.widgets.provider_pane import ProviderPane, account_from_option_id
 from invoice_tui.ui.widgets.status_line import StatusLine
-from invoice_tui.view import Period, prepare_account
+from invoice_tui.view import STORED_SORT_KEYS, InvoiceView, Period
 
 if TYPE_CHECKING:
     from invoice_tui.ui.app import InvoiceApp
@@ -60,22 +71,11 @@ class FilterInput(Input):
 
 
 
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """No cyclic collections meanwhile (process-wide; reference counting still frees)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
 class MainScreen(Screen[None]):
     """Accounts on the left, the invoice table in the middle, the status line at the bottom."""
 
-    # From this many invoices on, a sync's result is sorted and indexed in a worker thread.
-    PREPARE_IN_THREAD_AT = 5_000
+    FIRST_ROWS = 60  # shown before any index is read: more than a terminal's height
+    READ_EVERY = 0.5  # seconds: how often an account's first sync is re-read as pages land
 
     # Declared, not focus() in on_mount: the screen's own auto-focus runs later and would win.
     AUTO_FOCUS = "#invoices"
@@ -106,11 +106,20 @@ class MainScreen(Screen[None]):
         self.config = config
         self.cache = cache
         self._accounts = {account.name: account for account in config.accounts}
-        # Sync results per account (the latest wins) and accounts synced this session (their
-        # cache, if it is read later, is older).
-        self._generation: dict[str, int] = {}
+        # The store the table reads (a sync writes it). Interim path: the store's own, once
+        # it lands. Reads run in threads, each numbered: a later-asked read holds newer data,
+        # so an account shows the read with the highest number that came back.
+        self.store_path = cache.directory / DB_NAME
+        self.reader = StoreReader(self.store_path)
+        self._read_numbers = itertools.count(1)
+        self._shown_read: dict[str, int] = {}
+        self._readers: dict[str, Worker[None]] = {}
+        self._last_read: dict[str, float] = {}
+        self._read_again: set[str] = set()  # a re-read of a first sync is scheduled
+        self._stored: set[str] = set()  # accounts with a complete sync in the store
+        # Accounts synced this session (what the startup read brings of them is older).
         self._fresh: set[str] = set()
-        self.cache_loaded = asyncio.Event()  # set once every account's cache was read
+        self.cache_loaded = asyncio.Event()  # set once the store's startup read is shown
         self._filtered = False  # a text, status or account filter is on (Esc clears them)
         self._failed = False  # some account's last sync failed (e explains it)
         # One refresh round = the accounts asked for together; failures of a round are
@@ -132,18 +141,18 @@ class MainScreen(Screen[None]):
             with Vertical(id="table-area"):
                 yield FilterInput(placeholder="filter: number, label, status, account, line text",
                                   id="filter")
-                yield InvoiceTable(id="invoices")
+                yield InvoiceTable(InvoiceView(self.reader), id="invoices")
         yield StatusLine(id="status")
         yield Footer()
 
-    # --- startup: cached data first, then a background refresh ----------------------
+    # --- startup: stored data first, then a background refresh ----------------------
 
     def on_mount(self) -> None:
         self.filter_input.border_title = "Filter · Enter keeps it · Esc clears it"
-        # The cache is read in a thread, once the screen is drawn: parsing a 100 000-invoice
-        # file holds the GIL for seconds, which must not hold up the first paint. Each
-        # account appears as soon as its own file is read, the smallest first.
-        self.call_after_refresh(self._start_cache_load)
+        # The newest rows at once (one indexed LIMIT query, milliseconds), then every
+        # account's compact index from a thread: the first frame never waits for 100 000.
+        self._show_first_rows()
+        threading.Thread(target=self._read_store, name="invoice-tui store", daemon=True).start()
         self._update_status()
         self.set_interval(60, self._update_status)
         if self.config.warnings:
@@ -151,72 +160,125 @@ class MainScreen(Screen[None]):
                         severity="warning", markup=False, timeout=15)
         self.refresh_accounts(self._accounts)
 
-    def _start_cache_load(self) -> None:
-        # A daemon thread, not a thread worker: workers run in the loop's default executor,
-        # which is waited for on exit, so quitting during a 20 s read of a big cache hung.
-        threading.Thread(target=self._load_cache, name="invoice-tui cache", daemon=True).start()
-
-    def _load_cache(self) -> None:
-        """In a thread: every account's cached invoices, smallest file first."""
-
-        def size(account: AccountConfig) -> int:
-            try:
-                return self.cache.path_for(account).stat().st_size
-            except OSError:
-                return 0
-
-        warnings: list[str] = []
+    def _show_first_rows(self) -> None:
         try:
-            for account in sorted(self._accounts.values(), key=size):
-                # The cyclic GC would walk the ~1.3M objects of a 100k cache again and again
-                # while they are made (1 s UI stalls); pause it, then freeze the result.
-                with _cyclic_gc_paused():
-                    try:
-                        cached = self.cache.load(account)
-                    except Exception as error:  # noqa: BLE001 - a bad cache must never stop us
-                        warnings.append(f"cache of {account.name} ignored: {sanitize(error)}")
-                        continue
-                    if cached is None:
-                        continue
-                    prepared = prepare_account(account.name, cached.invoices)
-                    gc.freeze()
-                self.post_message(AccountDataReady(prepared, cached=cached))
-        except Exception as error:  # noqa: BLE001 - a bug: say so, keep the app running
-            warnings.append(f"cache not shown (internal error: {type(error).__name__})")
-        finally:
-            warnings[:0] = self.cache.warnings
-            self.cache.warnings.clear()
-            self.post_message(CacheLoaded(warnings))
+            rows, count = self.reader.first_rows(list(self._accounts), self.FIRST_ROWS)
+        except sqlite3.Error:
+            return  # _read_store says what is wrong with the store
+        if rows:
+            self.table.set_preview(rows, count)
 
-    @on(CacheLoaded)
-    def _on_cache_loaded(self, message: CacheLoaded) -> None:
-        self.cache_loaded.set()
+    def _read_store(self) -> None:
+        """In a thread (a daemon, not a worker: quitting never waits for it): every account's
+        index in one message, then each one's search texts and sort keys."""
+        number = next(self._read_numbers)
+        reads: list[AccountRead] = []
+        shown = False
+        try:
+            conn = connect_reader(self.store_path)
+            if conn is not None:
+                try:
+                    with snapshot(conn):
+                        states = load_account_states(conn)
+                        reads = [AccountRead(load_account(conn, name), number, states.get(name))
+                                 for name in self._accounts]
+                        self.post_message(AccountsRead(reads, initial=True))
+                        shown = True
+                        for read in reads:
+                            extras = load_extras(conn, read.index, STORED_SORT_KEYS)
+                            if extras is not None:
+                                self.post_message(AccountsRead([replace(read, extras=extras)]))
+                finally:
+                    conn.close()
+        except sqlite3.Error as error:
+            self.post_message(AccountsRead([], [_store_problem(error)], initial=not shown))
+            return
+        if not shown:
+            self.post_message(AccountsRead([], initial=True))
+
+    def _read_account(self, name: str, *, during_sync: bool = False,
+                      synced: SyncSucceeded | None = None) -> None:
+        """Re-read one account's index in a thread (its sync wrote to the store).
+
+        During a first sync at most every ``READ_EVERY`` seconds and one read at a time,
+        without sort keys: enough to show the pages as they land.
+        """
+        if during_sync:
+            running = self._readers.get(name)
+            wait = self._last_read.get(name, -1e9) + self.READ_EVERY - time.monotonic()
+            if (running is not None and not running.is_finished) or wait > 0:
+                if name not in self._read_again:
+                    self._read_again.add(name)
+                    self.set_timer(max(wait, 0.1), lambda: self._read_later(name))
+                return
+        self._last_read[name] = time.monotonic()
+        number = next(self._read_numbers)
+        provider = self._accounts[name].provider
+
+        def read() -> None:
+            if synced is not None:  # INTERIM: the store's sync writer does this, page by page
+                writer = store_bridge.connect(self.store_path)
+                try:
+                    store_bridge.replace_account(writer, name, provider, synced.invoices,
+                                                 synced.synced_at, synced.summary)
+                finally:
+                    writer.close()
+            try:
+                conn = connect_reader(self.store_path)
+                if conn is None:
+                    return
+                try:
+                    with snapshot(conn):
+                        index = load_account(conn, name)
+                        extras = load_extras(conn, index, {} if during_sync else STORED_SORT_KEYS)
+                finally:
+                    conn.close()
+            except sqlite3.Error as error:
+                self.post_message(AccountsRead([], [_store_problem(error)]))
+                return
+            self.post_message(AccountsRead([AccountRead(index, number, extras=extras)]))
+
+        self._readers[name] = self.run_worker(read, name=f"read {name}", group=f"read:{name}",
+                                              thread=True, exit_on_error=False)
+
+    def _read_later(self, name: str) -> None:
+        self._read_again.discard(name)
+        if self._in_first_sync(name):
+            self._read_account(name, during_sync=True)
+
+    def _in_first_sync(self, name: str) -> bool:
+        """Syncing with nothing in the store to show yet: its pages are shown as they land.
+        (A refresh of stored invoices is read once, when done: re-reading 100 000 every
+        half second would slow the sync down.)"""
+        return (self.cache_loaded.is_set() and name not in self._stored
+                and self.pane.states[name].phase == "syncing")
+
+    @on(AccountsRead)
+    def _on_accounts_read(self, message: AccountsRead) -> None:
+        for read in message.reads:
+            name = read.index.account
+            if name not in self._accounts:
+                continue
+            stored = read.stored
+            if stored is not None and stored.synced_at is not None and name not in self._fresh:
+                self._stored.add(name)
+                state = self.pane.states[name]
+                self.pane.update_state(
+                    name, phase="cached" if state.phase == "waiting" else state.phase,
+                    synced_at=stored.synced_at, invoice_count=stored.invoice_count,
+                    summary=state.summary or stored.summary)
+            if read.sequence < self._shown_read.get(name, 0):
+                continue  # a newer read of this account is already shown
+            self._shown_read[name] = read.sequence
+            if self.table.view.index(name) is not read.index:
+                self.table.set_account_index(read.index)
+            if read.extras is not None:
+                self.table.view.set_extras(read.index, *read.extras)
+        if message.initial:
+            self.cache_loaded.set()
         if message.warnings:
-            self.notify(" · ".join(sanitize(w) for w in message.warnings),
-                        title="Cache", severity="warning", markup=False)
-
-    @on(AccountDataReady)
-    def _on_account_data_ready(self, message: AccountDataReady) -> None:
-        prepared, cached = message.prepared, message.cached
-        name = prepared.account
-        if name not in self._accounts:
-            return
-        if len(prepared.entries) >= self.PREPARE_IN_THREAD_AT:
-            # Big and long-lived: keep them out of the cyclic GC's scans from now on (a full
-            # collection over 100 000 invoices froze the UI for 2 s). Acyclic, so reference
-            # counting still frees them when a refresh replaces them.
-            gc.freeze()
-        if cached is None:
-            if message.generation == self._generation.get(name):  # else a newer sync won
-                self.table.set_prepared_account(prepared)
-            return
-        if name in self._fresh:
-            return  # a sync of this session already brought newer invoices
-        self.table.set_prepared_account(prepared)
-        state = self.pane.states[name]
-        self.pane.update_state(name, phase="cached" if state.phase == "waiting" else state.phase,
-                               synced_at=cached.synced_at, invoice_count=len(cached.invoices),
-                               summary=state.summary or cached.summary)
+            self.notify(" · ".join(message.warnings), title="Invoice store", severity="warning",
+                        markup=False)
         self._update_status()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -242,21 +304,6 @@ class MainScreen(Screen[None]):
     @property
     def filter_input(self) -> FilterInput:
         return self.query_one("#filter", FilterInput)
-
-    def _set_invoices(self, name: str, invoices: Sequence[Invoice]) -> None:
-        """Show a sync's invoices; a big set is prepared in a thread (no stall when it lands)."""
-        self._fresh.add(name)
-        generation = self._generation[name] = self._generation.get(name, 0) + 1
-        if len(invoices) < self.PREPARE_IN_THREAD_AT:
-            self.table.set_account_invoices(name, invoices)
-            return
-
-        def prepare() -> None:
-            self.post_message(AccountDataReady(prepare_account(name, invoices),
-                                               generation=generation))
-
-        self.run_worker(prepare, name=f"prepare {name}", group=f"prepare:{name}",
-                        thread=True, exit_on_error=False)
 
     # --- refresh ----------------------------------------------------------------------
 
@@ -290,8 +337,8 @@ class MainScreen(Screen[None]):
         group = worker.group or ""
         if event.state != WorkerState.ERROR:
             return
-        if group.startswith("prepare:"):
-            self.notify(f"internal error while loading invoices: {type(worker.error).__name__}"
+        if group.startswith("read:") or group == "totals":
+            self.notify(f"internal error while reading invoices: {type(worker.error).__name__}"
                         " — this is a bug in invoice-tui; please report it",
                         severity="error", markup=False)
             return
@@ -314,8 +361,12 @@ class MainScreen(Screen[None]):
             self.pane.update_state(name, phase="syncing", progress=None)
         elif isinstance(event, SyncProgress):
             self.pane.update_state(name, phase="syncing", progress=event.progress)
+            if self._in_first_sync(name):
+                self._read_account(name, during_sync=True)
         elif isinstance(event, SyncSucceeded):
-            self._set_invoices(name, event.invoices)
+            self._fresh.add(name)
+            self._stored.add(name)
+            self._read_account(name, synced=event)
             self.pane.update_state(name, phase="synced", synced_at=event.synced_at,
                                    invoice_count=len(event.invoices), summary=event.summary,
                                    error=None, progress=None)
@@ -324,7 +375,10 @@ class MainScreen(Screen[None]):
                             severity="warning", markup=False, timeout=15)
             self._finish(name, failed=False)
         elif isinstance(event, SyncFailed):
+            first = self._in_first_sync(name)
             self.pane.update_state(name, phase="failed", error=event.error, progress=None)
+            if first:  # the pages it stored before failing are real: show them
+                self._read_account(name)
             self._finish(name, failed=True)
         self._update_status()
 
@@ -401,7 +455,7 @@ class MainScreen(Screen[None]):
     def _on_invoice_selected(self, event: InvoiceTable.Selected) -> None:
         from invoice_tui.ui.screens.detail import InvoiceDetailScreen
 
-        invoice = event.invoice
+        invoice = self.table.view.with_lines(event.invoice)  # the lines, from the store
         self.app.push_screen(InvoiceDetailScreen(invoice, self._accounts.get(invoice.account),
                                                  self.config.settings))
 
@@ -496,10 +550,11 @@ class MainScreen(Screen[None]):
         rows = len(view.rows)
         now = self.invoice_app.now()
         self.query_one(StatusLine).show(
-            visible=rows, total=view.total_count, totals=view.totals(),
+            visible=rows, total=view.total_count, totals=self.table.totals(),
             period=view.period.label(), query=view.query,
             last_sync=self.pane.last_synced(), now=now,
             syncing=sum(1 for s in self.pane.states.values() if s.phase == "syncing"),
+            loading=view.loading,
         )
         syncing = any(state.phase == "syncing" for state in self.pane.states.values())
         self.table.empty_text = "Fetching invoices…" if syncing else "No invoices yet"
@@ -508,3 +563,8 @@ class MainScreen(Screen[None]):
         self.table.border_title = f"Invoices · {rows:,} · {view.period.label()}"
         # Border titles are parsed as markup unless given as Content.
         self.table.border_subtitle = Content(sanitize(scope))
+
+
+def _store_problem(error: sqlite3.Error) -> str:
+    return (f"the invoice store could not be read ({sanitize(error)}) — "
+            "it is rebuilt on the next sync")
