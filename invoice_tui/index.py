@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sqlite3
+from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,13 +38,14 @@ from invoice_tui.model import AccountSummary, Invoice, Line, Tax
 from invoice_tui.store import SCHEMA_VERSION
 
 __all__ = [
-    "AccountIndex", "Extras", "StoreReader", "StoredAccount", "TextColumns", "connect_reader",
-    "load_account", "load_account_states", "load_extras", "parse_amount", "parse_date",
-    "snapshot",
+    "AccountIndex", "Extras", "KeySource", "StoreReader", "StoredAccount", "connect_reader",
+    "load_account", "load_account_states", "load_extras", "parse_amount", "parse_amounts",
+    "parse_date", "snapshot",
 ]
 
 _T = TypeVar("_T")
 _SEP = "\x1f"  # the unit separator: sanitized text never holds a control character
+_SEP_BYTES = _SEP.encode()
 
 # --- values read from the file ------------------------------------------------------------
 
@@ -60,8 +62,7 @@ def parse_date(value: object) -> dt.date | None:
 
 
 _PLAIN_AMOUNT = re.compile(r"-?[0-9]{1,40}(?:\.[0-9]{1,40})?")
-_PLAIN_AMOUNTS = re.compile(r"(?:-?[0-9]{1,40}(?:\.[0-9]{1,40})?)?(?:\x1f(?:-?[0-9]{1,40}"
-                            r"(?:\.[0-9]{1,40})?)?)*")
+_NOT_IN_AMOUNTS = re.compile(r"[^0-9.\x1f-]")  # in joined plain amounts (and separators)
 
 
 def parse_amount(value: object) -> Decimal | None:
@@ -83,11 +84,17 @@ def parse_amount(value: object) -> Decimal | None:
     return Decimal(value)
 
 
-def _amounts(joined: str, count: int) -> list[Decimal | None]:
-    # The common case at C speed: every value a plain decimal or empty (NULL).
-    texts = joined.split(_SEP) if count else []
-    if _PLAIN_AMOUNTS.fullmatch(joined) is not None:
-        return [Decimal(text) if text else None for text in texts]
+def parse_amounts(texts: list[str], joined: str) -> list[Decimal | None]:
+    """:func:`parse_amount` of each text (``""``: NULL), ``joined`` being them joined by the
+    separator: when that holds nothing but digits, points and minus signs, Decimal reads
+    the lot at C speed (it refuses "1.2.3" or "--1", which sends us down the slow path)."""
+    if _NOT_IN_AMOUNTS.search(joined) is None and max(map(len, texts), default=0) <= 81:
+        try:
+            if "" not in texts:
+                return list(map(Decimal, texts))
+            return [Decimal(text) if text else None for text in texts]
+        except InvalidOperation:
+            pass
     return [parse_amount(text) for text in texts]
 
 
@@ -97,6 +104,10 @@ def _text(value: object) -> str:
 
 def _optional(value: object) -> str | None:
     return value if value is None or type(value) is str else str(value)
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
 
 
 # --- connections ----------------------------------------------------------------------------
@@ -113,6 +124,9 @@ def connect_reader(path: Path) -> sqlite3.Connection | None:
         return None
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10,
                            check_same_thread=False, isolation_level=None)
+    # Text that is not UTF-8 (a damaged file) would fail the whole read: decoded with
+    # U+FFFD instead, and shown sanitized as any text.
+    conn.text_factory = _decode
     try:
         conn.execute("PRAGMA query_only = ON")
         if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
@@ -139,20 +153,20 @@ class AccountIndex:
     """
 
     account: str
-    pks: list[int]
+    pks: Sequence[int]  # an array: 8 bytes each, not a 32-byte int object
     ids: list[str]
-    days: list[int]
+    days: Sequence[int]  # an array too
     providers: list[str]
     statuses: list[str]
     currencies: list[str]
     totals: list[Decimal | None]
     amounts_due: list[Decimal | None]
     longest_title: int = 0
-    search: list[str] | None = None
+    search: list[bytes] | None = None  # UTF-8, case-folded (view.search_text)
     sort_keys: dict[str, list[Any]] = field(default_factory=dict)
     # Where each invoice of the store's scan (in pk order) sits in the tie order, and that
     # scan's pks as read: later reads in pk order are placed with it, or found out as stale.
-    scan_order: list[int] = field(default_factory=list, repr=False)
+    scan_order: Sequence[int] = field(default_factory=list, repr=False)
     scan_pks: str = field(default="", repr=False)
 
     def __len__(self) -> int:
@@ -164,20 +178,27 @@ class AccountIndex:
                    self.amounts_due, strict=True)
 
 
-def _scan(columns: Sequence[str], extra: str = "") -> str:
-    # One pass over the account's rows in pk (rowid) order; each column one joined string
-    # (NULL as ""). The subquery's ORDER BY pk keeps SQLite from walking an index instead
-    # (another order); a rowid table is already in that order, so nothing is sorted.
-    selected = ", ".join(dict.fromkeys(("pk", *columns)))
-    joined = "".join(f", group_concat(coalesce({column}, ''), ?1)" for column in columns)
-    return (f"SELECT count(*), group_concat(pk, ?1){joined}{extra} FROM "
-            f"(SELECT {selected} FROM invoices WHERE account = ?2 ORDER BY pk)")
+def _scan(expressions: Sequence[str], extra: str = "") -> str:
+    # One pass over the account's rows; each expression's values one joined string. NOT
+    # INDEXED: always the table itself, in rowid (pk) order, so two scans line up. The
+    # search texts come as UTF-8 bytes: half the memory of str for text that is not all
+    # Latin-1 ("—", "東京" make a str 2 or 4 bytes a character).
+    joined = "".join(f", CAST(group_concat({expression}, ?1) AS BLOB)" if expression == "search"
+                     else f", group_concat({expression}, ?1)" for expression in expressions)
+    return (f"SELECT count(*), group_concat(pk, ?1){joined}{extra} "
+            "FROM invoices NOT INDEXED WHERE account = ?2")
 
 
-# The title's length (number, else label, else id) sizes the invoice column.
-_TITLE_LENGTH = ", max(length(coalesce(nullif(number, ''), nullif(label, ''), id)))"
-_INDEX_SQL = _scan(("id", "issued", "provider", "status", "currency", "total", "amount_due"),
-                   _TITLE_LENGTH).replace("SELECT pk, id,", "SELECT pk, number, label, id,", 1)
+# NULL is "" in a joined column, and a NULL where the schema has NOT NULL (a damaged file)
+# drops out of group_concat: the lengths then differ and the slow path reads tuples.
+_INDEX_SQL = _scan(
+    ("id", "coalesce(issued, '')", "status", "coalesce(total, '')",
+     "coalesce(amount_due, '')"),
+    # An account has one provider and (nearly always) one currency: a list of one value
+    # then, unless these say otherwise. The title's length sizes the invoice column.
+    ", min(provider), max(provider), min(currency), max(currency), "
+    "max(length(coalesce(nullif(number, ''), nullif(label, ''), id)))")
+_PER_ROW_SQL = _scan(("provider", "currency"))
 
 
 def load_account(conn: sqlite3.Connection, account: str) -> AccountIndex:
@@ -185,38 +206,49 @@ def load_account(conn: sqlite3.Connection, account: str) -> AccountIndex:
     row = conn.execute(_INDEX_SQL, (_SEP, account)).fetchone()
     count = row[0]
     if not count:
-        return AccountIndex(account, [], [], [], [], [], [], [], [])
-    scan_pks, ids, issued, providers, statuses, currencies, totals, dues, longest = row[1:]
-    columns = [text.split(_SEP) for text in (ids, issued, providers, statuses, currencies)]
+        return AccountIndex(account, array("q"), [], array("i"), [], [], [], [], [])
+    (scan_pks, ids, issued, statuses, totals, dues,
+     provider, last_provider, currency, last_currency, longest) = row[1:]
+    columns = [text.split(_SEP) for text in (scan_pks, ids, issued, statuses, totals, dues)]
+    per_row = None
+    if provider != last_provider or currency != last_currency:
+        per_row = conn.execute(_PER_ROW_SQL, (_SEP, account)).fetchone()
+        if per_row[1] != scan_pks:
+            return _load_account_slowly(conn, account)
+        columns += [text.split(_SEP) for text in per_row[2:]]
     if any(len(column) != count for column in columns):  # a separator inside a value
         return _load_account_slowly(conn, account)
-    ids_l, issued_l, providers_l, statuses_l, currencies_l = columns
+    pks_t, ids_t, issued_t, statuses_t, totals_t, dues_t = columns[:6]
     dates = {text: (day.toordinal() if (day := parse_date(text)) else 0)
-             for text in set(issued_l)}
-    days = list(map(dates.__getitem__, issued_l))
+             for text in set(issued_t)}
+    days = array("i", map(dates.__getitem__, issued_t))
     # The tie order: by id, then (stably) by issue date, newest first; undated (0) last.
-    order = sorted(range(count), key=ids_l.__getitem__)
-    negated = [-day for day in days]
+    order = sorted(range(count), key=ids_t.__getitem__)
+    negated = array("i", (-day for day in days))
     order.sort(key=negated.__getitem__)
     shared: dict[str, str] = {}
-    pks = [int(pk) for pk in scan_pks.split(_SEP)]
+
+    def words(texts: list[str]) -> list[str]:  # repeated words: one string each, in order
+        return _placed(list(map(shared.setdefault, texts, texts)), order)
+
+    pks = array("q", map(int, pks_t))
     return AccountIndex(
         account=account,
-        pks=_placed(pks, order),
-        ids=_placed(ids_l, order),
-        days=_placed(days, order),
-        providers=_placed(list(map(shared.setdefault, providers_l, providers_l)), order),
-        statuses=_placed(list(map(shared.setdefault, statuses_l, statuses_l)), order),
-        currencies=_placed(list(map(shared.setdefault, currencies_l, currencies_l)), order),
-        totals=_placed(_amounts(totals, count), order),
-        amounts_due=_placed(_amounts(dues, count), order),
+        pks=array("q", map(pks.__getitem__, order)),
+        ids=_placed(ids_t, order),
+        days=array("i", map(days.__getitem__, order)),
+        providers=words(columns[6]) if per_row else [_text(provider)] * count,
+        statuses=words(statuses_t),
+        currencies=words(columns[7]) if per_row else [_text(currency)] * count,
+        totals=_placed(parse_amounts(totals_t, totals), order),
+        amounts_due=_placed(parse_amounts(dues_t, dues), order),
         longest_title=int(longest or 0),
-        scan_order=order,
+        scan_order=array("i", order),
         scan_pks=scan_pks,
     )
 
 
-def _placed(values: list[_T], order: list[int]) -> list[_T]:
+def _placed(values: Sequence[_T], order: Sequence[int]) -> list[_T]:
     return list(map(values.__getitem__, order))
 
 
@@ -225,64 +257,74 @@ def _load_account_slowly(conn: sqlite3.Connection, account: str) -> AccountIndex
     rows = conn.execute(
         "SELECT pk, id, issued, provider, status, currency, total, amount_due, "
         "length(coalesce(nullif(number, ''), nullif(label, ''), id)) "
-        "FROM invoices WHERE account = ? ORDER BY pk", (account,)).fetchall()
+        "FROM invoices NOT INDEXED WHERE account = ?", (account,)).fetchall()
     day = {text: (d.toordinal() if (d := parse_date(text)) else 0)
            for text in {r[2] for r in rows}}
     order = sorted(range(len(rows)), key=lambda i: (-day[rows[i][2]], _text(rows[i][1])))
     ordered = [rows[i] for i in order]
     return AccountIndex(
         account=account,
-        pks=[r[0] for r in ordered],
+        pks=array("q", (r[0] for r in ordered)),
         ids=[_text(r[1]) for r in ordered],
-        days=[day[r[2]] for r in ordered],
+        days=array("i", (day[r[2]] for r in ordered)),
         providers=[_text(r[3]) for r in ordered],
         statuses=[_text(r[4]) for r in ordered],
         currencies=[_text(r[5]) for r in ordered],
         totals=[parse_amount(r[6]) for r in ordered],
         amounts_due=[parse_amount(r[7]) for r in ordered],
         longest_title=max((r[8] or 0 for r in rows), default=0),
-        scan_order=order,
+        scan_order=array("i", order),
         scan_pks=_SEP.join(str(r[0]) for r in rows),
     )
 
 
-#: Stored columns, joined into one tuple of their TEXT values per invoice, from which a
-#: sort key is made (``view`` knows which columns a table column sorts by).
-TextColumns = tuple[str, ...]
+#: How a column's sort keys are read: an SQL expression over the stored row (TEXT; NULL
+#: as ``""``) and a function making the keys of a list of its values (``None``: missing).
+KeySource = tuple[str, Callable[[list[str]], list[Any]]]
+
+#: What :func:`load_extras` reads: the search texts as UTF-8 (``None`` when not asked for)
+#: and sort keys by column, each aligned with the index.
+Extras = tuple[list[bytes] | None, dict[str, list[Any]]]
 
 
-#: What :func:`load_extras` reads: the search texts (``None`` when not asked for) and sort
-#: keys by column, each aligned with the index.
-Extras = tuple[list[str] | None, dict[str, list[Any]]]
+def load_extras(conn: sqlite3.Connection, index: AccountIndex, keys: Mapping[str, KeySource],
+                *, search: bool = True) -> Extras:
+    """The index's search texts and the sort keys of ``keys``, aligned with it.
 
-
-def load_extras(conn: sqlite3.Connection, index: AccountIndex,
-                keys: Mapping[str, tuple[TextColumns, Callable[[tuple[str, ...]], object]]],
-                *, search: bool = True) -> Extras | None:
-    """The index's search texts and the sort keys of ``keys`` (name → columns, key function).
-
-    Each key function gets the named columns' stored TEXT (``""`` for NULL) of one
-    invoice and returns its sort key (``None``: missing). ``None`` when the account changed
-    in the store since the index was read (read both in one :func:`snapshot`), or when a
-    value holds the separator: what is missing is then read when needed.
+    Read in the index's :func:`snapshot`, the rows line up with it by position; read
+    later, they are matched by pk (an invoice gone since gets ``""`` / ``None``).
     """
-    columns = [*(("search",) if search else ()),
-               *dict.fromkeys(c for names, _ in keys.values() for c in names)]
-    if not columns:
-        return None, {}
-    row = conn.execute(_scan(columns), (_SEP, index.account)).fetchone()
-    if row[0] != len(index) or (row[1] or "") != index.scan_pks:
-        return None
-    split = {name: (text or "").split(_SEP) if row[0] else []
-             for name, text in zip(columns, row[2:], strict=True)}
-    if any(len(values) != row[0] for values in split.values()):
-        return None
-    order = index.scan_order
+    expressions = [*(("search",) if search else ()), *(expr for expr, _ in keys.values())]
+    if not expressions:
+        nothing: Extras = (None, {})
+        return nothing
+    row = conn.execute(_scan(expressions), (_SEP, index.account)).fetchone()
+    count, scan_pks, joined = row[0], row[1] or "", row[2:]
+    values: list[list[Any]] = [
+        (text.split(_SEP_BYTES) if type(text) is bytes else text.split(_SEP)) if count else []
+        for text in joined]
+    if any(len(column) != count for column in values):  # a separator inside a value
+        selected = ", ".join("CAST(search AS BLOB)" if e == "search" else e for e in expressions)
+        rows = conn.execute(f"SELECT pk, {selected} FROM invoices NOT INDEXED "
+                            "WHERE account = ?", (index.account,)).fetchall()
+        scan_pks = _SEP.join(str(r[0]) for r in rows)
+        values = [[(r[i] or b"") if expressions[i - 1] == "search" else _text(r[i])
+                   for r in rows] for i in range(1, len(expressions) + 1)]
+    aligned = scan_pks == index.scan_pks
+    if not aligned:  # the store changed since the index was read: match by pk
+        at = {int(pk): i for i, pk in enumerate(scan_pks.split(_SEP))} if scan_pks else {}
+        wanted = [at.get(pk, -1) for pk in index.pks]
+
+    def place(column: list[Any], missing: object) -> list[Any]:
+        if aligned:
+            return _placed(column, index.scan_order)
+        return [column[i] if i >= 0 else missing for i in wanted]
+
+    texts = place(values.pop(0), b"") if search else None
     made: dict[str, list[Any]] = {}
-    for name, (names, make_key) in keys.items():
-        values = zip(*(split[c] for c in names), strict=True)
-        made[name] = _placed([make_key(value) for value in values], order)
-    return (_placed(split["search"], order) if search else None), made
+    for (name, (_, make)), column in zip(keys.items(), values, strict=True):
+        made[name] = place(make(column), None)
+    return texts, made
 
 
 @contextmanager
@@ -291,6 +333,7 @@ def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     a sync writes meanwhile (WAL readers never wait for the writer)."""
     conn.execute("BEGIN")
     try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # it begins here
         yield conn
     finally:
         conn.execute("COMMIT")
@@ -406,14 +449,14 @@ class StoreReader:
             count = conn.execute(f"SELECT count(*) FROM invoices {where}", accounts).fetchone()[0]
         return [(row[0], _header(row)) for row in rows], int(count)
 
-    def column_text(self, account: str, columns: TextColumns) -> dict[int, tuple[str, ...]]:
-        """Per pk of the account, the named columns' stored TEXT (``""`` for NULL)."""
+    def extras(self, index: AccountIndex, keys: Mapping[str, KeySource], *,
+               search: bool = False) -> Extras:
+        """:func:`load_extras` now (what the index was read without), matched by pk."""
         conn = self._connection()
         if conn is None:
-            return {}
-        selected = ", ".join(f"coalesce({c}, '')" for c in columns)
-        return {row[0]: tuple(map(_text, row[1:])) for row in conn.execute(
-            f"SELECT pk, {selected} FROM invoices WHERE account = ?", (account,))}
+            return ([b""] * len(index) if search else None), {
+                name: [None] * len(index) for name in keys}
+        return load_extras(conn, index, keys, search=search)
 
     def lines(self, pk: int) -> tuple[Line, ...]:
         """The invoice's line items with their taxes, in order (``()`` when it is gone).

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -21,7 +22,13 @@ from decimal import Decimal
 from itertools import chain
 from typing import Any, Literal, Protocol, TypeVar, overload
 
-from invoice_tui.index import AccountIndex, TextColumns, parse_amount, parse_date
+from invoice_tui.index import (
+    AccountIndex,
+    Extras,
+    KeySource,
+    parse_amounts,
+    parse_date,
+)
 from invoice_tui.meaning import (
     MoneyFacts,
     MoneyTotals,
@@ -37,8 +44,9 @@ _T = TypeVar("_T")
 
 __all__ = [
     "COLUMNS", "ESTIMATE_MARK", "STORED_SORT_KEYS", "Column", "InvoiceView", "Period",
-    "RowSource", "amount_key", "amount_text_key", "cell_text", "column", "day_key",
-    "fit_columns", "format_period", "natural_key", "period_key", "search_text",
+    "RowSource", "amount_key", "amount_keys", "cell_text", "column", "day_key",
+    "fit_columns", "format_period", "natural_key", "natural_keys", "period_key",
+    "search_text",
 ]
 
 # --- periods -------------------------------------------------------------------------------
@@ -172,16 +180,37 @@ def amount_key(amount: Decimal | None) -> int | Decimal | None:
     return whole if whole == scaled else scaled
 
 
-_PLAIN_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]{0,12})?")
+_JOIN = "\x1f"  # joins many values into one string, for one C-level pass over them all
+_FINER_THAN_KEYS = re.compile(r"\.[0-9]{13}|[eE]")
 
 
-def amount_text_key(text: str) -> int | Decimal | None:
-    """:func:`amount_key` of a stored amount (TEXT; ``""`` for NULL), without a Decimal
-    when it is a plain one."""
-    if _PLAIN_AMOUNT.fullmatch(text):
-        whole, _, fraction = text.partition(".")
-        return int(whole + fraction.ljust(_AMOUNT_SCALE, "0"))
-    return amount_key(parse_amount(text))
+def natural_keys(titles: list[str]) -> list[str]:
+    """:func:`natural_key` of each title, in one pass over them all."""
+    keys = _DIGIT_RUN.sub(_number_part, _JOIN.join(titles).casefold()).split(_JOIN)
+    return keys if len(keys) == len(titles) else [natural_key(title) for title in titles]
+
+
+def amount_keys(texts: list[str]) -> list[int | Decimal | None]:
+    """:func:`amount_key` of each stored amount (TEXT, ``""`` for NULL)."""
+    joined = _JOIN.join(texts)
+    amounts = parse_amounts(texts, joined)
+    if _FINER_THAN_KEYS.search(joined) is None:  # every amount is a whole number of keys
+        return [None if amount is None else int(amount.scaleb(_AMOUNT_SCALE))
+                for amount in amounts]
+    return [amount_key(amount) for amount in amounts]
+
+
+def _each_distinct(make: Callable[[str], object]) -> Callable[[list[str]], list[Any]]:
+    # Dates repeat a lot: a key per distinct text, then a lookup per invoice.
+    def keys(texts: list[str]) -> list[Any]:
+        made = {text: make(text) for text in set(texts)}
+        return list(map(made.__getitem__, texts))
+    return keys
+
+
+def _period_text_key(text: str) -> int | None:
+    start, _, end = text.partition("/")
+    return period_key(parse_date(start), parse_date(end))
 
 
 def day_key(date: dt.date | None) -> int | None:
@@ -376,15 +405,15 @@ _CACHED_ROWS = 4096  # invoice headers kept (a few screens around every place vi
 _WINDOW_BEFORE, _WINDOW_AFTER = 16, 112  # rows fetched around a missing one
 
 #: How the sort keys of the columns the compact index does not hold are made from the
-#: store's columns (TEXT, ``""`` for NULL) — the same key functions as ``Column.sort``.
-STORED_SORT_KEYS: Mapping[str, tuple[TextColumns, Callable[[tuple[str, ...]], object]]] = {
-    "invoice": (("number", "label", "id"), lambda t: natural_key(t[0] or t[1] or t[2])),
-    "period": (("period_start", "period_end"),
-               lambda t: period_key(parse_date(t[0]), parse_date(t[1]))),
-    "subtotal": (("subtotal",), lambda t: amount_text_key(t[0])),
-    "tax": (("tax",), lambda t: amount_text_key(t[0])),
-    "total": (("total",), lambda t: amount_text_key(t[0])),
-    "due": (("due",), lambda t: day_key(parse_date(t[0]))),
+#: store's columns — the same key functions as ``Column.sort``, over many values at once.
+STORED_SORT_KEYS: Mapping[str, KeySource] = {
+    "invoice": ("coalesce(nullif(number, ''), nullif(label, ''), id)", natural_keys),
+    "period": ("coalesce(period_start, '') || '/' || coalesce(period_end, '')",
+               _each_distinct(_period_text_key)),
+    "subtotal": ("coalesce(subtotal, '')", amount_keys),
+    "tax": ("coalesce(tax, '')", amount_keys),
+    "total": ("coalesce(total, '')", amount_keys),
+    "due": ("coalesce(due, '')", _each_distinct(lambda text: day_key(parse_date(text)))),
 }
 
 
@@ -394,8 +423,9 @@ class RowSource(Protocol):
     def headers(self, pks: Sequence[int]) -> dict[int, Invoice]:
         """Invoice headers by pk (a pk no longer stored is left out)."""
 
-    def column_text(self, account: str, columns: TextColumns) -> dict[int, tuple[str, ...]]:
-        """Per pk of the account, these columns' stored TEXT."""
+    def extras(self, index: AccountIndex, keys: Mapping[str, KeySource], *,
+               search: bool = False) -> Extras:
+        """The index's search texts and these sort keys, read now."""
 
     def lines(self, pk: int) -> tuple[Line, ...]:
         """One invoice's line items."""
@@ -406,7 +436,7 @@ class _Filter:
     accounts: frozenset[str] | None
     statuses: frozenset[str] | None
     period: Period
-    tokens: tuple[str, ...]
+    tokens: tuple[bytes, ...]
     query: str
 
     def within(self, other: _Filter) -> bool:
@@ -441,8 +471,11 @@ class _Merged:
         def joined(column: Callable[[AccountIndex], list[_T]]) -> list[_T]:
             return list(chain.from_iterable(map(column, self.indexes)))
 
-        self.pks = joined(lambda index: index.pks)
-        self.days = joined(lambda index: index.days)
+        self.pks = array("q")
+        self.days = array("i")
+        for index in self.indexes:  # arrays: 8 and 4 bytes an invoice, not int objects
+            self.pks.extend(index.pks)
+            self.days.extend(index.days)
         self.providers = joined(lambda index: index.providers)
         self.statuses = joined(lambda index: index.statuses)
         self.currencies = joined(lambda index: index.currencies)
@@ -451,10 +484,10 @@ class _Merged:
         self.accounts = joined(lambda index: [index.account] * len(index))
         # Each account's run is already in tie order and the accounts are by name, so a
         # stable sort by issue date (newest first, undated 0 last) is the tie order.
-        negated = [-day for day in self.days]
+        negated = array("i", (-day for day in self.days))
         self.base = sorted(range(len(self.pks)), key=negated.__getitem__)
         self.keys: dict[str, list[Any]] = {}  # column → sort key per invoice
-        self.search: list[str] | None = None
+        self.search: list[bytes] | None = None
 
     def __len__(self) -> int:
         return len(self.pks)
@@ -551,9 +584,9 @@ class InvoiceView:
         # Derived state, rebuilt lazily: the merged indexes, a sorted universe of their
         # invoices (and its search texts, aligned), then the filtered rows.
         self._merged: _Merged | None = None
-        self._orders: dict[tuple[str, bool], tuple[list[int], list[str] | None]] = {}
-        self._universe: list[int] | None = None
-        self._haystacks: list[str] | None = None
+        self._orders: dict[tuple[str, bool], tuple[Sequence[int], list[bytes] | None]] = {}
+        self._universe: Sequence[int] | None = None
+        self._haystacks: list[bytes] | None = None
         self._positions: Sequence[int] = range(0)
         self._rows: Sequence[Invoice] | None = None
         self._applied: _Filter | None = None
@@ -569,7 +602,7 @@ class InvoiceView:
         self._preview = []
         self._data_changed()
 
-    def set_extras(self, index: AccountIndex, search: list[str] | None,
+    def set_extras(self, index: AccountIndex, search: list[bytes] | None,
                    sort_keys: Mapping[str, list[Any]]) -> bool:
         """Give an index its search texts and sort keys (:func:`index.load_extras`).
 
@@ -612,6 +645,9 @@ class InvoiceView:
 
     def natural_widths(self) -> dict[str, int]:
         """Longest text of each flex column over every invoice (for ``fit_columns``)."""
+        if self._preview:  # the first rows stand in for the rest until the indexes come
+            return {"account": max(len(inv.account) for _, inv in self._preview),
+                    "invoice": max(len(cell_text(inv, "invoice")) for _, inv in self._preview)}
         indexes = [index for index in self._indexes.values() if len(index)]
         if not indexes:
             return {}
@@ -807,14 +843,15 @@ class InvoiceView:
 
     def _current_filter(self) -> _Filter:
         folded = self.query.casefold()
-        return _Filter(self.accounts, self.statuses, self.period, tuple(folded.split()), folded)
+        tokens = tuple(token.encode() for token in folded.split())  # search texts are UTF-8
+        return _Filter(self.accounts, self.statuses, self.period, tokens, folded)
 
     def _ensure_merged(self) -> _Merged:
         if self._merged is None:
             self._merged = _Merged(self._indexes.values())
         return self._merged
 
-    def _ensure_universe(self) -> list[int]:
+    def _ensure_universe(self) -> Sequence[int]:
         if self._universe is not None:
             return self._universe
         merged = self._ensure_merged()
@@ -826,7 +863,7 @@ class InvoiceView:
         self._universe, self._haystacks = self._orders[order]
         return self._universe
 
-    def _sorted_universe(self, merged: _Merged) -> list[int]:
+    def _sorted_universe(self, merged: _Merged) -> Sequence[int]:
         if (self.sort_key, self.sort_reverse) == ("issued", True):
             return merged.base  # the tie order is newest first
         keys = merged.keys.get(self.sort_key)
@@ -857,15 +894,14 @@ class InvoiceView:
                       for pair in set(zip(index.providers, index.statuses, strict=True))}
             keys = list(map(labels.__getitem__, zip(index.providers, index.statuses,
                                                     strict=True)))
-        else:  # read from the store now; load_extras usually brought them already
-            columns, make_key = STORED_SORT_KEYS[key]
-            text = self.source.column_text(index.account, columns) if self.source else {}
-            made = {pk: make_key(values) for pk, values in text.items()}
-            keys = list(map(made.get, index.pks))
+        elif self.source is not None:  # read now; load_extras usually brought them already
+            keys = self.source.extras(index, {key: STORED_SORT_KEYS[key]})[1][key]
+        else:
+            keys = [None] * len(index)
         index.sort_keys[key] = keys
         return keys
 
-    def _ensure_haystacks(self, universe: list[int]) -> list[str]:
+    def _ensure_haystacks(self, universe: Sequence[int]) -> list[bytes]:
         if self._haystacks is None:
             merged = self._ensure_merged()
             if merged.search is None:
@@ -878,9 +914,10 @@ class InvoiceView:
             self._orders[(self.sort_key, self.sort_reverse)] = (universe, self._haystacks)
         return self._haystacks
 
-    def _read_search(self, index: AccountIndex) -> list[str]:
-        text = self.source.column_text(index.account, ("search",)) if self.source else {}
-        return [text.get(pk, ("",))[0] for pk in index.pks]
+    def _read_search(self, index: AccountIndex) -> list[bytes]:
+        if self.source is None:
+            return [b""] * len(index)
+        return self.source.extras(index, {}, search=True)[0] or [b""] * len(index)
 
     def _compute_rows(self) -> None:
         wanted = self._current_filter()
