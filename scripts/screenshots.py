@@ -55,7 +55,7 @@ async def settle(pilot: Any) -> None:
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         await pilot.pause()
-        if all(worker.is_finished for worker in pilot.app.workers):
+        if not any(True for _ in pilot.app.workers):
             return
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -107,19 +108,21 @@ class MainScreen(Screen[None]):
         self.cache = cache
         self._accounts = {account.name: account for account in config.accounts}
         # The store the table reads (a sync writes it). Interim path: the store's own, once
-        # it lands. Reads run in threads, each numbered: a later-asked read holds newer data,
-        # so an account shows the read with the highest number that came back.
+        # it lands. Reads run in threads, numbered in the order their snapshots of the store
+        # begin: an account shows the read with the highest number, the newest data.
         self.store_path = cache.directory / DB_NAME
         self.reader = StoreReader(self.store_path)
         self._read_numbers = itertools.count(1)
+        self._read_order = threading.Lock()
         self._shown_read: dict[str, int] = {}
-        self._readers: dict[str, Worker[None]] = {}
+        self._readers: dict[str, Worker[None]] = {}  # the latest read of each account
         self._last_read: dict[str, float] = {}
         self._read_again: set[str] = set()  # a re-read of a first sync is scheduled
         self._stored: set[str] = set()  # accounts with a complete sync in the store
         # Accounts synced this session (what the startup read brings of them is older).
         self._fresh: set[str] = set()
         self.cache_loaded = asyncio.Event()  # set once the store's startup read is shown
+        self._initial_shown = threading.Event()  # … and drawn
         self._filtered = False  # a text, status or account filter is on (Esc clears them)
         self._failed = False  # some account's last sync failed (e explains it)
         # One refresh round = the accounts asked for together; failures of a round are
@@ -141,7 +144,7 @@ class MainScreen(Screen[None]):
             with Vertical(id="table-area"):
                 yield FilterInput(placeholder="filter: number, label, status, account, line text",
                                   id="filter")
-                yield InvoiceTable(InvoiceView(self.reader), id="invoices")
+                yield InvoiceTable(self._first_rows(), id="invoices")
         yield StatusLine(id="status")
         yield Footer()
 
@@ -149,10 +152,10 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.filter_input.border_title = "Filter · Enter keeps it · Esc clears it"
-        # The newest rows at once (one indexed LIMIT query, milliseconds), then every
-        # account's compact index from a thread: the first frame never waits for 100 000.
-        self._show_first_rows()
-        threading.Thread(target=self._read_store, name="invoice-tui store", daemon=True).start()
+        # Every account's compact index from a thread, once the first frame (with the first
+        # rows) is drawn: it would slow that frame down (it shares the GIL).
+        self.call_after_refresh(threading.Thread(
+            target=self._read_store, name="invoice-tui store", daemon=True).start)
         self._update_status()
         self.set_interval(60, self._update_status)
         if self.config.warnings:
@@ -160,30 +163,35 @@ class MainScreen(Screen[None]):
                         severity="warning", markup=False, timeout=15)
         self.refresh_accounts(self._accounts)
 
-    def _show_first_rows(self) -> None:
+    def _first_rows(self) -> InvoiceView:
+        """The table's view, with the newest rows already (one indexed LIMIT query, a few
+        milliseconds): they are in the first frame, long before 100 000 are indexed."""
+        view = InvoiceView(self.reader)
         try:
             rows, count = self.reader.first_rows(list(self._accounts), self.FIRST_ROWS)
         except sqlite3.Error:
-            return  # _read_store says what is wrong with the store
-        if rows:
-            self.table.set_preview(rows, count)
+            return view  # _read_store says what is wrong with the store
+        view.set_preview(rows, count)
+        return view
 
     def _read_store(self) -> None:
         """In a thread (a daemon, not a worker: quitting never waits for it): every account's
         index in one message, then each one's search texts and sort keys."""
-        number = next(self._read_numbers)
         reads: list[AccountRead] = []
         shown = False
         try:
             conn = connect_reader(self.store_path)
             if conn is not None:
                 try:
-                    with snapshot(conn):
+                    with self._numbered(conn) as number:
                         states = load_account_states(conn)
                         reads = [AccountRead(load_account(conn, name), number, states.get(name))
                                  for name in self._accounts]
                         self.post_message(AccountsRead(reads, initial=True))
                         shown = True
+                        # The rest waits until they are on screen: this thread would slow
+                        # down the frame that counts them (it shares the GIL).
+                        self._initial_shown.wait(timeout=2)
                         for read in reads:
                             extras = load_extras(conn, read.index, STORED_SORT_KEYS)
                             if extras is not None:
@@ -212,10 +220,9 @@ class MainScreen(Screen[None]):
                     self.set_timer(max(wait, 0.1), lambda: self._read_later(name))
                 return
         self._last_read[name] = time.monotonic()
-        number = next(self._read_numbers)
         provider = self._accounts[name].provider
 
-        def read() -> None:
+        def read() -> AccountsRead:
             if synced is not None:  # INTERIM: the store's sync writer does this, page by page
                 writer = store_bridge.connect(self.store_path)
                 try:
@@ -226,20 +233,32 @@ class MainScreen(Screen[None]):
             try:
                 conn = connect_reader(self.store_path)
                 if conn is None:
-                    return
+                    return AccountsRead([])
                 try:
-                    with snapshot(conn):
+                    with self._numbered(conn) as number:
                         index = load_account(conn, name)
                         extras = load_extras(conn, index, {} if during_sync else STORED_SORT_KEYS)
                 finally:
                     conn.close()
             except sqlite3.Error as error:
-                self.post_message(AccountsRead([], [_store_problem(error)]))
-                return
-            self.post_message(AccountsRead([AccountRead(index, number, extras=extras)]))
+                return AccountsRead([], [_store_problem(error)])
+            return AccountsRead([AccountRead(index, number, extras=extras)])
 
-        self._readers[name] = self.run_worker(read, name=f"read {name}", group=f"read:{name}",
-                                              thread=True, exit_on_error=False)
+        async def read_and_show() -> None:
+            # Shown by the worker itself, so that when it is done the table is up to date.
+            self._on_accounts_read(await asyncio.to_thread(read))
+
+        self._readers[name] = self.run_worker(read_and_show(), name=f"read {name}",
+                                              group=f"read:{name}", exit_on_error=False)
+
+    @contextlib.contextmanager
+    def _numbered(self, conn: sqlite3.Connection) -> Iterator[int]:
+        """A snapshot of the store and its number: a higher one began later, so saw more."""
+        with contextlib.ExitStack() as stack:
+            with self._read_order:
+                stack.enter_context(snapshot(conn))
+                number = next(self._read_numbers)
+            yield number
 
     def _read_later(self, name: str) -> None:
         self._read_again.discard(name)
@@ -276,6 +295,7 @@ class MainScreen(Screen[None]):
                 self.table.view.set_extras(read.index, *read.extras)
         if message.initial:
             self.cache_loaded.set()
+            self.call_after_refresh(self._initial_shown.set)
         if message.warnings:
             self.notify(" · ".join(message.warnings), title="Invoice store", severity="warning",
                         markup=False)
