@@ -488,23 +488,6 @@ def dumps_config(data: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def add_account(path: Path, table: Mapping[str, Any]) -> Config:
-    """Append an ``[[accounts]]`` table to the config at ``path`` (created if absent) and save.
-
-    The resulting document is validated first, so an invalid account is never
-    written (``ConfigError`` instead); returns the new config.
-    """
-    try:
-        current = load_config(path).to_data()
-    except ConfigMissing:
-        current = {}
-    accounts = [*current.get("accounts", []), dict(table)]
-    data = {**current, "accounts": accounts}
-    config = parse_config(data, path)
-    save_config(path, data)
-    return config
-
-
 _EXAMPLE_HEADER = """\
 # invoice-tui config (TOML): see README.md for every option.
 # Every [[accounts]] table is one billing account. Names must be unique.

@@ -98,11 +98,6 @@ def iter_json(invoices: Iterable[Invoice]) -> Iterator[str]:
         yield _escape_del("".join(batch) + "\n]")
 
 
-def to_json(invoices: Sequence[Invoice]) -> str:
-    """The JSON export as one string (see :func:`iter_json`)."""
-    return "".join(iter_json(invoices))
-
-
 _INDENT = "  "
 
 
@@ -266,11 +261,6 @@ def iter_csv(invoices: Iterable[Invoice], lines: bool = False) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def to_csv(invoices: Sequence[Invoice], lines: bool = False) -> str:
-    """The CSV export as one string (see :func:`iter_csv`)."""
-    return "".join(iter_csv(invoices, lines))
-
-
 def iter_render(invoices: Iterable[Invoice], fmt: str, lines: bool = False) -> Iterator[str]:
     """The export text of ``invoices`` in ``fmt`` (``"json"`` or ``"csv"``), in chunks.
 
@@ -283,8 +273,3 @@ def iter_render(invoices: Iterable[Invoice], fmt: str, lines: bool = False) -> I
         yield from iter_csv(invoices, lines)
     else:
         raise ValueError(f"unknown export format {fmt!r} — use one of: {', '.join(FORMATS)}")
-
-
-def render(invoices: Sequence[Invoice], fmt: str, lines: bool = False) -> str:
-    """The whole export text of ``invoices`` in ``fmt`` (see :func:`iter_render`)."""
-    return "".join(iter_render(invoices, fmt, lines))

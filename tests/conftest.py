@@ -11,9 +11,14 @@ import ipaddress
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hostile import HostileServer
+from textual.widgets import Input
+
+from invoice_tui.config import Config
+from invoice_tui.demo import DemoServer, demo_config
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -66,6 +71,45 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory,
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "*")
     yield home
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "demo_server(**options): DemoServer options for the `server` fixture "
+        "(today, invoice_count, count_cap, latency_ms); on a module (pytestmark) or a test, "
+        "the test's options added to the module's")
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> Iterator[DemoServer]:
+    """The emulator on loopback, fresh for each test (it starts in ~20 ms).
+
+    Its options come from ``@pytest.mark.demo_server(...)`` marks, e.g.
+    ``pytestmark = pytest.mark.demo_server(count_cap=5)`` for a module and
+    ``@pytest.mark.demo_server(invoice_count=300)`` on one test of it.
+    """
+    options: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("demo_server"))):
+        options.update(marker.kwargs)  # the closest (the test's own) last, so it wins
+    with DemoServer(**options) as running:
+        yield running
+
+
+@pytest.fixture
+def demo(server: DemoServer, tmp_path: Path) -> Config:
+    """A config of every demo account on ``server`` (key files under ``tmp_path/keys``)."""
+    return demo_config(server, tmp_path / "keys")
+
+
+@pytest.fixture(autouse=True)
+def _no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A blinking cursor makes what an app test sees depend on when it looks: every Input
+    # (the filter, the palette's) keeps its cursor drawn while focused instead.
+    monkeypatch.setattr(Input, "_toggle_cursor", _cursor_stays_visible)
+
+
+def _cursor_stays_visible(self: Input) -> None:
+    self._cursor_visible = True
 
 
 @pytest.fixture

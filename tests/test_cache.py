@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import logging
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,6 @@ from invoice_factory import synthetic_invoices
 from invoice_tui import config as config_module
 from invoice_tui.cache import CACHE_VERSION, CachedAccount, InvoiceCache, cache_file_name
 from invoice_tui.config import AccountConfig, Config
-from invoice_tui.demo import DemoServer, demo_config
 from invoice_tui.model import (
     AccountSummary,
     Invoice,
@@ -28,17 +27,6 @@ from invoice_tui.model import (
     invoice_to_dict,
 )
 from invoice_tui.sync import SyncSucceeded, sync_account
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[DemoServer]:
-    with DemoServer() as running:
-        yield running
-
-
-@pytest.fixture
-def demo(server: DemoServer, tmp_path: Path) -> Config:
-    return demo_config(server, tmp_path / "keys")
 
 
 def _account(name: str = "acct") -> AccountConfig:

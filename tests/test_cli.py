@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tomllib
 import types
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -36,11 +35,12 @@ from invoice_tui.demo import (
 )
 from invoice_tui.demo.data import VoximplantInvoices
 from invoice_tui.demo.keys import private_key_pem
-from invoice_tui.export import CHUNK_INVOICES, dumps_indented, to_csv, to_json
+from invoice_tui.export import CHUNK_INVOICES, dumps_indented, iter_csv, iter_json
 from invoice_tui.model import INVOICE_FIELDS, LINE_FIELDS, TAX_FIELDS, Invoice, invoice_to_dict
 from invoice_tui.text import sanitize
 
 TODAY = dt.date(2026, 11, 15)
+pytestmark = pytest.mark.demo_server(today=TODAY)
 REPO = Path(invoice_tui.__file__).parent.parent
 
 
@@ -61,12 +61,6 @@ def _assert_no_secrets(*texts: str) -> None:
         for secret in SECRETS:
             assert secret not in text
         assert "Traceback" not in text
-
-
-@pytest.fixture
-def server() -> Iterator[DemoServer]:
-    with DemoServer(today=TODAY) as running:
-        yield running
 
 
 @pytest.fixture
@@ -523,11 +517,11 @@ def test_fast_json_writer_matches_json_dumps(value: object) -> None:
 def test_streamed_exports_across_chunk_boundaries(count: int) -> None:
     invoices = synthetic_invoices(count)
     dicts = [invoice_to_dict(i) for i in invoices]
-    assert to_json(invoices) == json.dumps(dicts, ensure_ascii=False, indent=2)
-    rows = _csv(to_csv(invoices))
+    assert "".join(iter_json(invoices)) == json.dumps(dicts, ensure_ascii=False, indent=2)
+    rows = _csv("".join(iter_csv(invoices)))
     assert rows[0] == list(INVOICE_FIELDS)
     assert [row[2] for row in rows[1:]] == [i.id for i in invoices]
-    line_rows = _csv(to_csv(invoices, lines=True))
+    line_rows = _csv("".join(iter_csv(invoices, lines=True)))
     assert len(line_rows) - 1 == sum(max(1, len(i.lines)) for i in invoices)
 
 

@@ -19,7 +19,6 @@ from invoice_tui.config import (
     ConfigError,
     ConfigMissing,
     Settings,
-    add_account,
     cache_dir,
     config_path,
     example_config_text,
@@ -75,9 +74,7 @@ def test_missing_config_is_config_missing(tmp_path: Path) -> None:
     assert caught.value.path == tmp_path / "nope.toml"
 
 
-def test_round_trip_save_then_load_is_equal(tmp_path: Path) -> None:
-    with DemoServer() as server:
-        demo = demo_config(server, tmp_path / "keys")
+def test_round_trip_save_then_load_is_equal(tmp_path: Path, demo: Config) -> None:
     data = {"settings": {"page_size": 250, "concurrency": 3, "timeout": 12.5},
             "accounts": [dict(account.options) for account in demo.accounts]}
     path = tmp_path / "cfg" / "config.toml"
@@ -303,9 +300,7 @@ def _vox_table(name: str, credentials: Path, **extra: object) -> str:
     return "".join(lines)
 
 
-def test_http_base_url_only_for_loopback(tmp_path: Path) -> None:
-    with DemoServer() as server:
-        demo = demo_config(server, tmp_path / "keys")
+def test_http_base_url_only_for_loopback(tmp_path: Path, demo: Config) -> None:
     creds = Path(demo.account("vox-main").options["credentials"]).expanduser()
     path = _write(tmp_path / "config.toml",
                   _vox_table("plain", creds, base_url="http://api.example.com/platform_api")
@@ -353,9 +348,7 @@ def test_missing_unleash_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 # --- building providers ------------------------------------------------------------------
 
-def test_account_build_uses_the_provider_module(tmp_path: Path) -> None:
-    with DemoServer() as server:
-        demo = demo_config(server, tmp_path / "keys")
+def test_account_build_uses_the_provider_module(tmp_path: Path, demo: Config) -> None:
     for account in demo.accounts:
         provider = account.build()
         assert type(provider).name == account.provider
@@ -365,25 +358,10 @@ def test_account_build_uses_the_provider_module(tmp_path: Path) -> None:
     assert "unknown provider 'nope'" in str(caught.value)
 
 
-def test_add_account_validates_before_writing(tmp_path: Path) -> None:
-    with DemoServer() as server:
-        demo = demo_config(server, tmp_path / "keys")
-    path = tmp_path / "config.toml"
-    first = dict(demo.accounts[0].options)
-    config = add_account(path, first)
-    assert config.account_names == [first["name"]]
-    before = path.read_bytes()
-    with pytest.raises(ConfigError) as caught:
-        add_account(path, first)  # same name again
-    assert "duplicate name" in str(caught.value)
-    assert path.read_bytes() == before
-    assert load_config(path) == config
-
-
 # --- the example --------------------------------------------------------------------------
 
 def test_example_config_loads_once_placeholders_are_filled(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo: Config
 ) -> None:
     text = example_config_text()
     assert text.count("#") >= 5  # it is commented
@@ -396,8 +374,6 @@ def test_example_config_loads_once_placeholders_are_filled(
         load_config(path).account("vox-main").build()
     assert "vox-credentials.json does not exist" in caught.value.reason
     # Filled: a real key file for the Voximplant account and the token env var.
-    with DemoServer() as server:
-        demo = demo_config(server, tmp_path / "keys")
     creds = Path(demo.account("vox-main").options["credentials"]).expanduser()
     monkeypatch.setenv("UNLEASH_TOKEN", "user:example-placeholder")
     path = _write(tmp_path / "config.toml",
@@ -423,19 +399,18 @@ def test_messages_never_echo_a_token(tmp_path: Path) -> None:
 
 
 def test_relative_credentials_are_relative_to_the_config_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: DemoServer
 ) -> None:
-    with DemoServer() as server:
-        demo = demo_config(server, tmp_path / "conf" / "keys")
-        vox = next(a for a in demo.accounts if a.provider == "voximplant")
-        key_file = Path(vox.options["credentials"])
-        config_file = _write(tmp_path / "conf" / "config.toml", (
-            '[[accounts]]\nname = "vox"\nprovider = "voximplant"\n'
-            f'credentials = "keys/{key_file.name}"\n'
-            f'base_url = "{server.voximplant_base_url}"\n'))
-        elsewhere = tmp_path / "elsewhere"
-        elsewhere.mkdir()
-        monkeypatch.chdir(elsewhere)
-        loaded = load_config(config_file)
-        assert loaded.account("vox").options["credentials"] == str(key_file)
-        assert type(loaded.account("vox").build()).name == "voximplant"
+    demo = demo_config(server, tmp_path / "conf" / "keys")
+    vox = next(a for a in demo.accounts if a.provider == "voximplant")
+    key_file = Path(vox.options["credentials"])
+    config_file = _write(tmp_path / "conf" / "config.toml", (
+        '[[accounts]]\nname = "vox"\nprovider = "voximplant"\n'
+        f'credentials = "keys/{key_file.name}"\n'
+        f'base_url = "{server.voximplant_base_url}"\n'))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    loaded = load_config(config_file)
+    assert loaded.account("vox").options["credentials"] == str(key_file)
+    assert type(loaded.account("vox").build()).name == "voximplant"

@@ -44,17 +44,12 @@ from invoice_tui.providers.base import FetchOptions
 from invoice_tui.sync import SyncSucceeded, sync_all
 
 TODAY = dt.date(2026, 11, 21)
+pytestmark = pytest.mark.demo_server(today=TODAY)
 VOX_MAIN = demo_account("vox-main")
 VOX_EU = demo_account("vox-eu")
 ACME = demo_account("unleash-acme")
 CONTOSO = demo_account("unleash-contoso")
 LIST_PATH = "/api/admin/invoices/list"
-
-
-@pytest.fixture
-def server() -> Iterator[DemoServer]:
-    with DemoServer(today=TODAY) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -307,13 +302,13 @@ def test_default_page_is_20(server, client) -> None:
     assert data["count"] == len(data["result"]) == 20
 
 
-def test_count_is_capped_and_the_cap_is_a_runtime_knob(client) -> None:
-    with DemoServer(today=TODAY, invoice_count=300) as server:
-        assert body(vox(client, server, data={"count": 100}))["count"] == 50
-        server.count_cap = 7
-        assert body(vox(client, server, data={"count": 100}))["count"] == 7
-        server.count_cap = None
-        assert body(vox(client, server, data={"count": 120}))["count"] == 120
+@pytest.mark.demo_server(invoice_count=300)
+def test_count_is_capped_and_the_cap_is_a_runtime_knob(server, client) -> None:
+    assert body(vox(client, server, data={"count": 100}))["count"] == 50
+    server.count_cap = 7
+    assert body(vox(client, server, data={"count": 100}))["count"] == 7
+    server.count_cap = None
+    assert body(vox(client, server, data={"count": 120}))["count"] == 120
 
 
 def test_paging_walks_every_invoice_once(server, client) -> None:
@@ -331,13 +326,13 @@ def test_invalid_count_is_101(server, client, count) -> None:
     assert body(vox(client, server, data={"count": count}))["error"]["code"] == 101
 
 
-def test_hundred_thousand_invoices_page_lazily(client) -> None:
-    with DemoServer(today=TODAY, invoice_count=100_000) as server:
-        first = body(vox(client, server, data={"count": 50}))
-        last = body(vox(client, server, data={"count": 50, "offset": 99_990}))
-        middle = body(vox(client, server, params={"count": 50, "offset": 51_234}))
-        # The knob sizes every Voximplant account, each with its own invoices.
-        eu = body(vox(client, server, data={"count": 50, "offset": 99_990}, account=VOX_EU))
+@pytest.mark.demo_server(invoice_count=100_000)
+def test_hundred_thousand_invoices_page_lazily(server, client) -> None:
+    first = body(vox(client, server, data={"count": 50}))
+    last = body(vox(client, server, data={"count": 50, "offset": 99_990}))
+    middle = body(vox(client, server, params={"count": 50, "offset": 51_234}))
+    # The knob sizes every Voximplant account, each with its own invoices.
+    eu = body(vox(client, server, data={"count": 50, "offset": 99_990}, account=VOX_EU))
     assert first["total_count"] == last["total_count"] == 100_000
     assert first["count"] == 50 and last["count"] == 10 and middle["count"] == 50
     ids = {i["invoice_id"] for page in (first, last, middle) for i in page["result"]}
@@ -364,27 +359,27 @@ def test_invoice_count_applies_to_each_voximplant_account(client, count) -> None
 
 # --- other Voximplant commands --------------------------------------------------------------
 
-async def test_our_client_works_end_to_end_on_every_account(tmp_path) -> None:
-    with DemoServer(today=TODAY, invoice_count=45, count_cap=10) as server:
-        config = demo_config(server, tmp_path)
-        names = [VOX_MAIN.name, VOX_EU.name]
-        outcomes = await sync_all(config, names)
-        for name in names:
-            outcome = outcomes[name]
-            assert isinstance(outcome, SyncSucceeded), outcome
-            info = voximplant_account_info(demo_account(name))
-            assert len({i.id for i in outcome.invoices}) == 45
-            assert (outcome.summary.balance, outcome.summary.balance_currency) == (
-                info["balance"], info["currency"])
-        # The PDF arrives as the exact bytes served (octet-stream, never decoded).
-        account = config.account(VOX_MAIN.name)
-        provider = provider_class("voximplant").from_options(account.name, account.options)
-        invoice = outcomes[VOX_MAIN.name].invoices[4]
-        async with httpx.AsyncClient() as http:
-            pdf = await provider.download_pdf(http, FetchOptions(), invoice)
-            raw = await http.post(
-                f"{server.voximplant_base_url}/DownloadInvoice", data={"invoice_id": invoice.id},
-                headers={"Authorization": f"Bearer {make_token()}"})
+@pytest.mark.demo_server(invoice_count=45, count_cap=10)
+async def test_our_client_works_end_to_end_on_every_account(server, tmp_path) -> None:
+    config = demo_config(server, tmp_path)
+    names = [VOX_MAIN.name, VOX_EU.name]
+    outcomes = await sync_all(config, names)
+    for name in names:
+        outcome = outcomes[name]
+        assert isinstance(outcome, SyncSucceeded), outcome
+        info = voximplant_account_info(demo_account(name))
+        assert len({i.id for i in outcome.invoices}) == 45
+        assert (outcome.summary.balance, outcome.summary.balance_currency) == (
+            info["balance"], info["currency"])
+    # The PDF arrives as the exact bytes served (octet-stream, never decoded).
+    account = config.account(VOX_MAIN.name)
+    provider = provider_class("voximplant").from_options(account.name, account.options)
+    invoice = outcomes[VOX_MAIN.name].invoices[4]
+    async with httpx.AsyncClient() as http:
+        pdf = await provider.download_pdf(http, FetchOptions(), invoice)
+        raw = await http.post(
+            f"{server.voximplant_base_url}/DownloadInvoice", data={"invoice_id": invoice.id},
+            headers={"Authorization": f"Bearer {make_token()}"})
     assert raw.headers["content-type"] == "application/octet-stream"
     assert pdf == raw.content and pdf.startswith(b"%PDF-")
 
@@ -659,9 +654,9 @@ def test_served_invoices_equal_the_data_modules_dicts(server, client) -> None:
     assert served == VoximplantInvoices(VOX_MAIN, TODAY).page(0, 5)
 
 
-def test_today_moves_the_data(client) -> None:
-    with DemoServer(today=dt.date(2025, 3, 2)) as server:
-        newest = body(vox(client, server))["result"][0]
+@pytest.mark.demo_server(today=dt.date(2025, 3, 2))
+def test_today_moves_the_data(server, client) -> None:
+    newest = body(vox(client, server))["result"][0]
     assert newest["invoice_date"] == "2025-03-01"
     assert newest["period"] == {"from": "2025-02-01", "to": "2025-02-28"}
 

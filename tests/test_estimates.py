@@ -17,10 +17,10 @@ from ui_helpers import (
     SIZE,
     TODAY,
     ScriptedSync,
-    demo_app,
     main_screen,
     scripted_app,
     settle,
+    settled_demo,
     widget_text,
 )
 
@@ -186,20 +186,18 @@ async def test_detail_says_computed_and_incomplete_on_the_demo() -> None:
     tax = (subtotal * acme["taxPercentage"] / 100).quantize(Decimal("0.01"))
     contoso = _demo_estimate("unleash-contoso")
     assert [line for line in contoso["usageLines"] if "totalAmount" not in line]
-    with demo_app() as app:
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            detail = await _open_estimate(app, pilot, "unleash-acme")
-            money = widget_text(detail.query_one("#invoice-money"))
-            assert "computed from the lines" in money and "incomplete" not in money
-            assert f"{subtotal + tax:,.2f}" in money and f"{tax:,.2f}" in money
-            assert "Tax exempt" not in money
-            assert detail.invoice.totals_computed and detail.invoice.total == subtotal + tax
-            await pilot.press("escape")
-            detail = await _open_estimate(app, pilot, "unleash-contoso")
-            money = widget_text(detail.query_one("#invoice-money"))
-            assert "incomplete: a usage line has no amount" in money
-            assert "computed from the lines" not in money
+    async with settled_demo() as (app, pilot):
+        detail = await _open_estimate(app, pilot, "unleash-acme")
+        money = widget_text(detail.query_one("#invoice-money"))
+        assert "computed from the lines" in money and "incomplete" not in money
+        assert f"{subtotal + tax:,.2f}" in money and f"{tax:,.2f}" in money
+        assert "Tax exempt" not in money
+        assert detail.invoice.totals_computed and detail.invoice.total == subtotal + tax
+        await pilot.press("escape")
+        detail = await _open_estimate(app, pilot, "unleash-contoso")
+        money = widget_text(detail.query_one("#invoice-money"))
+        assert "incomplete: a usage line has no amount" in money
+        assert "computed from the lines" not in money
 
 
 async def test_detail_says_tax_exempt(tmp_path: Any) -> None:

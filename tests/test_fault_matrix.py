@@ -59,11 +59,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 from rich.traceback import Traceback
+from store_fill import fill_store, store_path
 from ui_helpers import NOW, SIZE, TODAY, ScriptedSync, frozen_now, settle, widget_text
 
 import invoice_tui
 from invoice_tui import cli, export
-from invoice_tui.cache import CachedAccount, InvoiceCache
+from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import (
     MB,
     AccountConfig,
@@ -307,7 +308,7 @@ async def test_no_raw_currency_reaches_the_main_screen_detail_or_line(
             assert_safe(text)
 
 
-async def test_a_tampered_cache_never_shows_a_raw_currency(tmp_path: Path) -> None:
+async def test_a_tampered_store_never_shows_a_raw_currency(tmp_path: Path) -> None:
     account = AccountConfig(name="acme", provider="unleash", options={"name": "acme"})
     cache = InvoiceCache(tmp_path / "cache")
     evil = Invoice(account="acme", provider="unleash", id="1", currency=EVIL_CURRENCY,
@@ -316,7 +317,7 @@ async def test_a_tampered_cache_never_shows_a_raw_currency(tmp_path: Path) -> No
                                currency=EVIL_CURRENCY),))
     fine = Invoice(account="acme", provider="unleash", id="2", currency="EUR", status="paid",
                    label="Fine", issued=TODAY.replace(day=1), total=Decimal(4))
-    cache.save(account, CachedAccount((evil, fine), NOW))
+    fill_store(store_path(cache.directory), (evil, fine), synced_at=NOW)
     sync = ScriptedSync({"acme": ()}, hold={"acme"})  # the refresh never lands
     app = InvoiceApp(Config(path=None, accounts=(account,)), cache, now=frozen_now,
                      today=TODAY, sync=sync)
@@ -1293,8 +1294,9 @@ def test_json_export_escapes_c1_bidi_and_zero_width(
     # ... and the JSON writer escapes them anyway, for any text that reaches it (a
     # hand-made model, an old cache): the decoded text is exactly what it was given.
     line = Line(kind="main", description=description)
-    text = export.to_json([Invoice(account="a", provider="unleash", id="1", currency="USD",
-                                   status="paid", lines=(line,))])
+    invoice = Invoice(account="a", provider="unleash", id="1", currency="USD", status="paid",
+                      lines=(line,))
+    text = "".join(export.iter_json([invoice]))
     assert not _RAW_CONTROL.search(text)
     for escape in ("\\u009b", "\\u202e", "\\u200b", "\\u2066", "\\ufeff", "\\u007f"):
         assert escape in text

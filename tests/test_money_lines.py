@@ -29,7 +29,7 @@ from hostile import (
 )
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
-from ui_helpers import SIZE, demo_app, settle, widget_text
+from ui_helpers import settled_demo, widget_text
 
 from invoice_tui import cli
 from invoice_tui.config import AccountConfig, Settings, save_config
@@ -283,79 +283,73 @@ def _cells(table: LinesTable, column: str) -> list[str]:
 
 
 async def test_detail_lines_show_net_tax_gross_for_voximplant() -> None:
-    with demo_app() as app:
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            app.screen.show_account("vox-eu")  # type: ignore[attr-defined]
-            await pilot.press("enter")
-            detail = app.screen
-            assert isinstance(detail, InvoiceDetailScreen)
-            table = detail.query_one(LinesTable)
-            assert [str(c.label) for c in table.columns.values()] == [
-                "Kind", "Description", "Qty", "Unit price", "Net", "Tax", "Gross", "Usage"]
-            lines = detail.invoice.lines
-            assert lines and all(line.gross == line.amount for line in lines)
-            assert all(line.net is not None and line.tax is not None
-                       and line.net + line.tax == line.gross for line in lines)
-            currency = detail.invoice.currency
-            for key, field in (("net", "net"), ("tax", "tax"), ("gross", "gross")):
-                assert _cells(table, key) == [format_money(getattr(line, field), currency)
-                                              for line in lines]
-            money = widget_text(detail.query_one("#invoice-money"))
-            assert "subtotal + tax = total" in money
-            assert "total − discount = amount due" in money
-            assert "Σ lines gross = total" in money
-            assert "≠" not in money and "✗" not in money
+    async with settled_demo() as (app, pilot):
+        app.screen.show_account("vox-eu")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, InvoiceDetailScreen)
+        table = detail.query_one(LinesTable)
+        assert [str(c.label) for c in table.columns.values()] == [
+            "Kind", "Description", "Qty", "Unit price", "Net", "Tax", "Gross", "Usage"]
+        lines = detail.invoice.lines
+        assert lines and all(line.gross == line.amount for line in lines)
+        assert all(line.net is not None and line.tax is not None
+                   and line.net + line.tax == line.gross for line in lines)
+        currency = detail.invoice.currency
+        for key, field in (("net", "net"), ("tax", "tax"), ("gross", "gross")):
+            assert _cells(table, key) == [format_money(getattr(line, field), currency)
+                                          for line in lines]
+        money = widget_text(detail.query_one("#invoice-money"))
+        assert "subtotal + tax = total" in money
+        assert "total − discount = amount due" in money
+        assert "Σ lines gross = total" in money
+        assert "≠" not in money and "✗" not in money
 
-            await pilot.press("enter")
-            modal = app.screen
-            assert isinstance(modal, LineDetailScreen)
-            text = widget_text(modal.query_one("#line-metering"))
-            line = lines[0]
-            for label, amount in (("Net", line.net), ("Tax", line.tax), ("Gross", line.gross)):
-                assert f"{label}" in text
-                assert format_money(amount, currency, with_code=True) in text
-            taxes = modal.query_one("#line-taxes", DataTable)
-            rates = [str(taxes.get_cell_at(Coordinate(row, 1))) for row in range(taxes.row_count)]
-            assert rates == [percent_text(t.rate, fraction=True) for t in line.taxes]
-            assert rates and all(rate.endswith(" %") for rate in rates)
-            assert "19 %" in rates  # vox-eu's VAT, sent as 0.19
+        await pilot.press("enter")
+        modal = app.screen
+        assert isinstance(modal, LineDetailScreen)
+        text = widget_text(modal.query_one("#line-metering"))
+        line = lines[0]
+        for label, amount in (("Net", line.net), ("Tax", line.tax), ("Gross", line.gross)):
+            assert f"{label}" in text
+            assert format_money(amount, currency, with_code=True) in text
+        taxes = modal.query_one("#line-taxes", DataTable)
+        rates = [str(taxes.get_cell_at(Coordinate(row, 1))) for row in range(taxes.row_count)]
+        assert rates == [percent_text(t.rate, fraction=True) for t in line.taxes]
+        assert rates and all(rate.endswith(" %") for rate in rates)
+        assert "19 %" in rates  # vox-eu's VAT, sent as 0.19
 
 
 async def test_detail_lines_show_unleash_net_with_gross_blank() -> None:
-    with demo_app() as app:
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            app.screen.show_account("unleash-acme")  # type: ignore[attr-defined]
-            await pilot.press("j", "enter")
-            detail = app.screen
-            assert isinstance(detail, InvoiceDetailScreen)
-            table = detail.query_one(LinesTable)
-            lines = detail.invoice.lines
-            currency = detail.invoice.currency
-            assert _cells(table, "net") == [format_money(line.amount, currency) for line in lines]
-            assert _cells(table, "gross") == [""] * len(lines)
-            assert _cells(table, "tax") == [""] * len(lines)
-            money = widget_text(detail.query_one("#invoice-money"))
-            assert "8.25 %" in money  # taxPercentage, already a percent
-            assert "Σ lines net = subtotal" in money
+    async with settled_demo() as (app, pilot):
+        app.screen.show_account("unleash-acme")  # type: ignore[attr-defined]
+        await pilot.press("j", "enter")
+        detail = app.screen
+        assert isinstance(detail, InvoiceDetailScreen)
+        table = detail.query_one(LinesTable)
+        lines = detail.invoice.lines
+        currency = detail.invoice.currency
+        assert _cells(table, "net") == [format_money(line.amount, currency) for line in lines]
+        assert _cells(table, "gross") == [""] * len(lines)
+        assert _cells(table, "tax") == [""] * len(lines)
+        money = widget_text(detail.query_one("#invoice-money"))
+        assert "8.25 %" in money  # taxPercentage, already a percent
+        assert "Σ lines net = subtotal" in money
 
-            await pilot.press("enter")
-            text = widget_text(app.screen.query_one("#line-metering"))
-            assert "Gross" in text and "Net" in text
-            assert format_money(lines[0].net, currency, with_code=True) in text
+        await pilot.press("enter")
+        text = widget_text(app.screen.query_one("#line-metering"))
+        assert "Gross" in text and "Net" in text
+        assert format_money(lines[0].net, currency, with_code=True) in text
 
 
 async def test_money_block_marks_figures_that_do_not_add_up() -> None:
     bad = _vox(tax=D("20.05"), amount_due=D("107.99"))
-    with demo_app() as app:
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            await app.push_screen(InvoiceDetailScreen(bad, None))
-            await pilot.pause()
-            money = widget_text(app.screen.query_one("#invoice-money"))
-            assert "✗ subtotal + tax ≠ total" in money
-            assert "provider's figures are off by 0.05 USD" in money
-            assert "total − discount ≈ amount due" in money
-            assert "within rounding (0.01 USD)" in money
-            assert "Σ lines gross = total" in money
+    async with settled_demo() as (app, pilot):
+        await app.push_screen(InvoiceDetailScreen(bad, None))
+        await pilot.pause()
+        money = widget_text(app.screen.query_one("#invoice-money"))
+        assert "✗ subtotal + tax ≠ total" in money
+        assert "provider's figures are off by 0.05 USD" in money
+        assert "total − discount ≈ amount due" in money
+        assert "within rounding (0.01 USD)" in money
+        assert "Σ lines gross = total" in money

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import AccountConfig, Config, Settings
-from invoice_tui.demo import DemoServer, Fault, demo_config
+from invoice_tui.demo import DemoServer, Fault
 from invoice_tui.providers import provider_class
 from invoice_tui.sync import (
     USER_AGENT,
@@ -24,17 +23,8 @@ from invoice_tui.sync import (
     sync_all,
 )
 
-
-@pytest.fixture
-def server() -> Iterator[DemoServer]:
-    # Small pages so a Voximplant account takes several requests.
-    with DemoServer(count_cap=5) as running:
-        yield running
-
-
-@pytest.fixture
-def demo(server: DemoServer, tmp_path: Path) -> Config:
-    return demo_config(server, tmp_path / "keys")
+# Small pages so a Voximplant account takes several requests.
+pytestmark = pytest.mark.demo_server(count_cap=5)
 
 
 async def test_one_failing_account_never_affects_the_others(

@@ -18,13 +18,13 @@ from ui_helpers import (
     SIZE,
     TODAY,
     ScriptedSync,
-    demo_app,
     frozen_now,
     main_screen,
     run_palette_command,
     scripted_app,
     scripted_config,
     settle,
+    settled_demo,
     simple_invoice,
     wait_for_cache,
     widget_text,
@@ -32,10 +32,11 @@ from ui_helpers import (
 
 from invoice_tui.cache import InvoiceCache
 from invoice_tui.demo import Fault
+from invoice_tui.gc_policy import YOUNG_THRESHOLD
 from invoice_tui.index import AccountIndex
 from invoice_tui.model import Invoice
 from invoice_tui.providers import ProviderError
-from invoice_tui.ui.app import GC_YOUNG_THRESHOLD, InvoiceApp
+from invoice_tui.ui.app import InvoiceApp
 from invoice_tui.ui.screens import main as main_module
 from invoice_tui.ui.screens.error import AccountErrorScreen
 from invoice_tui.ui.screens.main import FilterInput, MainScreen
@@ -55,30 +56,26 @@ def _main(app: object) -> MainScreen:
 async def test_keys_typed_right_after_slash_reach_the_filter() -> None:
     # A terminal delivers "/abc" pasted or typed fast as four queued keys; the three after
     # "/" were routed to the table before the focus moved, and were lost.
-    with demo_app() as app:
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            for key, char in (("slash", "/"), ("v", "v"), ("o", "o"), ("x", "x")):
-                app.post_message(events.Key(key, char))
-            await pilot.pause()
-            main = _main(app)
-            assert isinstance(app.focused, FilterInput)
-            assert main.filter_input.value == "vox"
-            assert main.table.view.query == "vox"
-            await pilot.press("slash")  # inside the filter "/" is text
-            assert main.filter_input.value == "vox/"
+    async with settled_demo() as (app, pilot):
+        for key, char in (("slash", "/"), ("v", "v"), ("o", "o"), ("x", "x")):
+            app.post_message(events.Key(key, char))
+        await pilot.pause()
+        main = _main(app)
+        assert isinstance(app.focused, FilterInput)
+        assert main.filter_input.value == "vox"
+        assert main.table.view.query == "vox"
+        await pilot.press("slash")  # inside the filter "/" is text
+        assert main.filter_input.value == "vox/"
 
 
 async def test_a_filter_without_matches_says_so() -> None:
-    with demo_app() as app:
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            main = _main(app)
-            await pilot.press("slash", *"zzzz")
-            await pilot.pause()
-            assert main.table.view.rows == []
-            assert "No invoices match" in widget_text(main.table)
-            assert "No invoices match" in screen_text(app)
+    async with settled_demo() as (app, pilot):
+        main = _main(app)
+        await pilot.press("slash", *"zzzz")
+        await pilot.pause()
+        assert main.table.view.rows == []
+        assert "No invoices match" in widget_text(main.table)
+        assert "No invoices match" in screen_text(app)
 
 
 def screen_text(app: object) -> str:
@@ -88,22 +85,20 @@ def screen_text(app: object) -> str:
 
 
 async def test_stepping_the_period_stops_at_the_newest_and_oldest_invoice() -> None:
-    with demo_app() as app:
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            main = _main(app)
-            view = main.table.view
-            newest, oldest = view.months()[-1], view.months()[0]
-            main.set_period(Period("month", *newest))
-            await pilot.press("right_square_bracket")
-            assert view.period == Period("month", *newest)  # not an empty month after it
-            assert view.rows
-            assert f"No invoices after {view.period.label()}" in _toasts(app)
-            main.set_period(Period("month", *oldest))
-            await pilot.press("left_square_bracket")
-            assert view.period == Period("month", *oldest)
-            await pilot.press("right_square_bracket")
-            assert view.period != Period("month", *oldest) and view.rows
+    async with settled_demo() as (app, pilot):
+        main = _main(app)
+        view = main.table.view
+        newest, oldest = view.months()[-1], view.months()[0]
+        main.set_period(Period("month", *newest))
+        await pilot.press("right_square_bracket")
+        assert view.period == Period("month", *newest)  # not an empty month after it
+        assert view.rows
+        assert f"No invoices after {view.period.label()}" in _toasts(app)
+        main.set_period(Period("month", *oldest))
+        await pilot.press("left_square_bracket")
+        assert view.period == Period("month", *oldest)
+        await pilot.press("right_square_bracket")
+        assert view.period != Period("month", *oldest) and view.rows
 
 
 _invoice = simple_invoice
@@ -203,61 +198,76 @@ async def test_a_big_sync_result_is_read_off_the_event_loop(
         big = next(index for index in reversed(indexes) if len(index) == 40)
         values = [*big.pks, *big.ids, *big.statuses, *big.totals, *big.days]
         assert not any(map(gc.is_tracked, values))
-        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD
     assert gc.get_threshold() == thresholds and gc.get_freeze_count() == 0  # all restored
+
+
+async def test_a_bug_while_reading_a_sync_result_is_a_toast(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The reads run off the event loop (a worker, the startup thread): a bug in them must be
+    # shown, not lost.
+    def broken_load(conn: object, account: str) -> AccountIndex:
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(main_module, "load_account", broken_load)
+    invoices = tuple(_invoice("vox-main", f"V-{n}", f"{n}.00") for n in range(1, 41))
+    app = scripted_app(tmp_path, ScriptedSync({"vox-main": invoices, "acme": ()}), *ACCOUNTS)
+    async with app.run_test(size=SIZE) as pilot:
+        main = _main(app)
+        await pilot.press("R")
+        await settle(app, pilot)
+        assert app.is_running and app.screen is main
+        assert ("internal error while reading invoices: ZeroDivisionError"
+                " — this is a bug in invoice-tui; please report it") in _toasts(app)
 
 
 async def test_an_80_column_terminal_keeps_the_essentials() -> None:
     # At 80×24 the table lost its Total and currency columns off the right edge, the status
     # line ran off the screen and the footer lost "? Help".
-    with demo_app() as app:
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(app, pilot)
-            main = _main(app)
-            header = widget_text(main.table).splitlines()[1]  # under the border
-            for title in ("Issued", "Invoice", "Status", "Total", "Cur"):
-                assert title in header
-            status = widget_text(main.query_one(StatusLine))
-            view = main.table.view
-            assert f"{len(view.rows)} of {view.total_count} invoices" in status
-            # Billed and due of the first currency; the other one named, never cut or
-            # mixed in; the sync time gives way (the pane says "✓ just now").
-            eur = view.totals()["EUR"]
-            assert f"billed {eur.billed:,.2f} EUR · due {eur.due:,.2f} EUR  │  +USD" in status
-            assert "…" not in status
-            footer_keys = {k.key: k.region for k in main.query(FooterKey)}
-            assert {"question_mark", "q", "slash", "r", "R", "p"} <= set(footer_keys)
-            assert all(0 < region.right <= 80 for region in footer_keys.values())
-            assert "✓ just now · 28" in widget_text(main.pane)  # the count is not cut off
-            await pilot.resize_terminal(200, 50)
-            await pilot.pause()
-            assert "▏^p palette" in "".join(
-                widget_text(w) for w in main.query_one(Footer).query("*"))
-            await pilot.resize_terminal(80, 24)  # and back: the palette hint goes again
-            await pilot.pause()
-            assert all(0 < k.region.right <= 80 for k in main.query(FooterKey))
-            assert "palette" not in "".join(
-                widget_text(w) for w in main.query_one(Footer).query("*"))
-            await pilot.resize_terminal(200, 50)
-            await pilot.pause()
-            assert "period All time" in widget_text(main.query_one(StatusLine))
-            assert "✓ synced just now · 28" in widget_text(main.pane)
+    async with settled_demo(size=(80, 24)) as (app, pilot):
+        main = _main(app)
+        header = widget_text(main.table).splitlines()[1]  # under the border
+        for title in ("Issued", "Invoice", "Status", "Total", "Cur"):
+            assert title in header
+        status = widget_text(main.query_one(StatusLine))
+        view = main.table.view
+        assert f"{len(view.rows)} of {view.total_count} invoices" in status
+        # Billed and due of the first currency; the other one named, never cut or
+        # mixed in; the sync time gives way (the pane says "✓ just now").
+        eur = view.totals()["EUR"]
+        assert f"billed {eur.billed:,.2f} EUR · due {eur.due:,.2f} EUR  │  +USD" in status
+        assert "…" not in status
+        footer_keys = {k.key: k.region for k in main.query(FooterKey)}
+        assert {"question_mark", "q", "slash", "r", "R", "p"} <= set(footer_keys)
+        assert all(0 < region.right <= 80 for region in footer_keys.values())
+        assert "✓ just now · 28" in widget_text(main.pane)  # the count is not cut off
+        await pilot.resize_terminal(200, 50)
+        await pilot.pause()
+        assert "▏^p palette" in "".join(
+            widget_text(w) for w in main.query_one(Footer).query("*"))
+        await pilot.resize_terminal(80, 24)  # and back: the palette hint goes again
+        await pilot.pause()
+        assert all(0 < k.region.right <= 80 for k in main.query(FooterKey))
+        assert "palette" not in "".join(
+            widget_text(w) for w in main.query_one(Footer).query("*"))
+        await pilot.resize_terminal(200, 50)
+        await pilot.pause()
+        assert "period All time" in widget_text(main.query_one(StatusLine))
+        assert "✓ synced just now · 28" in widget_text(main.pane)
 
 
 async def test_every_palette_command_including_textuals_own_is_category_action() -> None:
     from invoice_tui.ui.commands import main_screen_commands
     from invoice_tui.ui.screens.help import HelpScreen
 
-    with demo_app() as app:
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            main = _main(app)
-            system = list(app.get_system_commands(main))
-            titles = [c.title for c in system] + [t for t, _, _ in main_screen_commands(main)]
-            assert all(": " in title for title in titles), titles
-            assert "App: quit" in titles and "App: theme" in titles
-            await run_palette_command(app, pilot, "Help: keys")
-            assert isinstance(app.screen, HelpScreen)
+    async with settled_demo() as (app, pilot):
+        main = _main(app)
+        system = list(app.get_system_commands(main))
+        titles = [c.title for c in system] + [t for t, _, _ in main_screen_commands(main)]
+        assert all(": " in title for title in titles), titles
+        assert "App: quit" in titles and "App: theme" in titles
+        await run_palette_command(app, pilot, "Help: keys")
+        assert isinstance(app.screen, HelpScreen)
 
 
 async def test_help_names_every_key_of_the_spec_and_the_mouse() -> None:
@@ -265,56 +275,50 @@ async def test_help_names_every_key_of_the_spec_and_the_mouse() -> None:
     # word on what Tab does or on the mouse.
     from invoice_tui.ui.screens.help import HelpScreen
 
-    with demo_app() as app:
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            await pilot.press("question_mark")
-            assert isinstance(app.screen, HelpScreen)
-            sections = [widget_text(w) for w in app.screen.query(".help-section")]
-            titles = [widget_text(w).strip() for w in app.screen.query(".help-title")]
-            by_title = dict(zip(titles, sections, strict=True))
-            pane = by_title["Accounts pane"]
-            for key in ("↑ / k", "↓ / j", "home / g", "end / G", "⏎"):
-                assert key in pane
-            assert "Show account" in pane
-            lines = by_title["Invoice detail"]
-            assert "↑ / k" in lines and "Line detail" in lines
-            assert "Next pane" in by_title["Everywhere"]
-            assert "Previous pane" in by_title["Everywhere"]
-            assert "Clear filters" in by_title["Main screen"]
-            assert "click a column title" in by_title["Mouse"]
+    async with settled_demo() as (app, pilot):
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        sections = [widget_text(w) for w in app.screen.query(".help-section")]
+        titles = [widget_text(w).strip() for w in app.screen.query(".help-title")]
+        by_title = dict(zip(titles, sections, strict=True))
+        pane = by_title["Accounts pane"]
+        for key in ("↑ / k", "↓ / j", "home / g", "end / G", "⏎"):
+            assert key in pane
+        assert "Show account" in pane
+        lines = by_title["Invoice detail"]
+        assert "↑ / k" in lines and "Line detail" in lines
+        assert "Next pane" in by_title["Everywhere"]
+        assert "Previous pane" in by_title["Everywhere"]
+        assert "Clear filters" in by_title["Main screen"]
+        assert "click a column title" in by_title["Mouse"]
 
 
 async def test_escape_on_the_table_clears_a_kept_filter() -> None:
-    with demo_app() as app:
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            main = _main(app)
-            total = len(main.table.view.rows)
-            await pilot.press("slash", *"acme", "enter")  # Enter keeps the filter
-            assert main.table.has_focus and main.table.view.query == "acme"
-            main.show_account("unleash-acme")
-            await pilot.pause()
-            await pilot.press("escape")
-            assert main.table.view.query == "" and main.table.view.accounts is None
-            assert len(main.table.view.rows) == total and not main.filter_input.display
+    async with settled_demo() as (app, pilot):
+        main = _main(app)
+        total = len(main.table.view.rows)
+        await pilot.press("slash", *"acme", "enter")  # Enter keeps the filter
+        assert main.table.has_focus and main.table.view.query == "acme"
+        main.show_account("unleash-acme")
+        await pilot.pause()
+        await pilot.press("escape")
+        assert main.table.view.query == "" and main.table.view.accounts is None
+        assert len(main.table.view.rows) == total and not main.filter_input.display
 
 
 async def test_the_footer_offers_e_only_while_an_account_has_failed() -> None:
     # "e" was hidden from the footer, so nothing said how to read a failure's full reason.
     fault = Fault("vox_error", account="vox-eu", code=104, times=1)
-    with demo_app(faults=[fault]) as app:
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(app, pilot)
-            main = _main(app)
-            assert main.pane.states["vox-eu"].phase == "failed"
-            assert "e" in {k.key for k in main.query(FooterKey)}
-            await pilot.press("e")
-            assert isinstance(app.screen, AccountErrorScreen)
-            await pilot.press("r")  # retry: the fault was one-off, so it syncs now
-            await settle(app, pilot)
-            assert main.pane.states["vox-eu"].phase == "synced"
-            assert "e" not in {k.key for k in main.query(FooterKey)}
+    async with settled_demo(faults=[fault]) as (app, pilot):
+        main = _main(app)
+        assert main.pane.states["vox-eu"].phase == "failed"
+        assert "e" in {k.key for k in main.query(FooterKey)}
+        await pilot.press("e")
+        assert isinstance(app.screen, AccountErrorScreen)
+        await pilot.press("r")  # retry: the fault was one-off, so it syncs now
+        await settle(app, pilot)
+        assert main.pane.states["vox-eu"].phase == "synced"
+        assert "e" not in {k.key for k in main.query(FooterKey)}
 
 
 async def test_the_empty_table_says_why_it_is_empty(tmp_path: Path) -> None:

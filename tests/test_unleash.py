@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -173,12 +172,6 @@ class Sleeps:
 
     async def __call__(self, seconds: float) -> None:
         self.delays.append(seconds)
-
-
-@pytest.fixture
-def server() -> Iterator[DemoServer]:
-    with DemoServer() as running:
-        yield running
 
 
 def make(base_url: str, token: str = ACME_TOKEN, sleeps: Sleeps | None = None) -> UnleashProvider:

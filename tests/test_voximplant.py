@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -333,12 +332,6 @@ class OverstatedTotal(httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
-def server() -> Iterator[DemoServer]:
-    with DemoServer() as running:
-        yield running
-
-
-@pytest.fixture
 def creds_dir(tmp_path: Path, server: DemoServer) -> Path:
     demo_config(server, tmp_path)  # writes <account>-credentials.json (vox-eu's is wrapped)
     return tmp_path
@@ -449,28 +442,26 @@ async def test_pagination_advances_by_what_the_server_returns(
     assert sorted(ids, key=int) == [str(base + n) for n in range(1, count + 1)]
 
 
+@pytest.mark.demo_server(invoice_count=60, count_cap=50, latency_ms=20)
 @pytest.mark.parametrize("concurrency", [1, 3])
-async def test_requests_in_flight_are_bounded_by_concurrency(creds_dir: Path,
-                                                             concurrency: int) -> None:
-    with DemoServer(invoice_count=60, count_cap=50, latency_ms=20) as server:
-        demo_config(server, creds_dir)
-        transport = InFlight()
-        result = await fetch(make(server, creds_dir),
-                             FetchOptions(page_size=5, concurrency=concurrency), transport)
+async def test_requests_in_flight_are_bounded_by_concurrency(
+        server: DemoServer, creds_dir: Path, concurrency: int) -> None:
+    transport = InFlight()
+    result = await fetch(make(server, creds_dir),
+                         FetchOptions(page_size=5, concurrency=concurrency), transport)
     assert len(result.invoices) == 60
     assert transport.peak == concurrency
 
 
-async def test_short_pages_leave_gaps_that_are_filled_sequentially(creds_dir: Path) -> None:
-    with DemoServer(invoice_count=50, count_cap=10) as server:
-        demo_config(server, creds_dir)
+@pytest.mark.demo_server(invoice_count=50, count_cap=10)
+async def test_short_pages_leave_gaps_that_are_filled_sequentially(
+        server: DemoServer, creds_dir: Path) -> None:
+    def shrink_after_first_page(progress: FetchProgress) -> None:
+        server.count_cap = 3  # later pages come back shorter than the learned stride
 
-        def shrink_after_first_page(progress: FetchProgress) -> None:
-            server.count_cap = 3  # later pages come back shorter than the learned stride
-
-        result = await fetch(make(server, creds_dir), FetchOptions(page_size=100, concurrency=2),
-                             progress=shrink_after_first_page)
-        requests = invoice_requests(server)
+    result = await fetch(make(server, creds_dir), FetchOptions(page_size=100, concurrency=2),
+                         progress=shrink_after_first_page)
+    requests = invoice_requests(server)
     assert len({inv.id for inv in result.invoices}) == len(result.invoices) == 50
     assert requests > 5  # 1 + 4 concurrent pages + the sequential gap fills
 

@@ -6,12 +6,14 @@ import asyncio
 import datetime as dt
 import importlib.util
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from textual.pilot import Pilot
 
 from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import AccountConfig, Config, Settings
@@ -59,6 +61,17 @@ def demo_app(faults: Iterable[Fault] = ()) -> Iterator[InvoiceApp]:
 async def settle(app: InvoiceApp, pilot: object) -> None:
     """Wait for every worker and for the messages they posted."""
     await screenshots.settle(pilot)
+
+
+@asynccontextmanager
+async def settled_demo(*, size: tuple[int, int] = SIZE, faults: Iterable[Fault] = ()
+                       ) -> AsyncIterator[tuple[InvoiceApp, Pilot[int]]]:
+    """The demo app running (real HTTP on loopback, frozen clock) once it has settled: every
+    account's sync done and drawn. Yields the app and its pilot."""
+    with demo_app(faults) as app:
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            yield app, pilot
 
 
 async def run_palette_command(app: InvoiceApp, pilot: Any, title: str) -> None:

@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import gc
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import rich
+from rich.traceback import Traceback
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from invoice_tui import gc_policy
 from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import Config, ConfigError, ConfigMissing, load_config
-from invoice_tui.sync import SyncOutcome, sync_account
+from invoice_tui.sync import sync_account
 from invoice_tui.ui.commands import InvoiceCommands
+from invoice_tui.ui.messages import Clock, StartChoice, SyncFunction
+from invoice_tui.ui.screens.error import ConfigErrorScreen
+from invoice_tui.ui.screens.help import HelpScreen
 from invoice_tui.ui.screens.main import MainScreen
-
-SyncFunction = Callable[..., Awaitable[SyncOutcome]]
-Clock = Callable[[], dt.datetime]
-
-
-GC_YOUNG_THRESHOLD = 50_000  # allocations between young collections (CPython's default: 700)
+from invoice_tui.ui.screens.welcome import WelcomeScreen
 
 
 def _utc_now() -> dt.datetime:
@@ -69,8 +69,8 @@ class InvoiceApp(App[int]):
         self.config_error = config_error
         self.demo = demo
         self._demo_today = demo_today
-        self._gc_thresholds = gc.get_threshold()
-        # Holds the in-process demo server when "Open demo" is chosen on the welcome screen.
+        # Holds the GC tuning while mounted, and the in-process demo server once the demo
+        # is chosen on the welcome screen.
         self._resources = contextlib.ExitStack()
         if demo:
             self.sub_title = "demo"
@@ -78,37 +78,34 @@ class InvoiceApp(App[int]):
             self.sub_title = str(config_path)
 
     def on_mount(self) -> None:
-        # 100 000 invoices are millions of objects the cyclic GC rescans on every full
-        # collection: with the default thresholds that froze the UI for 1-2 s, over and over,
-        # during a big sync. Rarer young collections make full ones rare too; the invoice
-        # graph is acyclic, so reference counting still frees it.
-        self._gc_thresholds = gc.get_threshold()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *self._gc_thresholds[1:])
-        # Pushed over the default screen (not returned by get_default_screen) so that
-        # "Open demo" can switch_screen() the welcome screen for the main one.
-        self.push_screen(self._first_screen())
-
-    def _first_screen(self) -> Screen[None]:
+        # Big invoice sets and the default GC thresholds froze the UI (see gc_policy).
+        self._resources.enter_context(gc_policy.tuned())
+        # Pushed over the default screen (not returned by get_default_screen) so that the
+        # welcome screen can give way to the main one when it is dismissed.
         if self.config is not None:
-            if self.cache is None:
-                raise ValueError("InvoiceApp needs a cache with a config")
-            return MainScreen(self.config, self.cache)
+            self.push_screen(self._new_main_screen())
+        else:
+            self.push_screen(self._start_screen(), callback=self._on_start_choice)
+
+    def _new_main_screen(self) -> MainScreen:
+        if self.config is None or self.cache is None:
+            raise ValueError("InvoiceApp needs a cache with a config")
+        return MainScreen(self.config, self.cache, sync=self.sync, now=self.now,
+                          today=self.today)
+
+    def _start_screen(self) -> Screen[StartChoice]:
+        """Without a config: the config error, or (no file yet) the welcome screen."""
         path = self.config_path or Path("config.toml")
         if self.config_error is not None:
-            from invoice_tui.ui.screens.error import ConfigErrorScreen
-
             return ConfigErrorScreen(path, self.config_error)
-        from invoice_tui.ui.screens.welcome import WelcomeScreen
-
         return WelcomeScreen(path)
 
-    @property
-    def main_screen(self) -> MainScreen | None:
-        """The main screen if it is open (it stays mounted under pushed screens)."""
-        for screen in self.screen_stack:
-            if isinstance(screen, MainScreen):
-                return screen
-        return None
+    def _on_start_choice(self, choice: StartChoice | None) -> None:
+        if choice == "demo":
+            self._open_demo()
+        else:
+            # A bad config file quits like the command line's config errors: status 2.
+            self.exit(return_code=2 if self.config_error is not None else 0)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's own palette commands, titled "category: action" like ours; "Keys" opens
@@ -120,13 +117,13 @@ class InvoiceApp(App[int]):
                 yield command._replace(title=f"App: {command.title.lower()}")
 
     def action_help(self) -> None:
-        from invoice_tui.ui.screens.help import HelpScreen
-
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.BINDINGS))
 
-    def open_demo(self) -> None:
-        """Switch to the built-in demo in-process (from the welcome screen)."""
+    def _open_demo(self) -> None:
+        """Open the built-in demo in-process (chosen on the welcome or config error screen)."""
+        # Imported here, not at the top: the emulator's modules (an HTTP server, demo
+        # data, key generation) add ~0.13 s to every start that does not open it.
         from invoice_tui.demo import demo_environment
 
         environment = self._resources.enter_context(demo_environment(today=self._demo_today))
@@ -134,7 +131,7 @@ class InvoiceApp(App[int]):
         self.cache = InvoiceCache(environment.cache_dir)
         self.demo = True
         self.sub_title = "demo"
-        self.switch_screen(MainScreen(self.config, self.cache))
+        self.push_screen(self._new_main_screen())
 
     def _fatal_error(self) -> None:
         """Textual's crash dump, without every frame's local variables.
@@ -143,22 +140,17 @@ class InvoiceApp(App[int]):
         key or a JWT held in any frame's local would be printed on the terminal (and
         land in scrollback or a bug report). The traceback itself stays.
         """
-        import rich
-        from rich.traceback import Traceback
-
         self.bell()
         self.panic(Traceback(show_locals=False, width=None, suppress=[rich]))
 
     def on_unmount(self) -> None:
-        gc.set_threshold(*self._gc_thresholds)
-        gc.unfreeze()  # the main screen freezes big invoice sets; hand them back to the GC
         self._resources.close()
 
 
 def run_tui(config_path: Path, cache_dir: Path, demo: bool) -> int:
     """Run the TUI on the config at ``config_path`` (or the built-in demo); the exit code."""
     if demo:
-        from invoice_tui.demo import demo_environment
+        from invoice_tui.demo import demo_environment  # lazily: see InvoiceApp._open_demo
 
         with demo_environment() as environment:
             app = InvoiceApp(environment.config, InvoiceCache(environment.cache_dir), demo=True)

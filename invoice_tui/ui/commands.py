@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from invoice_tui.text import sanitize
+from invoice_tui.ui.screens.main import MainScreen
 from invoice_tui.view import COLUMNS, Period
-
-if TYPE_CHECKING:
-    from invoice_tui.ui.screens.main import MainScreen
 
 Command = tuple[str, Callable[[], object], str]
 
@@ -20,7 +17,7 @@ Command = tuple[str, Callable[[], object], str]
 def main_screen_commands(main: MainScreen) -> list[Command]:
     """Every command the main screen offers right now (accounts and statuses as present)."""
     table = main.table
-    today = main.invoice_app.today
+    today = main.today
     names = [a.name for a in main.config.accounts]
     commands: list[Command] = [
         ("Sync: refresh all", main.action_refresh_all, "Refresh every account in the background"),
@@ -53,8 +50,6 @@ class InvoiceCommands(Provider):
     """Sync, Go, Filter, Period and Sort commands of the main screen."""
 
     def _commands(self) -> list[Command]:
-        from invoice_tui.ui.screens.main import MainScreen
-
         if not isinstance(self.screen, MainScreen):
             return []
         return main_screen_commands(self.screen)

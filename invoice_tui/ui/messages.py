@@ -1,13 +1,24 @@
-"""Messages the sync workers post to the UI (the widgets never await the network)."""
+"""Messages the sync workers post to the UI (the widgets never await the network), and the
+few types the app and its screens share (here, so that no screen imports the app)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from textual.message import Message
 
 from invoice_tui.index import AccountIndex, Extras, StoredAccount
-from invoice_tui.sync import SyncEvent, SyncProgress
+from invoice_tui.sync import SyncEvent, SyncOutcome, SyncProgress
+
+#: Syncs one account; :func:`invoice_tui.sync.sync_account` or a test's stand-in.
+SyncFunction = Callable[..., Awaitable[SyncOutcome]]
+#: The current time, timezone-aware (frozen in tests and screenshots).
+Clock = Callable[[], dt.datetime]
+#: What the user chose on a screen shown instead of the main one (welcome, config error).
+StartChoice = Literal["demo", "quit"]
 
 
 class AccountSyncEvent(Message):

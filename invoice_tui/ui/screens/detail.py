@@ -12,6 +12,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import Worker, WorkerState
 
 from invoice_tui.config import AccountConfig, Settings
 from invoice_tui.meaning import billed_exclusion
@@ -35,6 +36,7 @@ from invoice_tui.ui.formatting import (
     to_rich,
     usage_bar,
 )
+from invoice_tui.ui.screens.line_detail import LineDetailScreen
 from invoice_tui.ui.widgets.provider_pane import provider_display_name
 from invoice_tui.view import format_period
 
@@ -45,6 +47,8 @@ DESCRIPTION_WIDTH = 44  # the rest shows in the line's modal (Enter)
 NUMERIC_COLUMNS = ("Qty", "Unit price", "Net", "Tax", "Gross")
 USAGE_WIDTH = 30  # room kept for the usage bar when a line is metered
 CHECK_MARKS = {"exact": "=", "rounding": "≈", "mismatch": "≠"}
+# Each worker group's toast title and what it failed to do, should it fail with a bug.
+WORKER_TASKS = {"download": ("PDF", "save the PDF")}
 
 
 def _date(value: dt.date | None) -> str:
@@ -235,8 +239,6 @@ class InvoiceDetailScreen(Screen[None]):
 
     @on(DataTable.RowSelected, "#lines")
     def _on_line_selected(self, event: DataTable.RowSelected) -> None:
-        from invoice_tui.ui.screens.line_detail import LineDetailScreen
-
         line = self.invoice.lines[int(str(event.row_key.value))]
         self.app.push_screen(LineDetailScreen(self.invoice, line))
 
@@ -265,15 +267,21 @@ class InvoiceDetailScreen(Screen[None]):
 
     @work(exclusive=True, group="download", exit_on_error=False)
     async def _download(self, account: AccountConfig, invoice: Invoice) -> None:
-        # download_pdf turns every failure into one ProviderError line; anything else
-        # is a bug, still shown here: with exit_on_error=False it would vanish.
+        # download_pdf turns every failure a user can act on into one ProviderError line;
+        # anything else is a bug, which on_worker_state_changed shows.
         try:
             target = await download_pdf(account, self.settings, invoice)
         except ProviderError as error:
             self.notify(f"✗ {sanitize(error)}", title="PDF", severity="error", markup=False)
             return
-        except Exception as error:
-            self.notify(f"✗ could not save the PDF (internal error: {type(error).__name__})",
-                        title="PDF", severity="error", markup=False)
-            return
         self.notify(f"Saved {sanitize(target)}", title="PDF", markup=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # exit_on_error=False keeps a bug in a worker from ending the app; this keeps it
+        # from vanishing. Only the type: the exception's text could quote a secret.
+        if event.state != WorkerState.ERROR:
+            return
+        title, doing = WORKER_TASKS.get(event.worker.group, ("Error", "finish a background task"))
+        self.notify(f"✗ could not {doing} (internal error: {type(event.worker.error).__name__})"
+                    " — this is a bug in invoice-tui; please report it",
+                    title=title, severity="error", markup=False)

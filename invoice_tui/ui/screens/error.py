@@ -13,11 +13,12 @@ from textual.widgets import Button, Footer, Header, Static
 
 from invoice_tui.providers import ProviderError
 from invoice_tui.text import sanitize
+from invoice_tui.ui.messages import StartChoice
 from invoice_tui.ui.widgets.provider_pane import provider_display_name
 
 
-class AccountErrorScreen(ModalScreen[None]):
-    """Why an account failed to sync, and what to do about it."""
+class AccountErrorScreen(ModalScreen[bool]):
+    """Why an account failed to sync, and what to do about it; the result: retry it now."""
 
     AUTO_FOCUS = "#close"
 
@@ -59,19 +60,15 @@ class AccountErrorScreen(ModalScreen[None]):
             self.action_close()
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        self.dismiss(False)
 
     def action_retry(self) -> None:
-        from invoice_tui.ui.screens.main import MainScreen
-
-        self.dismiss(None)
-        for screen in self.app.screen_stack:
-            if isinstance(screen, MainScreen):
-                screen.refresh_accounts([self.account])
+        self.dismiss(True)
 
 
-class ConfigErrorScreen(Screen[None]):
-    """The config file exists but is invalid: the one-line reason, the file, the fix."""
+class ConfigErrorScreen(Screen[StartChoice]):
+    """The config file exists but is invalid: the one-line reason, the file, the fix; the
+    result is the user's way on (the demo, or quit with status 2)."""
 
     AUTO_FOCUS = "#demo"
 
@@ -114,7 +111,7 @@ class ConfigErrorScreen(Screen[None]):
             self.action_quit_config_error()
 
     def action_quit_config_error(self) -> None:
-        self.app.exit(return_code=2)
+        self.dismiss("quit")
 
     def action_open_demo(self) -> None:
-        self.app.open_demo()  # type: ignore[attr-defined]
+        self.dismiss("demo")

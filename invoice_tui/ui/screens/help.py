@@ -13,6 +13,14 @@ from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
+from invoice_tui.ui.screens.detail import InvoiceDetailScreen, LinesTable
+from invoice_tui.ui.screens.error import AccountErrorScreen, ConfigErrorScreen
+from invoice_tui.ui.screens.line_detail import LineDetailScreen
+from invoice_tui.ui.screens.main import FilterInput, MainScreen
+from invoice_tui.ui.screens.welcome import WelcomeScreen
+from invoice_tui.ui.widgets.invoice_table import InvoiceTable
+from invoice_tui.ui.widgets.provider_pane import ProviderPane
+
 KEY_WIDTH = 14
 DESCRIPTION_WIDTH = 22
 SCROLLBAR = 2  # the dialog's scrollbar may appear after the sections were measured
@@ -24,17 +32,9 @@ MOUSE = (
 )
 
 
-def help_sections() -> list[tuple[str, list[Binding]]]:
-    """(section title, bindings) for every screen and widget with keys of its own."""
-    from invoice_tui.ui.app import InvoiceApp
-    from invoice_tui.ui.screens.detail import InvoiceDetailScreen, LinesTable
-    from invoice_tui.ui.screens.error import AccountErrorScreen, ConfigErrorScreen
-    from invoice_tui.ui.screens.line_detail import LineDetailScreen
-    from invoice_tui.ui.screens.main import FilterInput, MainScreen
-    from invoice_tui.ui.screens.welcome import WelcomeScreen
-    from invoice_tui.ui.widgets.invoice_table import InvoiceTable
-    from invoice_tui.ui.widgets.provider_pane import ProviderPane
-
+def help_sections(app_bindings: Iterable[BindingType]) -> list[tuple[str, list[Binding]]]:
+    """(section title, bindings) for every screen and widget with keys of its own;
+    ``app_bindings`` are the app's (given, so that no screen imports the app)."""
     palette = Binding(App.COMMAND_PALETTE_BINDING, "command_palette", "Command palette",
                       tooltip="Every command: sync, go to account, filter, period, sort")
     # Screen's own focus keys, described as what they do here.
@@ -44,7 +44,7 @@ def help_sections() -> list[tuple[str, list[Binding]]]:
         replace(b, description=panes[b.action][0], tooltip=panes[b.action][1])
         if b.action in panes else b for b in _bindings(Screen.BINDINGS)
     ]
-    everywhere = [*_bindings(InvoiceApp.BINDINGS), *screen_keys, palette]
+    everywhere = [*_bindings(app_bindings), *screen_keys, palette]
     return [
         ("Everywhere", everywhere),
         ("Main screen", _bindings(MainScreen.BINDINGS)),
@@ -65,7 +65,7 @@ def _bindings(bindings: Iterable[BindingType]) -> list[Binding]:
 
 
 class HelpScreen(ModalScreen[None]):
-    """A modal listing all bindings by screen."""
+    """A modal listing all bindings by screen (``app_bindings``: the app's own keys)."""
 
     AUTO_FOCUS = "#help-dialog"
 
@@ -76,10 +76,16 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "close", "Close", show=False, id="help.close_q"),
     ]
 
-    def compose(self) -> ComposeResult:
+    def __init__(self, app_bindings: Iterable[BindingType]) -> None:
+        super().__init__()
+        self._app_bindings = list(app_bindings)
         self._sections: list[tuple[Static, list[tuple[str, str, str]]]] = []
+
+    def compose(self) -> ComposeResult:
+        self._sections = []
         with VerticalScroll(id="help-dialog", classes="dialog"):
-            sections = [(title, self._rows(bindings)) for title, bindings in help_sections()]
+            sections = [(title, self._rows(bindings))
+                        for title, bindings in help_sections(self._app_bindings)]
             sections.append(("Mouse", [(what, "", does) for what, does in MOUSE]))
             for index, (title, rows) in enumerate(sections):
                 yield Static(Content.styled(title, "bold $accent"),
@@ -132,8 +138,9 @@ def _render_rows(rows: list[tuple[str, str, str]], width: int | None) -> Content
         else:  # one wide first column (the mouse rows)
             head = Content.styled(keys.ljust(indent), "bold")
         room = width - indent - SCROLLBAR if width else 0
-        room = room if room >= 12 else None
-        parts = textwrap.wrap(explanation, room) if room and explanation else [explanation]
+        # Too narrow to wrap into (under 12 cells): one long line reads better.
+        parts = (textwrap.wrap(explanation, room) if room >= 12 and explanation
+                 else [explanation])
         lines.append(Content.assemble(head, (parts[0], "$text-muted")))
         lines += [Content.assemble(" " * indent, (part, "$text-muted")) for part in parts[1:]]
     return Content("\n").join(lines)

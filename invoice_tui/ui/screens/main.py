@@ -9,9 +9,9 @@ import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from functools import partial
 
 from textual import events, on
 from textual.actions import SkipAction
@@ -44,16 +44,21 @@ from invoice_tui.sync import (
     SyncStarted,
     SyncSucceeded,
 )
+from invoice_tui.sync_state import SyncState
 from invoice_tui.text import sanitize
-from invoice_tui.ui.messages import AccountRead, AccountsRead, AccountSyncEvent
+from invoice_tui.ui.messages import (
+    AccountRead,
+    AccountsRead,
+    AccountSyncEvent,
+    Clock,
+    SyncFunction,
+)
+from invoice_tui.ui.screens.detail import InvoiceDetailScreen
+from invoice_tui.ui.screens.error import AccountErrorScreen
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable
 from invoice_tui.ui.widgets.provider_pane import ProviderPane, account_from_option_id
 from invoice_tui.ui.widgets.status_line import StatusLine
 from invoice_tui.view import STORED_SORT_KEYS, InvoiceView, Period
-
-if TYPE_CHECKING:
-    from invoice_tui.ui.app import InvoiceApp
-
 
 COMPACT_FOOTER_BELOW = 110  # terminal columns
 
@@ -71,9 +76,14 @@ class FilterInput(Input):
         self.screen.query_one(InvoiceTable).focus()
 
 
-
 class MainScreen(Screen[None]):
-    """Accounts on the left, the invoice table in the middle, the status line at the bottom."""
+    """Accounts on the left, the invoice table in the middle, the status line at the bottom.
+
+    Everything it needs comes in here: the accounts (``config``), the local invoice
+    ``store``, the ``sync`` function its workers run, the clock (``now``) and ``today``
+    (the anchor of the period filter). What the syncs did is kept in ``sync_state``
+    (plain data); the screen feeds it events and redraws the widgets from it.
+    """
 
     FIRST_ROWS = 60  # shown before any index is read: more than a terminal's height
     READ_EVERY = 0.5  # seconds: how often an account's first sync is re-read as pages land
@@ -102,15 +112,20 @@ class MainScreen(Screen[None]):
                 tooltip="Show the full reason and hint of a failed account"),
     ]
 
-    def __init__(self, config: Config, cache: InvoiceCache) -> None:
+    def __init__(self, config: Config, store: InvoiceCache, *, sync: SyncFunction, now: Clock,
+                 today: dt.date) -> None:
         super().__init__()
         self.config = config
-        self.cache = cache
+        self.store = store
+        self.sync = sync
+        self.now = now
+        self.today = today
         self._accounts = {account.name: account for account in config.accounts}
+        self.sync_state = SyncState((a.name, a.provider) for a in config.accounts)
         # The store the table reads (a sync writes it). Interim path: the store's own, once
         # it lands. Reads run in threads, numbered in the order their snapshots of the store
         # begin: an account shows the read with the highest number, the newest data.
-        self.store_path = cache.directory / DB_NAME
+        self.store_path = store.directory / DB_NAME
         self.reader = StoreReader(self.store_path)
         self._read_numbers = itertools.count(1)
         self._read_order = threading.Lock()
@@ -119,28 +134,15 @@ class MainScreen(Screen[None]):
         self._last_read: dict[str, float] = {}
         self._read_again: set[str] = set()  # a re-read of a first sync is scheduled
         self._stored: set[str] = set()  # accounts with a complete sync in the store
-        # Accounts synced this session (what the startup read brings of them is older).
-        self._fresh: set[str] = set()
         self.cache_loaded = asyncio.Event()  # set once the store's startup read is shown
         self._initial_shown = threading.Event()  # … and drawn
         self._filtered = False  # a text, status or account filter is on (Esc clears them)
         self._failed = False  # some account's last sync failed (e explains it)
-        # One refresh round = the accounts asked for together; failures of a round are
-        # summarised in a single toast once the whole round is done.
-        self._round_pending: set[str] = set()
-        self._round_failed: list[str] = []
-
-    @property
-    def invoice_app(self) -> InvoiceApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="body"):
-            yield ProviderPane(
-                ((a.name, a.provider) for a in self.config.accounts),
-                self.invoice_app.now, id="providers",
-            )
+            yield ProviderPane(self.sync_state, self.now, id="providers")
             with Vertical(id="table-area"):
                 yield FilterInput(placeholder="filter: number, label, status, account, line text",
                                   id="filter")
@@ -200,6 +202,11 @@ class MainScreen(Screen[None]):
                     conn.close()
         except sqlite3.Error as error:
             self.post_message(AccountsRead([], [_store_problem(error)], initial=not shown))
+            return
+        except Exception as error:  # noqa: BLE001 - a bug: say so (a thread would lose it)
+            self.post_message(AccountsRead([], [
+                f"internal error while reading invoices: {type(error).__name__}"
+                " — this is a bug in invoice-tui; please report it"], initial=not shown))
             return
         if not shown:
             self.post_message(AccountsRead([], initial=True))
@@ -269,8 +276,9 @@ class MainScreen(Screen[None]):
         """Syncing with nothing in the store to show yet: its pages are shown as they land.
         (A refresh of stored invoices is read once, when done: re-reading 100 000 every
         half second would slow the sync down.)"""
+        state = self.sync_state.accounts.get(name)
         return (self.cache_loaded.is_set() and name not in self._stored
-                and self.pane.states[name].phase == "syncing")
+                and state is not None and state.phase == "syncing")
 
     @on(AccountsRead)
     def _on_accounts_read(self, message: AccountsRead) -> None:
@@ -279,13 +287,12 @@ class MainScreen(Screen[None]):
             if name not in self._accounts:
                 continue
             stored = read.stored
-            if stored is not None and stored.synced_at is not None and name not in self._fresh:
-                self._stored.add(name)
-                state = self.pane.states[name]
-                self.pane.update_state(
-                    name, phase="cached" if state.phase == "waiting" else state.phase,
-                    synced_at=stored.synced_at, invoice_count=stored.invoice_count,
-                    summary=state.summary or stored.summary)
+            if stored is not None and stored.synced_at is not None and \
+                    self.sync_state.cached_arrived(name, synced_at=stored.synced_at,
+                                                   invoice_count=stored.invoice_count,
+                                                   summary=stored.summary):
+                self._stored.add(name)  # else a sync of this session already brought newer
+                self.pane.redraw(name)
             if read.sequence < self._shown_read.get(name, 0):
                 continue  # a newer read of this account is already shown
             self._shown_read[name] = read.sequence
@@ -329,10 +336,11 @@ class MainScreen(Screen[None]):
 
     def refresh_accounts(self, names: Iterable[str]) -> None:
         """Start (or restart) one background sync per account; one group each."""
-        for name in names:
-            account = self._accounts[name]
-            self._round_pending.add(name)
-            self.pane.update_state(name, phase="syncing", progress=None)
+        accounts = [self._accounts[name] for name in names]
+        self.sync_state.begin_round(account.name for account in accounts)
+        for account in accounts:
+            name = account.name
+            self.pane.redraw(name)
             self.run_worker(
                 self._sync(account), name=f"sync {name}", group=f"sync:{name}",
                 exclusive=True, exit_on_error=False,
@@ -346,30 +354,30 @@ class MainScreen(Screen[None]):
             if isinstance(event, SyncStarted | SyncProgress):
                 self.post_message(AccountSyncEvent(event))
 
-        outcome = await self.invoice_app.sync(
-            account, self.config.settings, cache=self.cache, on_event=forward
-        )
+        outcome = await self.sync(account, self.config.settings, cache=self.store, on_event=forward)
         self.post_message(AccountSyncEvent(outcome))
         return outcome
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Every worker here runs with exit_on_error=False: a bug in one must neither end the
+        # app nor vanish. Only the type is shown: an exception's text could quote a request
+        # (and so a secret).
         worker = event.worker
         group = worker.group or ""
         if event.state != WorkerState.ERROR:
             return
-        if group.startswith("read:") or group == "totals":
-            self.notify(f"internal error while reading invoices: {type(worker.error).__name__}"
-                        " — this is a bug in invoice-tui; please report it",
-                        severity="error", markup=False)
+        error = type(worker.error).__name__
+        if group.startswith("sync:"):
+            # A bug, not a provider problem: shown like any failure of that account.
+            self.post_message(AccountSyncEvent(SyncFailed(
+                group.removeprefix("sync:"),
+                ProviderError(f"internal error: {error}",
+                              "this is a bug in invoice-tui; please report it"))))
             return
-        if not group.startswith("sync:"):
-            return
-        # A bug, not a provider problem: show it like any failure instead of crashing.
-        # Only the type: an exception's text could quote a request (and so a secret).
-        name = group.removeprefix("sync:")
-        reason = f"internal error: {type(worker.error).__name__}"
-        self.post_message(AccountSyncEvent(SyncFailed(
-            name, ProviderError(reason, "this is a bug in invoice-tui; please report it"))))
+        doing = "reading invoices" if group.startswith("read:") else "a background task"
+        self.notify(f"internal error while {doing}: {error}"
+                    " — this is a bug in invoice-tui; please report it",
+                    severity="error", markup=False)
 
     @on(AccountSyncEvent)
     def _on_sync_event(self, message: AccountSyncEvent) -> None:
@@ -377,43 +385,28 @@ class MainScreen(Screen[None]):
         name = event.account
         if name not in self._accounts:
             return
-        if isinstance(event, SyncStarted):
-            self.pane.update_state(name, phase="syncing", progress=None)
-        elif isinstance(event, SyncProgress):
-            self.pane.update_state(name, phase="syncing", progress=event.progress)
-            if self._in_first_sync(name):
-                self._read_account(name, during_sync=True)
+        first_sync = self._in_first_sync(name)  # before the event: syncing, nothing stored
+        round_failed = self.sync_state.apply(event)
+        if isinstance(event, SyncProgress) and first_sync:
+            self._read_account(name, during_sync=True)  # show the pages as they land
         elif isinstance(event, SyncSucceeded):
-            self._fresh.add(name)
             self._stored.add(name)
             self._read_account(name, synced=event)
-            self.pane.update_state(name, phase="synced", synced_at=event.synced_at,
-                                   invoice_count=len(event.invoices), summary=event.summary,
-                                   error=None, progress=None)
-            if event.warnings:
-                self.notify(" · ".join(sanitize(w) for w in event.warnings), title=sanitize(name),
-                            severity="warning", markup=False, timeout=15)
-            self._finish(name, failed=False)
-        elif isinstance(event, SyncFailed):
-            first = self._in_first_sync(name)
-            self.pane.update_state(name, phase="failed", error=event.error, progress=None)
-            if first:  # the pages it stored before failing are real: show them
-                self._read_account(name)
-            self._finish(name, failed=True)
+        elif isinstance(event, SyncFailed) and first_sync:
+            self._read_account(name)  # the pages it stored before failing are real
+        self.pane.redraw(name)
+        if isinstance(event, SyncSucceeded) and event.warnings:
+            self.notify(" · ".join(sanitize(w) for w in event.warnings), title=sanitize(name),
+                        severity="warning", markup=False, timeout=15)
+        if round_failed:
+            self._report_round_failures(round_failed)
         self._update_status()
 
-    def _finish(self, name: str, *, failed: bool) -> None:
-        self._round_pending.discard(name)
-        if failed and name not in self._round_failed:
-            self._round_failed.append(name)
-        if self._round_pending or not self._round_failed:
-            return
-        names = sanitize(", ".join(self._round_failed))
-        count = len(self._round_failed)
-        self._round_failed = []
+    def _report_round_failures(self, names: Sequence[str]) -> None:
+        count = len(names)
         self.notify(
-            f"{count} account{'s' if count > 1 else ''} failed to sync: {names}. "
-            "Press e for the reason and a hint.",
+            f"{count} account{'s' if count > 1 else ''} failed to sync: "
+            f"{sanitize(', '.join(names))}. Press e for the reason and a hint.",
             title="Sync", severity="error", markup=False,
         )
 
@@ -443,7 +436,7 @@ class MainScreen(Screen[None]):
     def _on_account_selected(self, event: OptionList.OptionSelected) -> None:
         name = account_from_option_id(event.option_id)
         self.show_account(name)
-        state = self.pane.states.get(name) if name is not None else None
+        state = self.sync_state.accounts.get(name) if name is not None else None
         if state is not None and state.phase == "failed":
             self.action_show_error(name)
         else:
@@ -455,11 +448,9 @@ class MainScreen(Screen[None]):
         self.pane.select_account(name)
 
     def action_show_error(self, name: str | None = None) -> None:
-        from invoice_tui.ui.screens.error import AccountErrorScreen
-
-        failed = [s for s in self.pane.states.values() if s.phase == "failed" and s.error]
+        failed = [s for s in self.sync_state.failed if s.error]
         name = name or self._selected_account()
-        state = self.pane.states.get(name) if name is not None else None
+        state = self.sync_state.accounts.get(name) if name is not None else None
         if (state is None or state.phase != "failed") and failed:
             # Not on a failed account ("All accounts", or the cursor on another account's
             # invoice): the first one that failed, rather than nothing.
@@ -467,20 +458,23 @@ class MainScreen(Screen[None]):
         if state is None or state.error is None or state.phase != "failed":
             self.notify("No sync error on the selected account.", markup=False)
             return
-        self.app.push_screen(AccountErrorScreen(state.name, state.provider, state.error))
+        self.app.push_screen(AccountErrorScreen(state.name, state.provider, state.error),
+                             callback=partial(self._after_error_screen, state.name))
+
+    def _after_error_screen(self, name: str, retry: bool | None) -> None:
+        if retry:
+            self.refresh_accounts([name])
 
     # --- the table ------------------------------------------------------------------
 
     @on(InvoiceTable.Selected)
     def _on_invoice_selected(self, event: InvoiceTable.Selected) -> None:
-        from invoice_tui.ui.screens.detail import InvoiceDetailScreen
-
         invoice = self.table.view.with_lines(event.invoice)  # the lines, from the store
         self.app.push_screen(InvoiceDetailScreen(invoice, self._accounts.get(invoice.account),
                                                  self.config.settings))
 
     @on(InvoiceTable.ViewChanged)
-    def _on_view_changed(self, _: Any) -> None:
+    def _on_view_changed(self, _: InvoiceTable.ViewChanged) -> None:
         self._update_status()
 
     # --- filter ---------------------------------------------------------------------
@@ -533,7 +527,7 @@ class MainScreen(Screen[None]):
         invoice = self.table.cursor_invoice
         if invoice is not None and invoice.issued is not None:
             return invoice.issued
-        return self.invoice_app.today
+        return self.today
 
     def action_cycle_period(self) -> None:
         self.table.set_period(self.table.view.period.cycle(self._anchor_date()))
@@ -560,7 +554,7 @@ class MainScreen(Screen[None]):
     def _update_status(self) -> None:
         view = self.table.view
         filtered = bool(view.query or view.statuses is not None or view.accounts is not None)
-        failed = any(state.phase == "failed" for state in self.pane.states.values())
+        failed = self.sync_state.any_failed
         if (filtered, failed) != (self._filtered, self._failed):
             # Esc (clear filters) and e (why it failed) come and go with what they act on.
             # Only on a change: it recomposes the footer, far too slow for every sync
@@ -568,15 +562,15 @@ class MainScreen(Screen[None]):
             self._filtered, self._failed = filtered, failed
             self.refresh_bindings()
         rows = len(view.rows)
-        now = self.invoice_app.now()
+        now = self.now()
         self.query_one(StatusLine).show(
             visible=rows, total=view.total_count, totals=self.table.totals(),
             period=view.period.label(), query=view.query,
-            last_sync=self.pane.last_synced(), now=now,
-            syncing=sum(1 for s in self.pane.states.values() if s.phase == "syncing"),
+            last_sync=self.sync_state.last_synced, now=now,
+            syncing=self.sync_state.syncing_count,
             loading=view.loading,
         )
-        syncing = any(state.phase == "syncing" for state in self.pane.states.values())
+        syncing = self.sync_state.syncing_count > 0
         self.table.empty_text = "Fetching invoices…" if syncing else "No invoices yet"
         accounts = view.accounts
         scope = "All accounts" if accounts is None else ", ".join(sorted(accounts))

@@ -14,10 +14,11 @@ from textual.widgets import Button, Footer, Header, Static
 from invoice_tui.config import ConfigError, example_config_text
 from invoice_tui.fs import write_atomic
 from invoice_tui.text import sanitize
+from invoice_tui.ui.messages import StartChoice
 
 
-class WelcomeScreen(Screen[None]):
-    """Offers to write an example config, open the demo, or quit."""
+class WelcomeScreen(Screen[StartChoice]):
+    """Offers to write an example config, open the demo, or quit (the app acts on the choice)."""
 
     AUTO_FOCUS = "#write"
 
@@ -58,7 +59,7 @@ class WelcomeScreen(Screen[None]):
         elif event.button.id == "demo":
             self.action_open_demo()
         else:
-            self.app.exit(0)
+            self.dismiss("quit")
 
     def action_write_example(self) -> None:
         result = self.query_one("#welcome-result", Static)
@@ -80,4 +81,4 @@ class WelcomeScreen(Screen[None]):
         self.notify(f"Example config written to {sanitize(self.path)}", markup=False)
 
     def action_open_demo(self) -> None:
-        self.app.open_demo()  # type: ignore[attr-defined]
+        self.dismiss("demo")

@@ -1,12 +1,11 @@
 """The left pane: "All accounts", then one section per provider with its accounts and their
-live sync state (waiting, cached, syncing with progress, synced N min ago, failed)."""
+live sync state (waiting, cached, syncing with progress, synced N min ago, failed), drawn
+from the screen's :class:`~invoice_tui.sync_state.SyncState`."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
-from typing import Literal
+from collections.abc import Callable, Mapping
 
 from textual.binding import Binding
 from textual.content import Content
@@ -14,7 +13,8 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from invoice_tui.model import AccountSummary
-from invoice_tui.providers import FetchProgress, ProviderError, provider_class
+from invoice_tui.providers import FetchProgress, provider_class
+from invoice_tui.sync_state import AccountState, SyncState
 from invoice_tui.text import sanitize
 from invoice_tui.ui.formatting import money_text, relative_time
 
@@ -22,22 +22,6 @@ ALL_ACCOUNTS = "all"
 _ACCOUNT_PREFIX = "account:"
 # Width of the state line before the pane is laid out; then the pane's own width.
 STATE_WIDTH = 29
-
-Phase = Literal["waiting", "cached", "syncing", "synced", "failed"]
-
-
-@dataclass(frozen=True, slots=True)
-class AccountState:
-    """What the pane knows about one account."""
-
-    name: str
-    provider: str
-    phase: Phase = "waiting"
-    synced_at: dt.datetime | None = None
-    invoice_count: int | None = None
-    progress: FetchProgress | None = None
-    error: ProviderError | None = None
-    summary: AccountSummary | None = None
 
 
 def provider_display_name(provider: str) -> str:
@@ -52,7 +36,11 @@ def account_option_id(name: str) -> str:
 
 
 class ProviderPane(OptionList):
-    """Accounts grouped by provider; each entry shows the account's live state."""
+    """Accounts grouped by provider; each entry shows the account's live state.
+
+    The state is ``sync_state``'s, owned by the screen: after changing it, the screen
+    calls :meth:`redraw` for the account that changed.
+    """
 
     # OptionList binds the arrows, Home/End and Enter too; they are repeated here with the
     # vi keys so that the help screen (built from BINDINGS) lists them all.
@@ -70,17 +58,20 @@ class ProviderPane(OptionList):
 
     def __init__(
         self,
-        accounts: Iterable[tuple[str, str]],
+        sync_state: SyncState,
         now: Callable[[], dt.datetime],
         *,
         id: str | None = None,  # noqa: A002 - Textual's own parameter name
     ) -> None:
+        self._sync_state = sync_state
         self._now = now
         self._state_width = STATE_WIDTH
-        self.states: dict[str, AccountState] = {
-            name: AccountState(name=name, provider=provider) for name, provider in accounts
-        }
         super().__init__(*self._build_options(), id=id)
+
+    @property
+    def states(self) -> Mapping[str, AccountState]:
+        """Each account's state, as drawn."""
+        return self._sync_state.accounts
 
     def _build_options(self) -> list[Option]:
         options = [Option(Content.styled("◆ All accounts", "bold"), id=ALL_ACCOUNTS)]
@@ -111,13 +102,10 @@ class ProviderPane(OptionList):
 
     # --- state ----------------------------------------------------------------------
 
-    def update_state(self, name: str, **changes: object) -> AccountState:
-        """Change one account's state and redraw its entry."""
-        state = replace(self.states[name], **changes)  # type: ignore[arg-type]
-        self.states[name] = state
-        self.replace_option_prompt(account_option_id(name), self._prompt(state))
+    def redraw(self, name: str) -> None:
+        """Draw one account's entry (and the counts in the border) from its current state."""
+        self.replace_option_prompt(account_option_id(name), self._prompt(self.states[name]))
         self._update_titles()
-        return state
 
     def refresh_times(self) -> None:
         """Redraw every entry so relative times stay true."""
@@ -136,17 +124,12 @@ class ProviderPane(OptionList):
         option_id = ALL_ACCOUNTS if name is None else account_option_id(name)
         self.highlighted = self.get_option_index(option_id)
 
-    def last_synced(self) -> dt.datetime | None:
-        """The most recent sync time of any account."""
-        times = [s.synced_at for s in self.states.values() if s.synced_at is not None]
-        return max(times) if times else None
-
     # --- rendering ------------------------------------------------------------------
 
     def _update_titles(self) -> None:
         total = len(self.states)
-        failed = sum(1 for s in self.states.values() if s.phase == "failed")
-        syncing = sum(1 for s in self.states.values() if s.phase == "syncing")
+        failed = len(self._sync_state.failed)
+        syncing = self._sync_state.syncing_count
         self.border_title = f"Accounts · {total}"
         parts = []
         if syncing:

@@ -1,0 +1,160 @@
+"""What the TUI knows about its accounts' syncs, as plain data (no UI here).
+
+The main screen feeds in what happens — a refresh round asked for, each
+:mod:`~invoice_tui.sync` event, cached data read from disk — and its widgets
+draw what this model answers: each account's phase (waiting, cached, syncing,
+synced, failed) with progress, error, last sync time, invoice count and
+summary; which result is the newest; which failures to report, and when.
+
+Three rules live here rather than in widgets:
+
+* **The newest sync wins.** Every successful sync gets a generation number;
+  invoices prepared in the background for an older generation are stale.
+* **Fresh beats cached.** Once an account synced this session, its cache (read
+  in a thread, possibly later) is older data and is not shown.
+* **One report per refresh round.** A round is the accounts asked for together;
+  its failures are reported once, when its last account has finished.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Literal
+
+from .model import AccountSummary
+from .providers.base import FetchProgress, ProviderError
+from .sync import SyncEvent, SyncProgress, SyncStarted, SyncSucceeded
+
+Phase = Literal["waiting", "cached", "syncing", "synced", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """What is known about one account's data and its latest sync."""
+
+    name: str
+    provider: str
+    phase: Phase = "waiting"
+    synced_at: dt.datetime | None = None
+    invoice_count: int | None = None
+    progress: FetchProgress | None = None
+    error: ProviderError | None = None
+    summary: AccountSummary | None = None
+
+
+class SyncState:
+    """Every configured account's :class:`AccountState`, the generations and the rounds.
+
+    Names not in the config are ignored wherever they come in (a late event of an
+    account that is gone must not resurrect it).
+    """
+
+    def __init__(self, accounts: Iterable[tuple[str, str]]) -> None:
+        """``accounts``: ``(name, provider)`` in display order."""
+        self._states: dict[str, AccountState] = {
+            name: AccountState(name=name, provider=provider) for name, provider in accounts
+        }
+        self._generation: dict[str, int] = {}
+        self._fresh: set[str] = set()
+        self._round_pending: set[str] = set()
+        self._round_failed: list[str] = []
+
+    # --- what comes in ----------------------------------------------------------------
+
+    def begin_round(self, names: Iterable[str]) -> None:
+        """These accounts' syncs (re)start together: they are syncing, with no progress yet."""
+        for name in names:
+            if name in self._states:
+                self._round_pending.add(name)
+                self._states[name] = replace(self._states[name], phase="syncing", progress=None)
+
+    def apply(self, event: SyncEvent) -> tuple[str, ...]:
+        """Take in one sync event; the accounts that failed in a round this event ended.
+
+        The result is empty unless ``event`` finished the last pending account of a
+        round in which some failed: then it is those accounts, in the order they
+        failed, to be reported once.
+        """
+        name = event.account
+        state = self._states.get(name)
+        if state is None:
+            return ()
+        if isinstance(event, SyncStarted | SyncProgress):
+            progress = event.progress if isinstance(event, SyncProgress) else None
+            self._states[name] = replace(state, phase="syncing", progress=progress)
+            return ()
+        if isinstance(event, SyncSucceeded):
+            self._fresh.add(name)
+            self._generation[name] = self._generation.get(name, 0) + 1
+            self._states[name] = replace(
+                state, phase="synced", synced_at=event.synced_at,
+                invoice_count=len(event.invoices), summary=event.summary, error=None,
+                progress=None)
+            return self._finish(name, failed=False)
+        self._states[name] = replace(state, phase="failed", error=event.error, progress=None)
+        return self._finish(name, failed=True)
+
+    def cached_arrived(self, name: str, *, synced_at: dt.datetime | None, invoice_count: int,
+                       summary: AccountSummary | None) -> bool:
+        """Cached data of ``name`` was read; whether to show it.
+
+        Not when this session already synced the account (the cache is older). A
+        sync under way stays "syncing"; what the sync reported (its summary) wins.
+        """
+        state = self._states.get(name)
+        if state is None or name in self._fresh:
+            return False
+        self._states[name] = replace(
+            state, phase="cached" if state.phase == "waiting" else state.phase,
+            synced_at=synced_at, invoice_count=invoice_count, summary=state.summary or summary)
+        return True
+
+    # --- what the widgets draw ----------------------------------------------------------
+
+    @property
+    def accounts(self) -> Mapping[str, AccountState]:
+        """Each account's state by name, in display order (read-only)."""
+        return MappingProxyType(self._states)
+
+    def generation(self, name: str) -> int:
+        """The number of ``name``'s latest successful sync (0: none this session)."""
+        return self._generation.get(name, 0)
+
+    def is_current(self, name: str, generation: int) -> bool:
+        """Whether invoices of sync number ``generation`` are still the newest of ``name``."""
+        return generation == self._generation.get(name)
+
+    @property
+    def failed(self) -> list[AccountState]:
+        """The accounts whose latest sync failed, in display order."""
+        return [s for s in self._states.values() if s.phase == "failed"]
+
+    @property
+    def any_failed(self) -> bool:
+        """Whether some account's latest sync failed."""
+        return any(s.phase == "failed" for s in self._states.values())
+
+    @property
+    def syncing_count(self) -> int:
+        """How many accounts are syncing now."""
+        return sum(1 for s in self._states.values() if s.phase == "syncing")
+
+    @property
+    def last_synced(self) -> dt.datetime | None:
+        """The most recent sync time of any account (cached or this session)."""
+        times = [s.synced_at for s in self._states.values() if s.synced_at is not None]
+        return max(times) if times else None
+
+    # --- inside -------------------------------------------------------------------------
+
+    def _finish(self, name: str, *, failed: bool) -> tuple[str, ...]:
+        self._round_pending.discard(name)
+        if failed and name not in self._round_failed:
+            self._round_failed.append(name)
+        if self._round_pending or not self._round_failed:
+            return ()
+        names, self._round_failed = tuple(self._round_failed), []
+        return names

@@ -1,0 +1,151 @@
+"""The sync state model (phases, generations, rounds), without a UI."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from invoice_tui.model import AccountSummary, Invoice
+from invoice_tui.providers import FetchProgress, ProviderError
+from invoice_tui.sync import SyncFailed, SyncProgress, SyncStarted, SyncSucceeded
+from invoice_tui.sync_state import SyncState
+
+T0 = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+ERROR = ProviderError("authorization failed", "check the key file")
+
+
+def _state() -> SyncState:
+    return SyncState([("vox", "voximplant"), ("acme", "unleash"), ("eu", "voximplant")])
+
+
+def _invoices(account: str, count: int) -> tuple[Invoice, ...]:
+    return tuple(Invoice(account=account, provider="voximplant", id=str(n), currency="USD",
+                         status="paid", total=Decimal(n)) for n in range(count))
+
+
+def _ok(account: str, count: int = 2, at: dt.datetime = T0,
+        summary: AccountSummary | None = None) -> SyncSucceeded:
+    return SyncSucceeded(account, _invoices(account, count), summary or AccountSummary(), at)
+
+
+def test_accounts_start_waiting_in_config_order() -> None:
+    state = _state()
+    assert list(state.accounts) == ["vox", "acme", "eu"]
+    assert {s.phase for s in state.accounts.values()} == {"waiting"}
+    assert state.accounts["acme"].provider == "unleash"
+    assert state.last_synced is None and not state.any_failed and state.syncing_count == 0
+    with pytest.raises(TypeError):
+        state.accounts["vox"] = state.accounts["acme"]  # type: ignore[index]
+
+
+def test_a_sync_goes_syncing_with_progress_then_synced() -> None:
+    state = _state()
+    state.begin_round(["vox"])
+    assert state.accounts["vox"].phase == "syncing" and state.syncing_count == 1
+    state.apply(SyncStarted("vox"))
+    progress = FetchProgress(invoices=150, pages=3)
+    assert state.apply(SyncProgress("vox", progress)) == ()
+    assert state.accounts["vox"].progress == progress
+    summary = AccountSummary(balance=Decimal("12.50"), balance_currency="USD")
+    assert state.apply(_ok("vox", 3, summary=summary)) == ()
+    vox = state.accounts["vox"]
+    assert (vox.phase, vox.invoice_count, vox.synced_at, vox.progress, vox.summary) == (
+        "synced", 3, T0, None, summary)
+    assert state.syncing_count == 0 and state.last_synced == T0
+
+
+def test_a_failure_keeps_the_error_and_a_later_success_clears_it() -> None:
+    state = _state()
+    state.apply(SyncFailed("eu", ERROR))
+    assert state.accounts["eu"].phase == "failed" and state.accounts["eu"].error == ERROR
+    assert state.any_failed and [s.name for s in state.failed] == ["eu"]
+    state.apply(_ok("eu"))
+    assert state.accounts["eu"].error is None and not state.any_failed
+
+
+def test_the_newest_sync_wins() -> None:
+    state = _state()
+    assert state.generation("vox") == 0
+    state.apply(_ok("vox", 6000))
+    first = state.generation("vox")
+    assert state.is_current("vox", first)
+    state.apply(_ok("vox", 3))
+    # Invoices of the first sync, prepared in a thread and landing now, are stale.
+    assert not state.is_current("vox", first)
+    assert state.is_current("vox", state.generation("vox"))
+    assert not state.is_current("acme", 0)  # no sync yet: nothing prepared is current
+
+
+def test_cached_data_is_shown_until_a_sync_of_this_session_landed() -> None:
+    state = _state()
+    yesterday = T0 - dt.timedelta(days=1)
+    cached_summary = AccountSummary(plan_price=Decimal("99"), plan_currency="USD")
+    assert state.cached_arrived("vox", synced_at=yesterday, invoice_count=7,
+                                summary=cached_summary)
+    vox = state.accounts["vox"]
+    assert (vox.phase, vox.synced_at, vox.invoice_count, vox.summary) == (
+        "cached", yesterday, 7, cached_summary)
+
+    state.apply(_ok("acme", 2))
+    assert not state.cached_arrived("acme", synced_at=yesterday, invoice_count=9, summary=None)
+    assert state.accounts["acme"].synced_at == T0  # the fresh sync stays
+    assert state.accounts["acme"].invoice_count == 2
+
+
+def test_cached_data_during_a_sync_keeps_the_sync_phase_and_its_summary() -> None:
+    state = _state()
+    state.begin_round(["vox"])
+    assert state.cached_arrived("vox", synced_at=T0, invoice_count=4,
+                                summary=AccountSummary(balance=Decimal(1)))
+    assert state.accounts["vox"].phase == "syncing"
+    assert state.accounts["vox"].invoice_count == 4
+
+
+def test_failures_of_a_round_are_reported_once_when_it_is_done() -> None:
+    state = _state()
+    state.begin_round(["vox", "acme", "eu"])
+    assert state.apply(SyncFailed("eu", ERROR)) == ()
+    assert state.apply(SyncFailed("vox", ERROR)) == ()
+    assert state.apply(SyncProgress("acme", FetchProgress(invoices=1, pages=1))) == ()
+    assert state.apply(_ok("acme")) == ("eu", "vox")  # the order they failed in
+    # The next round starts clean.
+    state.begin_round(["acme"])
+    assert state.apply(_ok("acme")) == ()
+
+
+def test_a_round_without_failures_reports_nothing() -> None:
+    state = _state()
+    state.begin_round(["vox", "acme"])
+    assert state.apply(_ok("vox")) == () and state.apply(_ok("acme")) == ()
+
+
+def test_a_failure_outside_any_round_is_reported_at_once() -> None:
+    # A worker's crash turned into a failure after its round was already done.
+    assert _state().apply(SyncFailed("acme", ERROR)) == ("acme",)
+
+
+def test_restarting_an_account_in_a_round_still_reports_it_once() -> None:
+    state = _state()
+    state.begin_round(["vox", "acme"])
+    state.apply(SyncFailed("vox", ERROR))
+    state.begin_round(["vox"])  # r on it again before the round ended
+    state.apply(SyncFailed("vox", ERROR))
+    assert state.apply(_ok("acme")) == ("vox",)
+
+
+def test_last_synced_is_the_latest_of_any_account() -> None:
+    state = _state()
+    state.cached_arrived("vox", synced_at=T0 + dt.timedelta(hours=1), invoice_count=1,
+                         summary=None)
+    state.apply(_ok("acme", at=T0))
+    assert state.last_synced == T0 + dt.timedelta(hours=1)
+
+
+def test_names_outside_the_config_are_ignored() -> None:
+    state = _state()
+    state.begin_round(["gone"])
+    assert state.apply(SyncFailed("gone", ERROR)) == ()
+    assert not state.cached_arrived("gone", synced_at=T0, invoice_count=1, summary=None)
+    assert "gone" not in state.accounts and not state.any_failed
