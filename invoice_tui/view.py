@@ -735,7 +735,9 @@ class InvoiceView:
         if (key, reverse) != (self.sort_key, self.sort_reverse):
             self.sort_key, self.sort_reverse = key, reverse
             self._universe = None
+            totals = self._totals
             self._invalidate_rows()
+            self._totals = totals  # the same invoices, in another order
 
     # -- results -------------------------------------------------------------------------
 

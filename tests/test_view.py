@@ -441,3 +441,14 @@ def test_a_column_dropped_for_the_names_comes_back_when_room_is_left() -> None:
     assert "period" not in fitted and fitted["due"] == column("due").width
     assert fitted["account"] >= 15 and fitted["invoice"] >= 18
     assert sum(fitted.values()) + len(fitted) - 1 == 106
+
+
+def test_a_sort_keeps_the_totals_a_filter_drops_them() -> None:
+    view = view_of(*sample())
+    totals = view.totals()
+    view.sort_by("total")
+    assert view.cached_totals() is totals  # the same invoices: nothing to sum again
+    view.set_query("vox")
+    assert view.cached_totals() is None
+    assert not view.set_totals(totals, view.version - 1)  # summed for rows no longer shown
+    assert view.set_totals(totals, view.version) and view.cached_totals() is totals

@@ -11,7 +11,7 @@ Text from an API is sanitized and drawn as plain segments: never parsed as marku
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -257,8 +257,18 @@ class InvoiceTable(ScrollView, can_focus=True):
         return None
 
     def _sum(self, facts: Iterable[MoneyFacts], version: int) -> None:
-        totals = money_totals(facts)
-        self.app.call_from_thread(self._summed, totals, version)
+        totals = money_totals(self._while_current(facts, version))
+        if self._view.version == version:
+            self.app.call_from_thread(self._summed, totals, version)
+
+    def _while_current(self, facts: Iterable[MoneyFacts], version: int
+                       ) -> Iterator[MoneyFacts]:
+        # A keystroke later these totals are of rows no longer shown: stop summing them (the
+        # partial sums are thrown away) rather than hold the GIL the next frame needs.
+        for count, fact in enumerate(facts):
+            if not count % 4096 and self._view.version != version:
+                return
+            yield fact
 
     def _summed(self, totals: dict[str, MoneyTotals], version: int) -> None:
         if self._view.set_totals(totals, version):
