@@ -163,7 +163,9 @@ class MainScreen(Screen[None]):
         if self.config.warnings:
             self.notify(" · ".join(sanitize(w) for w in self.config.warnings), title="Config",
                         severity="warning", markup=False, timeout=15)
-        self.refresh_accounts(self._accounts)
+        # The syncs too: building their clients (TLS context, keys) blocks the event loop
+        # for a while, and the first frame (with the stored rows) comes first.
+        self.call_after_refresh(self.refresh_accounts, self._accounts)
 
     def _first_rows(self) -> InvoiceView:
         """The table's view, with the newest rows already (one indexed LIMIT query, a few
