@@ -222,10 +222,10 @@ def load_account(conn: sqlite3.Connection, account: str) -> AccountIndex:
     dates = {text: (day.toordinal() if (day := parse_date(text)) else 0)
              for text in set(issued_t)}
     days = array("i", map(dates.__getitem__, issued_t))
-    # The tie order: by id, then (stably) by issue date, newest first; undated (0) last.
+    # The tie order: by id, then (stably, reverse too) by issue date, newest first; undated
+    # (0) last.
     order = sorted(range(count), key=ids_t.__getitem__)
-    negated = array("i", (-day for day in days))
-    order.sort(key=negated.__getitem__)
+    order.sort(key=days.__getitem__, reverse=True)
     shared: dict[str, str] = {}
 
     def words(texts: list[str]) -> list[str]:  # repeated words: one string each, in order

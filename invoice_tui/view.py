@@ -468,8 +468,12 @@ class _Merged:
             self.starts[index.account] = start
             start += len(index)
 
+        shown = [index for index in self.indexes if len(index)]
+
         def joined(column: Callable[[AccountIndex], list[_T]]) -> list[_T]:
-            return list(chain.from_iterable(map(column, self.indexes)))
+            if len(shown) == 1:  # one account: its own lists (never changed, only replaced)
+                return column(shown[0])
+            return list(chain.from_iterable(map(column, shown)))
 
         self.pks = array("q")
         self.days = array("i")
@@ -483,9 +487,9 @@ class _Merged:
         self.amounts_due = joined(lambda index: index.amounts_due)
         self.accounts = joined(lambda index: [index.account] * len(index))
         # Each account's run is already in tie order and the accounts are by name, so a
-        # stable sort by issue date (newest first, undated 0 last) is the tie order.
-        negated = array("i", (-day for day in self.days))
-        self.base = sorted(range(len(self.pks)), key=negated.__getitem__)
+        # stable sort by issue date (newest first, undated 0 last) is the tie order. (A
+        # reverse sort is stable too: equal days keep their order.)
+        self.base = sorted(range(len(self.pks)), key=self.days.__getitem__, reverse=True)
         self.keys: dict[str, list[Any]] = {}  # column → sort key per invoice
         self.search: list[bytes] | None = None
 
