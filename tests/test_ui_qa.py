@@ -157,13 +157,11 @@ async def test_a_store_read_after_the_sync_does_not_bring_old_invoices_back(
     app = InvoiceApp(scripted_config(*ACCOUNTS), cache, now=frozen_now, today=TODAY, sync=sync)
     async with app.run_test(size=SIZE) as pilot:
         main = _main(app)
-        for _ in range(50):  # idle turns until both syncs have landed (no clock involved)
-            if all(s.phase == "synced" for s in main.pane.states.values()):
-                break
-            await pilot.pause()
+        await settle(app, pilot)  # both syncs landed and were read (the startup read waits)
+        assert all(s.phase == "synced" for s in main.pane.states.values())
         assert [i.number for i in main.table.view.rows] == ["NEW-1"]
         gate.set()
-        await settle(app, pilot)
+        await wait_for_cache(main, pilot)
         assert [i.number for i in main.table.view.rows] == ["NEW-1"]
         assert main.pane.states["vox-main"].synced_at == NOW
 
