@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -40,7 +41,15 @@ def connect(path: Path) -> sqlite3.Connection:
     """A writing connection to the database at ``path``, the schema created if it is new."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
+    for attempt in range(100):  # switching to WAL is refused, not waited for, while busy
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            if attempt == 99:
+                raise
+            time.sleep(0.05)
     conn.execute("PRAGMA foreign_keys=ON")
     if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
         # Idempotent and under the write lock: another connection may be creating it too.
