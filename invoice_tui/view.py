@@ -1,9 +1,13 @@
 """The invoice table's query model: filter, period, sort and totals over every account.
 
-Pure Python (no Textual), built for 100 000 invoices: the full set is kept sorted
-once per sort order (the *universe*), a filter is a linear scan over it that keeps
-that order, and a narrower filter (a longer query, fewer accounts, a month inside
-the year) scans only the previous result. ``rows`` and ``totals`` are computed
+Pure Python (no Textual), built for 100 000 invoices over the SQLite store: it holds
+each account's compact index (:mod:`invoice_tui.index`: what filtering, sorting,
+counting and totals read, as parallel lists), keeps every invoice's number sorted once
+per sort order (the *universe*; sort keys are plain ints and strings), filters by a
+linear scan that keeps that order (a narrower filter — a longer query, fewer accounts,
+a month inside the year — scans only the previous result), and reads the invoices
+themselves from the store only when a row is looked at (``rows`` is a lazy sequence,
+read a window at a time through a bounded cache). ``rows`` and ``totals`` are computed
 lazily, so a burst of changes costs one recomputation.
 
 Text cells are sanitized with :func:`invoice_tui.text.sanitize`, the one sanitizer.
