@@ -136,6 +136,7 @@ class MainScreen(Screen[None]):
         self._stored: set[str] = set()  # accounts with a complete sync in the store
         self.cache_loaded = asyncio.Event()  # set once the store's startup read is shown
         self._initial_shown = threading.Event()  # … and drawn
+        self._refresh_when_read = False  # the startup refresh waits for the stored invoices
         self._filtered = False  # a text, status or account filter is on (Esc clears them)
         self._failed = False  # some account's last sync failed (e explains it)
 
@@ -164,8 +165,13 @@ class MainScreen(Screen[None]):
             self.notify(" · ".join(sanitize(w) for w in self.config.warnings), title="Config",
                         severity="warning", markup=False, timeout=15)
         # The syncs too: building their clients (TLS context, keys) blocks the event loop
-        # for a while, and the first frame (with the stored rows) comes first.
-        self.call_after_refresh(self.refresh_accounts, self._accounts)
+        # for a while. The first frame (with the stored rows) comes first, and when there
+        # are stored invoices to index, they are all counted first: the refresh takes the
+        # network's time anyway, and its setup would slow the indexing down (the GIL).
+        if self.table.view.loading:
+            self._refresh_when_read = True
+        else:
+            self.call_after_refresh(self.refresh_accounts, self._accounts)
 
     def _first_rows(self) -> InvoiceView:
         """The table's view, with the newest rows already (one indexed LIMIT query, a few
@@ -305,6 +311,9 @@ class MainScreen(Screen[None]):
         if message.initial:
             self.cache_loaded.set()
             self.call_after_refresh(self._initial_shown.set)
+            if self._refresh_when_read:
+                self._refresh_when_read = False
+                self.call_after_refresh(self.refresh_accounts, self._accounts)
         if message.warnings:
             self.notify(" · ".join(message.warnings), title="Invoice store", severity="warning",
                         markup=False)
