@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import codecs
+import contextlib
 import datetime as dt
 import fcntl
 import json
@@ -31,6 +32,7 @@ import os
 import pty
 import re
 import select
+import signal
 import statistics
 import struct
 import subprocess
@@ -183,8 +185,9 @@ class Terminal:
         return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
 
     def close(self) -> None:
-        if self.child.poll() is None:
-            self.child.kill()
+        """End the program (its own process group: the ones it started go too)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.child.pid, signal.SIGKILL)
         self.child.wait(timeout=30)
         os.close(self.master)
 

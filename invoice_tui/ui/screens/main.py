@@ -87,6 +87,7 @@ class MainScreen(Screen[None]):
 
     FIRST_ROWS = 60  # shown before any index is read: more than a terminal's height
     READ_EVERY = 0.5  # seconds: how often an account's first sync is re-read as pages land
+    SETTLE = 0.3  # seconds the UI has to draw the counted invoices before background work
 
     # Declared, not focus() in on_mount: the screen's own auto-focus runs later and would win.
     AUTO_FOCUS = "#invoices"
@@ -310,10 +311,13 @@ class MainScreen(Screen[None]):
                 self.table.view.set_extras(read.index, *read.extras)
         if message.initial:
             self.cache_loaded.set()
-            self.call_after_refresh(self._initial_shown.set)
+            # What waited for the invoices to be counted goes on a moment after: the frame
+            # that counts them is written by Textual's writer thread, which needs the GIL
+            # too, and the search texts and the refresh's setup would hold it meanwhile.
+            self.set_timer(self.SETTLE, self._initial_shown.set)
             if self._refresh_when_read:
                 self._refresh_when_read = False
-                self.call_after_refresh(self.refresh_accounts, self._accounts)
+                self.set_timer(self.SETTLE, lambda: self.refresh_accounts(self._accounts))
         if message.warnings:
             self.notify(" · ".join(message.warnings), title="Invoice store", severity="warning",
                         markup=False)
