@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from invoice_tui.meaning import MoneyFacts
 from invoice_tui.model import AccountSummary, Invoice, Line, Tax
@@ -43,7 +43,6 @@ __all__ = [
     "parse_date", "snapshot",
 ]
 
-_T = TypeVar("_T")
 _SEP = "\x1f"  # the unit separator: sanitized text never holds a control character
 _SEP_BYTES = _SEP.encode()
 
@@ -143,12 +142,14 @@ def connect_reader(path: Path) -> sqlite3.Connection | None:
 
 @dataclass(eq=False, slots=True)
 class AccountIndex:
-    """One account's stored invoices as the table needs them: parallel lists, in tie order.
+    """One account's stored invoices as the table needs them: parallel lists.
 
-    The tie order (newest issue date first, undated last, then id) is the table's default
-    order and every sort's tie-break. ``days`` are proleptic ordinals of the issue date
-    (0: undated), so a period is a range of integers. ``search`` and ``sort_keys`` (per
-    column key, one per invoice, ``None`` for a missing value) come with
+    The lists are in the order the store keeps the rows (by pk): later reads line up
+    with them as they come, nothing is moved. ``order`` is the tie order (newest issue
+    date first, undated last, then id), the table's default order and every sort's
+    tie-break, as positions in those lists. ``days`` are proleptic ordinals of the issue
+    date (0: undated), so a period is a range of integers. ``search`` and ``sort_keys``
+    (per column key, one per invoice, ``None`` for a missing value) come with
     :func:`load_extras`, after counting and totals.
     """
 
@@ -161,12 +162,11 @@ class AccountIndex:
     currencies: list[str]
     totals: list[Decimal | None]
     amounts_due: list[Decimal | None]
+    order: Sequence[int] = field(default_factory=list)  # an array of positions
     longest_title: int = 0
     search: list[bytes] | None = None  # UTF-8, case-folded (view.search_text)
     sort_keys: dict[str, list[Any]] = field(default_factory=dict)
-    # Where each invoice of the store's scan (in pk order) sits in the tie order, and that
-    # scan's pks as read: later reads in pk order are placed with it, or found out as stale.
-    scan_order: Sequence[int] = field(default_factory=list, repr=False)
+    # The pks as the store's scan gave them: a later scan that gives the same lines up.
     scan_pks: str = field(default="", repr=False)
 
     def __len__(self) -> int:
@@ -206,7 +206,8 @@ def load_account(conn: sqlite3.Connection, account: str) -> AccountIndex:
     row = conn.execute(_INDEX_SQL, (_SEP, account)).fetchone()
     count = row[0]
     if not count:
-        return AccountIndex(account, array("q"), [], array("i"), [], [], [], [], [])
+        return AccountIndex(account, array("q"), [], array("i"), [], [], [], [], [],
+                            array("i"))
     (scan_pks, ids, issued, statuses, totals, dues,
      provider, last_provider, currency, last_currency, longest) = row[1:]
     columns = [text.split(_SEP) for text in (scan_pks, ids, issued, statuses, totals, dues)]
@@ -228,28 +229,23 @@ def load_account(conn: sqlite3.Connection, account: str) -> AccountIndex:
     order.sort(key=days.__getitem__, reverse=True)
     shared: dict[str, str] = {}
 
-    def words(texts: list[str]) -> list[str]:  # repeated words: one string each, in order
-        return _placed(list(map(shared.setdefault, texts, texts)), order)
+    def words(texts: list[str]) -> list[str]:  # repeated words: one string each
+        return list(map(shared.setdefault, texts, texts))
 
-    pks = array("q", map(int, pks_t))
     return AccountIndex(
         account=account,
-        pks=array("q", map(pks.__getitem__, order)),
-        ids=_placed(ids_t, order),
-        days=array("i", map(days.__getitem__, order)),
+        pks=array("q", map(int, pks_t)),
+        ids=ids_t,
+        days=days,
         providers=words(columns[6]) if per_row else [_text(provider)] * count,
         statuses=words(statuses_t),
         currencies=words(columns[7]) if per_row else [_text(currency)] * count,
-        totals=_placed(parse_amounts(totals_t, totals), order),
-        amounts_due=_placed(parse_amounts(dues_t, dues), order),
+        totals=parse_amounts(totals_t, totals),
+        amounts_due=parse_amounts(dues_t, dues),
+        order=array("i", order),
         longest_title=int(longest or 0),
-        scan_order=array("i", order),
         scan_pks=scan_pks,
     )
-
-
-def _placed(values: Sequence[_T], order: Sequence[int]) -> list[_T]:
-    return list(map(values.__getitem__, order))
 
 
 def _load_account_slowly(conn: sqlite3.Connection, account: str) -> AccountIndex:
@@ -261,19 +257,18 @@ def _load_account_slowly(conn: sqlite3.Connection, account: str) -> AccountIndex
     day = {text: (d.toordinal() if (d := parse_date(text)) else 0)
            for text in {r[2] for r in rows}}
     order = sorted(range(len(rows)), key=lambda i: (-day[rows[i][2]], _text(rows[i][1])))
-    ordered = [rows[i] for i in order]
     return AccountIndex(
         account=account,
-        pks=array("q", (r[0] for r in ordered)),
-        ids=[_text(r[1]) for r in ordered],
-        days=array("i", (day[r[2]] for r in ordered)),
-        providers=[_text(r[3]) for r in ordered],
-        statuses=[_text(r[4]) for r in ordered],
-        currencies=[_text(r[5]) for r in ordered],
-        totals=[parse_amount(r[6]) for r in ordered],
-        amounts_due=[parse_amount(r[7]) for r in ordered],
+        pks=array("q", (r[0] for r in rows)),
+        ids=[_text(r[1]) for r in rows],
+        days=array("i", (day[r[2]] for r in rows)),
+        providers=[_text(r[3]) for r in rows],
+        statuses=[_text(r[4]) for r in rows],
+        currencies=[_text(r[5]) for r in rows],
+        totals=[parse_amount(r[6]) for r in rows],
+        amounts_due=[parse_amount(r[7]) for r in rows],
+        order=array("i", order),
         longest_title=max((r[8] or 0 for r in rows), default=0),
-        scan_order=array("i", order),
         scan_pks=_SEP.join(str(r[0]) for r in rows),
     )
 
@@ -291,7 +286,7 @@ def load_extras(conn: sqlite3.Connection, index: AccountIndex, keys: Mapping[str
                 *, search: bool = True) -> Extras:
     """The index's search texts and the sort keys of ``keys``, aligned with it.
 
-    Read in the index's :func:`snapshot`, the rows line up with it by position; read
+    Read in the index's :func:`snapshot`, the rows line up with it as they come; read
     later, they are matched by pk (an invoice gone since gets ``""`` / ``None``).
     """
     expressions = [*(("search",) if search else ()), *(expr for expr, _ in keys.values())]
@@ -317,7 +312,7 @@ def load_extras(conn: sqlite3.Connection, index: AccountIndex, keys: Mapping[str
 
     def place(column: list[Any], missing: object) -> list[Any]:
         if aligned:
-            return _placed(column, index.scan_order)
+            return column
         return [column[i] if i >= 0 else missing for i in wanted]
 
     texts = place(values.pop(0), b"") if search else None

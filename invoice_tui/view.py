@@ -490,10 +490,12 @@ class _Merged:
         self.totals = joined(lambda index: index.totals)
         self.amounts_due = joined(lambda index: index.amounts_due)
         self.accounts = joined(lambda index: [index.account] * len(index))
-        # Each account's run is already in tie order and the accounts are by name, so a
-        # stable sort by issue date (newest first, undated 0 last) is the tie order. (A
-        # reverse sort is stable too: equal days keep their order.)
-        self.base = sorted(range(len(self.pks)), key=self.days.__getitem__, reverse=True)
+        # Each account's tie order, offset to the view's numbers, accounts by name: a stable
+        # sort by issue date (newest first, undated 0 last) is the tie order of them all.
+        # (A reverse sort is stable too: equal days keep their order.)
+        runs = [index.order if not start else [start + i for i in index.order]
+                for index in shown for start in (self.starts[index.account],)]
+        self.base = sorted(chain.from_iterable(runs), key=self.days.__getitem__, reverse=True)
         self.keys: dict[str, list[Any]] = {}  # column → sort key per invoice
         self.search: list[bytes] | None = None
 
