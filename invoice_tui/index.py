@@ -402,6 +402,9 @@ class StoreReader:
 
     One read-only connection, opened on first use and used from one thread at a time
     (the UI's): a screenful of rows is one ``WHERE pk IN (…)`` query of a millisecond.
+    These reads happen while the table draws, so a store that fails under them (a file
+    damaged meanwhile) reads as missing rows, not an exception: the view then shows what
+    its index knows, and the next read of the store says what is wrong.
     """
 
     def __init__(self, path: Path) -> None:
@@ -421,15 +424,23 @@ class StoreReader:
 
     def headers(self, pks: Sequence[int]) -> dict[int, Invoice]:
         """The invoices with these pks (``lines=()``); a pk no longer stored is left out."""
-        conn = self._connection()
-        if conn is None or not pks:
-            return {}
         found: dict[int, Invoice] = {}
-        for start in range(0, len(pks), 500):  # SQLite's limit on bound parameters
-            chunk = pks[start:start + 500]
-            sql = f"{_HEADER_SQL}({', '.join('?' * len(chunk))})"
-            found.update((row[0], _header(row)) for row in conn.execute(sql, chunk))
+        with self._failing_as_missing():
+            conn = self._connection()
+            for start in range(0, len(pks), 500):  # SQLite's limit on bound parameters
+                if conn is None:
+                    break
+                chunk = pks[start:start + 500]
+                sql = f"{_HEADER_SQL}({', '.join('?' * len(chunk))})"
+                found.update((row[0], _header(row)) for row in conn.execute(sql, chunk))
         return found
+
+    @contextmanager
+    def _failing_as_missing(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error:
+            self.close()  # reopened on the next read
 
     def first_rows(self, accounts: Sequence[str], limit: int
                    ) -> tuple[list[tuple[int, Invoice]], int]:
@@ -447,38 +458,51 @@ class StoreReader:
     def extras(self, index: AccountIndex, keys: Mapping[str, KeySource], *,
                search: bool = False) -> Extras:
         """:func:`load_extras` now (what the index was read without), matched by pk."""
-        conn = self._connection()
-        if conn is None:
-            return ([b""] * len(index) if search else None), {
-                name: [None] * len(index) for name in keys}
-        return load_extras(conn, index, keys, search=search)
+        with self._failing_as_missing():
+            conn = self._connection()
+            if conn is not None:
+                return load_extras(conn, index, keys, search=search)
+        return ([b""] * len(index) if search else None), {
+            name: [None] * len(index) for name in keys}
 
     def lines(self, pk: int) -> tuple[Line, ...]:
         """The invoice's line items with their taxes, in order (``()`` when it is gone).
 
         Interim: the store's ``lines()`` reads the same tables; use it once it lands.
         """
-        conn = self._connection()
-        if conn is None:
-            return ()
-        taxes: dict[int, list[Tax]] = {}
-        for position, *values in conn.execute(_TAX_SQL, (pk,)):
-            name, rate, amount, level, category, taxable, currency = values
-            taxes.setdefault(position, []).append(Tax(
-                name=_optional(name), rate=parse_amount(rate), amount=parse_amount(amount),
-                level=_optional(level), category=_optional(category),
-                taxable=parse_amount(taxable), currency=_optional(currency)))
-        lines = []
-        for position, *values in conn.execute(_LINE_SQL, (pk,)):
-            (kind, description, quantity, unit_price, amount, tax, net, gross, currency,
-             period_start, period_end, consumption, limit, lookup_key) = values
-            lines.append(Line(
-                kind=_text(kind), description=_text(description),
-                quantity=parse_amount(quantity), unit_price=parse_amount(unit_price),
-                amount=parse_amount(amount), tax=parse_amount(tax), net=parse_amount(net),
-                gross=parse_amount(gross), currency=_optional(currency),
-                period_start=parse_date(period_start), period_end=parse_date(period_end),
-                consumption=parse_amount(consumption), limit=parse_amount(limit),
-                lookup_key=_optional(lookup_key), taxes=tuple(taxes.get(position, ())),
-            ))
-        return tuple(lines)
+        with self._failing_as_missing():
+            conn = self._connection()
+            if conn is not None:
+                return _lines(conn, pk)
+        return ()
+
+    def __enter__(self) -> StoreReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _lines(conn: sqlite3.Connection, pk: int) -> tuple[Line, ...]:
+    """One invoice's lines with their taxes (see :meth:`StoreReader.lines`)."""
+    taxes: dict[int, list[Tax]] = {}
+    for position, *values in conn.execute(_TAX_SQL, (pk,)):
+        name, rate, amount, level, category, taxable, currency = values
+        taxes.setdefault(position, []).append(Tax(
+            name=_optional(name), rate=parse_amount(rate), amount=parse_amount(amount),
+            level=_optional(level), category=_optional(category),
+            taxable=parse_amount(taxable), currency=_optional(currency)))
+    lines = []
+    for position, *values in conn.execute(_LINE_SQL, (pk,)):
+        (kind, description, quantity, unit_price, amount, tax, net, gross, currency,
+         period_start, period_end, consumption, limit, lookup_key) = values
+        lines.append(Line(
+            kind=_text(kind), description=_text(description),
+            quantity=parse_amount(quantity), unit_price=parse_amount(unit_price),
+            amount=parse_amount(amount), tax=parse_amount(tax), net=parse_amount(net),
+            gross=parse_amount(gross), currency=_optional(currency),
+            period_start=parse_date(period_start), period_end=parse_date(period_end),
+            consumption=parse_amount(consumption), limit=parse_amount(limit),
+            lookup_key=_optional(lookup_key), taxes=tuple(taxes.get(position, ())),
+        ))
+    return tuple(lines)

@@ -245,3 +245,18 @@ def test_more_pks_than_sqlite_binds_at_once() -> None:
     pks = [row[0] for row in conn.execute("SELECT pk FROM invoices")]
     conn.close()
     assert len(StoreReader(path).headers(pks)) == 1200
+
+
+def test_a_store_damaged_while_open_reads_as_missing_rows_not_an_error() -> None:
+    invoice = make_invoice("vox", "1", number="VOX-1", total=Decimal("4.20"))
+    view = view_of(invoice)
+    reader = view.source
+    assert isinstance(reader, StoreReader)
+    assert view.rows[0].number == "VOX-1"
+    view.remove_account("vox")  # drop what is cached
+    load_view(view, reader.path)
+    reader.path.write_bytes(b"\0" * 8192)  # damaged in place while the table reads it
+    reader.close()
+    shown = view.rows[0]  # what the index knew, not a traceback
+    assert (shown.id, shown.total, shown.number) == ("1", Decimal("4.20"), None)
+    assert reader.lines(1) == () and reader.headers([1]) == {}
