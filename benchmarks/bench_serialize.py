@@ -3,7 +3,8 @@
 Prints numbers; asserts nothing. The demo's Voximplant data (the same bytes the
 emulator sends) goes through every step an ``invoice-tui export`` takes after
 the HTTP answer: JSON decoding, parsing into the model, ``invoice_to_dict``, the
-cache file, and the JSON and CSV exports. Each step is timed in CPU seconds
+store write (a whole sync through ``SyncWriter``, SQLite included; ``bench_store.py``
+times the store alone), and the JSON and CSV exports. Each step is timed in CPU seconds
 (``time.process_time``, the least noisy clock on a busy machine) as the best of
 ``--repeat`` runs, and each output's SHA-256 is printed so a change can show it
 kept the bytes identical.
@@ -17,6 +18,7 @@ import argparse
 import datetime as dt
 import hashlib
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,14 +27,15 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from invoice_tui.cache import CachedAccount, _cache_chunks  # noqa: E402
 from invoice_tui.config import AccountConfig  # noqa: E402
 from invoice_tui.demo import demo_account  # noqa: E402
 from invoice_tui.demo.data import VoximplantInvoices  # noqa: E402
 from invoice_tui.export import iter_render  # noqa: E402
-from invoice_tui.model import Invoice, invoice_to_dict  # noqa: E402
+from invoice_tui.model import AccountSummary, Invoice, invoice_to_dict  # noqa: E402
 from invoice_tui.providers._http import loads  # noqa: E402
 from invoice_tui.providers.voximplant import parse_page  # noqa: E402
+from invoice_tui.store import open_store  # noqa: E402
+from invoice_tui.sync import STORE_BATCH_MAX  # noqa: E402
 
 PAGE = 1000
 
@@ -68,10 +71,18 @@ def main() -> int:
 
     decode_s, bodies = _best(args.repeat, lambda: [loads(page) for page in pages])
     parse_s, invoices = _best(args.repeat, lambda: parse(bodies))
-    cached = CachedAccount(tuple(invoices), dt.datetime(2026, 11, 15, tzinfo=dt.UTC))
+
+    def store_write() -> None:
+        with tempfile.TemporaryDirectory() as directory:
+            with open_store(Path(directory)).store as store:
+                writer = store.begin_sync(account)
+                for start in range(0, len(invoices), STORE_BATCH_MAX):
+                    writer.add(invoices[start:start + STORE_BATCH_MAX])
+                writer.finish(AccountSummary(), dt.datetime(2026, 11, 15, tzinfo=dt.UTC))
+
     steps: list[tuple[str, Callable[[], Any]]] = [
         ("invoice_to_dict", lambda: [invoice_to_dict(invoice) for invoice in invoices]),
-        ("cache file", lambda: b"".join(_cache_chunks(account, cached))),
+        ("store write", store_write),
         ("export json", lambda: "".join(iter_render(invoices, "json"))),
         ("export csv", lambda: "".join(iter_render(invoices, "csv"))),
         ("export csv --lines", lambda: "".join(iter_render(invoices, "csv", True))),

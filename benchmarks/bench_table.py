@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,7 +39,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from invoice_factory import synthetic_invoices  # noqa: E402
 from rich.text import Text  # noqa: E402
-from store_fill import fill_store, load_view  # noqa: E402
+from store_fill import load_view, put, store_in  # noqa: E402
 from textual.app import App, ComposeResult  # noqa: E402
 from textual.strip import Strip  # noqa: E402
 from textual.widget import Widget  # noqa: E402
@@ -46,7 +47,7 @@ from textual.widgets import DataTable  # noqa: E402
 
 from invoice_tui.index import StoreReader, connect_reader  # noqa: E402
 from invoice_tui.model import Invoice  # noqa: E402
-from invoice_tui.store import SCHEMA_VERSION  # noqa: E402
+from invoice_tui.store import DB_NAME, SCHEMA_VERSION  # noqa: E402
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable  # noqa: E402
 from invoice_tui.view import (  # noqa: E402
     COLUMNS,
@@ -149,18 +150,20 @@ class Scenario:
 
 
 def stored(invoices: Sequence[Invoice]) -> Path:
-    """A store holding ``invoices`` (synthetic, so the same for a count): built once."""
-    path = Path(tempfile.gettempdir()) / (
-        f"invoice-tui-bench-table-v{SCHEMA_VERSION}-{len(invoices)}.sqlite3")
-    conn = connect_reader(path) if path.exists() else None
+    """The path of a store holding ``invoices`` (synthetic, so the same for a count): built
+    once, by the store's own sync writer."""
+    directory = Path(tempfile.gettempdir()) / (
+        f"invoice-tui-bench-table-v{SCHEMA_VERSION}-{len(invoices)}")
+    conn = connect_reader(directory / DB_NAME)
     if conn is not None:
         count = conn.execute("SELECT count(*) FROM invoices").fetchone()[0]
         conn.close()
         if count == len(invoices):
-            return path
-    for leftover in path.parent.glob(path.name + "*"):
-        leftover.unlink()
-    return fill_store(path, invoices)
+            return directory / DB_NAME
+    shutil.rmtree(directory, ignore_errors=True)
+    with store_in(directory) as store:
+        put(store, invoices)
+    return directory / DB_NAME
 
 
 class BenchApp(App[None]):

@@ -32,7 +32,9 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
+import sqlite3
 import statistics
 import struct
 import subprocess
@@ -52,14 +54,20 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import tomli_w  # noqa: E402
 
-from invoice_tui import store_bridge  # noqa: E402
+from invoice_tui.config import AccountConfig, load_config  # noqa: E402
 from invoice_tui.demo.data import VoximplantInvoices, demo_account  # noqa: E402
 from invoice_tui.demo.environment import write_demo_config  # noqa: E402
 from invoice_tui.demo.server import DemoServer  # noqa: E402
 from invoice_tui.index import StoreReader, connect_reader  # noqa: E402
-from invoice_tui.model import Invoice  # noqa: E402
+from invoice_tui.model import AccountSummary, Invoice  # noqa: E402
 from invoice_tui.providers.voximplant import parse_page  # noqa: E402
-from invoice_tui.store import DB_NAME, SCHEMA_VERSION  # noqa: E402
+from invoice_tui.store import (  # noqa: E402
+    DB_NAME,
+    SCHEMA_VERSION,
+    InvoiceStore,
+    account_key,
+    open_store,
+)
 
 ACCOUNT = "vox-main"
 TODAY = dt.date(2026, 11, 20)
@@ -92,26 +100,57 @@ def demo_invoices(count: int) -> list[Invoice]:
 
 
 def build_store(count: int) -> Path:
-    """The store of ``count`` invoices, built once per count and schema version."""
-    path = Path(tempfile.gettempdir()) / f"invoice-tui-bench-v{SCHEMA_VERSION}-{count}.sqlite3"
-    conn = connect_reader(path) if path.exists() else None
+    """The directory of a store of ``count`` invoices (the store's own sync writer), built
+    once per count and schema version."""
+    directory = Path(tempfile.gettempdir()) / f"invoice-tui-bench-v{SCHEMA_VERSION}-{count}"
+    conn = connect_reader(directory / DB_NAME)
     if conn is not None:
         stored = conn.execute("SELECT count(*) FROM invoices").fetchone()[0]
         conn.close()
         if stored == count:
-            return path
-    for leftover in path.parent.glob(path.name + "*"):
-        leftover.unlink()
+            return directory
+    shutil.rmtree(directory, ignore_errors=True)
     started = time.perf_counter()
     invoices = demo_invoices(count)
-    writer = store_bridge.connect(path)
-    store_bridge.replace_account(writer, ACCOUNT, "voximplant", invoices,
-                                 dt.datetime.now(dt.UTC))
-    writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    writer.close()
+    with open_store(directory).store as store:
+        writer = store.begin_sync(AccountConfig(name=ACCOUNT, provider="voximplant",
+                                                options={"name": ACCOUNT}))
+        for offset in range(0, count, 5000):
+            writer.add(invoices[offset:offset + 5000])
+        writer.finish(AccountSummary(), dt.datetime.now(dt.UTC))
+    size = sum(f.stat().st_size for f in directory.iterdir()) / 2**20
     print(f"(built the store of {count:,} invoices in {time.perf_counter() - started:.0f} s: "
-          f"{path}, {path.stat().st_size / 2**20:.0f} MB)")
-    return path
+          f"{directory}, {size:.0f} MB)")
+    return directory
+
+
+def as_configured(directory: Path, config: Path) -> None:
+    """Make the stored account the one ``config`` names: its identity in the store hashes
+    the emulator's URL, whose port changes from run to run."""
+    account = next(a for a in load_config(config).accounts if a.name == ACCOUNT)
+    conn = sqlite3.connect(directory / DB_NAME, isolation_level=None)
+    try:
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE accounts SET account_key = ? WHERE name = ?",
+                     (account_key(account), ACCOUNT))
+        conn.execute("UPDATE invoices SET account_key = ? WHERE account = ?",
+                     (account_key(account), ACCOUNT))
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def bench_config(server: DemoServer, root: Path) -> Path:
+    """A config file naming the store's account alone, pointed at ``server``."""
+    config = root / "config.toml"
+    write_demo_config(server, config)
+    # The account of the store alone (the emulator's Unleash pages, answered after the
+    # server stopped, would only add noise).
+    table = tomllib.loads(config.read_text())
+    table["accounts"] = [a for a in table["accounts"] if a["name"] == ACCOUNT]
+    config.write_bytes(tomli_w.dumps(table).encode())
+    return config
 
 
 # --- in a real terminal --------------------------------------------------------------------
@@ -192,27 +231,17 @@ class Terminal:
         os.close(self.master)
 
 
-def terminal_runs(store: Path, runs: int, count: int) -> dict[str, list[float]]:
+def terminal_runs(store: Path, config: Path, runs: int, count: int
+                  ) -> dict[str, list[float]]:
     """Alternating runs of the bare app and of ours; seconds (and MB) per run."""
     results: dict[str, list[float]] = {}
-    first = StoreReader(store).first_rows([ACCOUNT], 1)[0][0][1].title
+    first = StoreReader(store / DB_NAME).first_rows([ACCOUNT], 1)[0][0][1].title
     counted = f"{count:,} of {count:,} invoices"
-    with tempfile.TemporaryDirectory(prefix="invoice-tui-bench-") as temp, \
-            DemoServer(latency_ms=60_000, invoice_count=count) as server:
+    with tempfile.TemporaryDirectory(prefix="invoice-tui-bench-") as temp:
         root = Path(temp)
         (root / "bare.py").write_text(BARE_APP)
-        config = root / "config.toml"
-        write_demo_config(server, config)
-        # The account of the store alone (the emulator's Unleash pages, answered after the
-        # server stopped, would only add noise).
-        table = tomllib.loads(config.read_text())
-        table["accounts"] = [a for a in table["accounts"] if a["name"] == ACCOUNT]
-        config.write_bytes(tomli_w.dumps(table).encode())
-        cache = root / "cache"
-        cache.mkdir()
-        (cache / DB_NAME).symlink_to(store)
-        tui = [sys.executable, "-m", "invoice_tui", "--config", str(root / "config.toml"),
-               "--cache-dir", str(cache)]
+        tui = [sys.executable, "-m", "invoice_tui", "--config", str(config),
+               "--cache-dir", str(store)]
         warm_up = Terminal(tui, root)  # not measured: writes the bytecode, warms the caches
         try:
             warm_up.wait_for(first)
@@ -245,14 +274,12 @@ def terminal_runs(store: Path, runs: int, count: int) -> dict[str, list[float]]:
 # --- headless, in a child process ----------------------------------------------------------
 
 
-def headless(store: Path) -> dict[str, Any]:
+def headless(store: Path, config: Path) -> dict[str, Any]:
     """Keystroke and sort timings of the real app, headless; run in a child process."""
-    return asyncio.run(_headless(store))
+    return asyncio.run(_headless(store, config))
 
 
-async def _headless(store: Path) -> dict[str, Any]:
-    from invoice_tui.cache import InvoiceCache
-    from invoice_tui.config import AccountConfig, Config
+async def _headless(store: Path, config_path: Path) -> dict[str, Any]:
     from invoice_tui.ui.app import InvoiceApp
     from invoice_tui.ui.screens.main import MainScreen
     from invoice_tui.ui.widgets.invoice_table import InvoiceTable
@@ -271,12 +298,9 @@ async def _headless(store: Path) -> dict[str, Any]:
     async def never(*args: object, **kwargs: object) -> Any:
         await asyncio.Event().wait()  # the sync is held off: only reading is measured
 
-    config = Config(path=None, accounts=(AccountConfig(
-        name=ACCOUNT, provider="voximplant", options={"name": ACCOUNT}),))
-    with tempfile.TemporaryDirectory(prefix="invoice-tui-bench-") as temp:
-        cache = Path(temp)
-        (cache / DB_NAME).symlink_to(store)
-        app = InvoiceApp(config, InvoiceCache(cache), sync=never)
+    config = load_config(config_path)
+    with open_store(store, quick_check=False).store as opened:
+        app = InvoiceApp(config, opened, sync=never)
         result: dict[str, Any] = {}
         async with app.run_test(size=(COLUMNS, ROWS)) as pilot:
             screen = app.screen
@@ -330,15 +354,14 @@ async def _headless(store: Path) -> dict[str, Any]:
 
 
 def first_sync(count: int, page: int, every: float) -> dict[str, Any]:
-    """A first sync of ``count`` invoices whose pages land every ``every`` s (written as the
-    store's writer will: upserted, page by page); when rows show. In a child process."""
+    """A first sync of ``count`` invoices whose pages are stored every ``every`` s (by the
+    store's sync writer, as ``sync_account`` stores them); when rows show. In a child
+    process."""
     return asyncio.run(_first_sync(count, page, every))
 
 
 async def _first_sync(count: int, page: int, every: float) -> dict[str, Any]:
-    from invoice_tui.cache import InvoiceCache
-    from invoice_tui.config import AccountConfig, Config
-    from invoice_tui.model import AccountSummary
+    from invoice_tui.config import Config
     from invoice_tui.providers.base import FetchProgress
     from invoice_tui.sync import SyncProgress, SyncStarted, SyncSucceeded
     from invoice_tui.ui.app import InvoiceApp
@@ -347,16 +370,17 @@ async def _first_sync(count: int, page: int, every: float) -> dict[str, Any]:
     invoices = demo_invoices(count)
     landed: list[float] = []
 
-    with tempfile.TemporaryDirectory(prefix="invoice-tui-bench-") as temp:
-        path = Path(temp) / DB_NAME
+    with tempfile.TemporaryDirectory(prefix="invoice-tui-bench-") as temp, \
+            open_store(Path(temp)).store as store:
 
-        async def sync(account: AccountConfig, settings: object, *, cache: object = None,
+        async def sync(account: AccountConfig, settings: object, *, store: InvoiceStore,
                        on_event: Callable[[Any], None]) -> Any:
             on_event(SyncStarted(account.name))
+            writer = store.begin_sync(account)
             for offset in range(0, count, page):
                 await asyncio.sleep(every)
                 chunk = invoices[offset:offset + page]
-                await asyncio.to_thread(_write_page, path, chunk)
+                await asyncio.to_thread(writer.add, chunk)
                 landed.append(time.perf_counter())
                 on_event(SyncProgress(account.name, FetchProgress(offset + len(chunk),
                                                                   offset // page + 1, count)))
@@ -365,7 +389,7 @@ async def _first_sync(count: int, page: int, every: float) -> dict[str, Any]:
 
         config = Config(path=None, accounts=(AccountConfig(
             name=ACCOUNT, provider="voximplant", options={"name": ACCOUNT}),))
-        app = InvoiceApp(config, InvoiceCache(Path(temp)), sync=sync)
+        app = InvoiceApp(config, store, sync=sync)
         shown: list[tuple[float, int]] = []
         async with app.run_test(size=(COLUMNS, ROWS)):
             screen = app.screen
@@ -379,14 +403,6 @@ async def _first_sync(count: int, page: int, every: float) -> dict[str, Any]:
     first = next(at for at, rows in shown if rows)
     return {"first_page_to_rows": first - landed[0], "shown_steps": len(shown),
             "rows_when_done": shown[-1][1], "pages": len(landed)}
-
-
-def _write_page(path: Path, invoices: list[Invoice]) -> None:
-    writer = store_bridge.connect(path)
-    try:
-        store_bridge.upsert_invoices(writer, ACCOUNT, "voximplant", invoices)
-    finally:
-        writer.close()
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -410,15 +426,20 @@ def main() -> None:
     parser.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "headless":
-        print(json.dumps(headless(Path(args.rest[0]))))
+        print(json.dumps(headless(Path(args.rest[0]), Path(args.rest[1]))))
         return
     if args.child == "first_sync":
         print(json.dumps(first_sync(*map(int, args.rest[:2]), float(args.rest[2]))))
         return
-    store = build_store(args.count)
-    term = terminal_runs(store, args.runs, args.count)
-    keys = _child("headless", str(store))
-    small = _child("headless", str(build_store(100)))
+    store, few = build_store(args.count), build_store(100)
+    with tempfile.TemporaryDirectory(prefix="invoice-tui-bench-") as temp, \
+            DemoServer(latency_ms=60_000, invoice_count=args.count) as server:
+        config = bench_config(server, Path(temp))
+        as_configured(store, config)
+        as_configured(few, config)
+        term = terminal_runs(store, config, args.runs, args.count)
+        keys = _child("headless", str(store), str(config))
+        small = _child("headless", str(few), str(config))
     sync = _child("first_sync", "20000", "1000", "0.2")
 
     def med(key: str) -> float:

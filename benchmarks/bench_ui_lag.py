@@ -7,7 +7,7 @@ with each demo Voximplant account at ``--count`` invoices, samples the event loo
 10 ms (a key press waits at least that long to be handled) and prints the worst stalls,
 when the sync landed and when its invoices were in the table, and the garbage
 collector's share.
-Then it starts the app again on the cache that sync wrote (stale-while-revalidate) and
+Then it starts the app again on the store that sync wrote (stale-while-revalidate) and
 prints the same. Prints numbers; asserts nothing.
 """
 
@@ -23,7 +23,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-from invoice_tui.cache import InvoiceCache  # noqa: E402
 from invoice_tui.demo import demo_environment  # noqa: E402
 from invoice_tui.ui.app import InvoiceApp  # noqa: E402
 from invoice_tui.ui.screens.main import MainScreen  # noqa: E402
@@ -103,11 +102,10 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=300, help="give up after seconds")
     args = parser.parse_args()
     with demo_environment(invoice_count=args.count, latency_ms=args.latency_ms) as env:
-        cache = InvoiceCache(env.cache_dir)
-        asyncio.run(measure(InvoiceApp(env.config, cache), "first sync (empty cache)",
+        asyncio.run(measure(InvoiceApp(env.config, env.store), "first sync (empty store)",
                             args.limit))
-        asyncio.run(measure(InvoiceApp(env.config, InvoiceCache(env.cache_dir)),
-                            "restart (cached, then refreshed)", args.limit))
+        asyncio.run(measure(InvoiceApp(env.config, env.store),
+                            "restart (stored, then refreshed)", args.limit))
 
 
 if __name__ == "__main__":

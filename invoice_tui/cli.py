@@ -14,13 +14,12 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from . import __version__
-from .cache import InvoiceCache
 from .config import (
     Config,
     ConfigError,
@@ -33,6 +32,7 @@ from .export import FORMATS, filter_by_month, iter_render, parse_month, sort_for
 from .fs import OutputRefused, output_problem, write_output
 from .model import Invoice
 from .providers.base import ProviderError
+from .store import InvoiceStore, StoreError, open_store
 from .sync import SyncFailed, SyncOutcome, sync_all
 from .text import sanitize
 
@@ -104,8 +104,8 @@ def _global_options(*, suppress: bool) -> argparse.ArgumentParser:
                         help="config file (default: $INVOICE_TUI_CONFIG or the platform's "
                              "config dir)")
     parent.add_argument("--cache-dir", metavar="DIR", default=default,
-                        help="invoice cache dir (default: $INVOICE_TUI_CACHE_DIR or the "
-                             "platform's cache dir)")
+                        help="where the invoice store lives (default: $INVOICE_TUI_CACHE_DIR "
+                             "or the platform's cache dir)")
     parent.add_argument("-v", "--verbose", action="store_true",
                         default=argparse.SUPPRESS if suppress else False,
                         help="debug logging on stderr (never secrets)")
@@ -126,8 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser(
         "export", parents=[_global_options(suppress=True)],
-        help="fetch (or read the cache) and print normalized invoices",
-        description="Fetch every account (or read the cache with --offline) and print its "
+        help="fetch (or read the store) and print normalized invoices",
+        description="Fetch every account (or read the local store with --offline) and print its "
                     "invoices. Exit 0 when all accounts succeeded, 1 when some failed "
                     "(the rest are still exported), 2 on usage or config errors.")
     export.add_argument("--format", choices=FORMATS, default="json")
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--until", type=_month, metavar="YYYY-MM",
                         help="issued in or before this month")
     export.add_argument("--offline", action="store_true",
-                        help="read the local cache instead of fetching")
+                        help="read the local invoice store instead of fetching")
     export.add_argument("--output", metavar="FILE",
                         help="write here instead of stdout: a file is replaced atomically "
                              "(mode 0600), a FIFO or device is written to, - is stdout")
@@ -233,59 +233,82 @@ def _silence_stdout() -> None:
 @dataclass
 class _Source:
     config: Config
-    cache: InvoiceCache
+    store: InvoiceStore
+    warnings: tuple[str, ...] = ()  # from opening the store
 
 
 @contextlib.contextmanager
 def _open_source(args: argparse.Namespace) -> Iterator[_Source]:
-    """The config and cache to export from: the user's, or a throwaway demo."""
+    """The config and store to export from: the user's, or a throwaway demo."""
     if args.demo:
         from .demo import demo_environment
 
         with demo_environment() as demo:
-            yield _Source(demo.config, InvoiceCache(demo.cache_dir))
+            yield _Source(demo.config, demo.store)
         return
     path = config_path(args.config)
-    yield _Source(load_config(path), InvoiceCache(cache_dir(args.cache_dir)))
+    config = load_config(path)
+    opened = open_store(cache_dir(args.cache_dir))
+    with opened.store:
+        yield _Source(config, opened.store, opened.warnings)
 
 
-def _collect(source: _Source, names: list[str], offline: bool
-             ) -> tuple[list[Invoice], list[tuple[str, ProviderError]], list[str]]:
-    """The invoices, the failed accounts, and one warning line per non-fatal problem."""
-    invoices: list[Invoice] = []
+def _collect(source: _Source, names: list[str], args: argparse.Namespace
+             ) -> tuple[Iterable[Invoice], list[tuple[str, ProviderError]], list[str]]:
+    """The invoices in export order, the failed accounts, one warning line per non-fatal problem.
+
+    Offline, the invoices stream from the store as they are rendered (flat memory for
+    any number); online they are the fetch's own, which the sync stores meanwhile.
+    """
     failures: list[tuple[str, ProviderError]] = []
     warnings: list[str] = []
-    if offline:
-        for name in names:
-            account = source.config.account(name)
-            warned = len(source.cache.warnings)
-            cached = source.cache.load(account)
-            if cached is None:
-                # A file that loads as nothing without a warning is another release's format.
-                other_version = (len(source.cache.warnings) == warned
-                                 and source.cache.path_for(account).exists())
-                reason = "cached by another version of invoice-tui" if other_version \
-                    else "never synced"
-                failures.append((name, ProviderError(reason, "run without --offline")))
-            else:
-                invoices.extend(cached.invoices)
-        return invoices, failures, warnings
+    if args.offline:
+        accounts = [source.config.account(name) for name in names]
+        states = source.store.account_states(accounts)
+        for account in accounts:
+            if not states[account.name].synced:
+                failures.append((account.name,
+                                 ProviderError("never synced", "run without --offline")))
+        ready = [account for account in accounts if states[account.name].synced]
+        return (source.store.iter_invoices(ready, since=args.since, until=args.until),
+                failures, warnings)
     outcomes: dict[str, SyncOutcome] = {}
 
     async def fetch() -> None:
         # Returns nothing on purpose: Python 3.11's asyncio.run reprs the main task
         # (and so its result) when it restores the SIGINT handler, which costs
         # seconds and a huge string for 100 000 invoices.
-        outcomes.update(await sync_all(source.config, names, cache=source.cache))
+        outcomes.update(await sync_all(source.config, names, store=source.store))
 
     asyncio.run(fetch())
+    invoices: list[Invoice] = []
     for name, outcome in outcomes.items():
         if isinstance(outcome, SyncFailed):
             failures.append((name, outcome.error))
         else:
             invoices.extend(outcome.invoices)
             warnings.extend(f"{name}: {line}" for line in outcome.warnings)
-    return invoices, failures, warnings
+    return sort_for_export(filter_by_month(invoices, args.since, args.until)), failures, warnings
+
+
+def _write_export(args: argparse.Namespace, output: Path | None,
+                  invoices: Iterable[Invoice]) -> int | None:
+    """Render and write the export; an exit code when it could not be written."""
+    chunks = iter_render(invoices, args.format, args.lines)
+    if output is None:
+        for chunk in chunks:
+            _write_stdout(chunk)
+        return None
+    try:
+        write_output(output, (chunk.encode("utf-8") for chunk in chunks), 0o600)
+    except OutputRefused as exc:
+        _say(f"--output {args.output} {exc}")
+        return 2
+    except OSError as exc:
+        _say(f"cannot write {args.output} ({exc.strerror or type(exc).__name__}) "
+             "— check the path and its permissions")
+        return 2
+    return None
 
 
 # --- commands --------------------------------------------------------------------
@@ -318,8 +341,12 @@ def _run_export(args: argparse.Namespace) -> int:
                      f"{', '.join(known) or '(none configured)'}")
                 return 2
             names = list(dict.fromkeys(args.account)) or known
-            invoices, failures, warnings = _collect(source, names, args.offline)
-            warnings[:0] = [*source.config.warnings, *source.cache.warnings]
+            invoices, failures, warnings = _collect(source, names, args)
+            warnings[:0] = [*source.config.warnings, *source.warnings]
+            # Inside the with: an offline export streams from the open store.
+            code = _write_export(args, output, invoices)
+            if code is not None:
+                return code
     except ConfigMissing as exc:
         _say(f"no config at {exc.path} — run `invoice-tui` to create one, "
              "or try `invoice-tui export --demo`")
@@ -330,22 +357,9 @@ def _run_export(args: argparse.Namespace) -> int:
         for line in rest:
             print(f"  {sanitize(line)}", file=sys.stderr)  # may quote the file
         return 2
-
-    selected = sort_for_export(filter_by_month(invoices, args.since, args.until))
-    chunks = iter_render(selected, args.format, args.lines)
-    if output is not None:
-        try:
-            write_output(output, (chunk.encode("utf-8") for chunk in chunks), 0o600)
-        except OutputRefused as exc:
-            _say(f"--output {args.output} {exc}")
-            return 2
-        except OSError as exc:
-            _say(f"cannot write {args.output} ({exc.strerror or type(exc).__name__}) "
-                 "— check the path and its permissions")
-            return 2
-    else:
-        for chunk in chunks:
-            _write_stdout(chunk)
+    except StoreError as exc:
+        _say(f"store: {exc}")
+        return 1
     for line in warnings:
         _say(line)
     for name, error in failures:
@@ -372,4 +386,8 @@ def _run_tui(args: argparse.Namespace) -> int:
         _say(f"the TUI is not available ({type(exc).__name__}: {exc.name or exc}) "
              "— try `invoice-tui export --demo`")
         return 1
-    return int(run_tui(config_path(args.config), cache_dir(args.cache_dir), args.demo))
+    try:
+        return int(run_tui(config_path(args.config), cache_dir(args.cache_dir), args.demo))
+    except StoreError as exc:
+        _say(f"store: {exc}")
+        return 1

@@ -1,6 +1,6 @@
 """Small file-system helpers: atomic replace, output targets, new files, bounded reads.
 
-No UI and no config here: ``config``, ``cache``, the CLI and the TUI all write
+No UI and no config here: ``config``, the CLI and the TUI all write
 through these, so "the old file survives a failed write", "a killed save leaves
 nothing behind for long", "a special file is never replaced" and "a saved file
 never follows a planted link" are each one piece of code; files the user names
@@ -98,7 +98,7 @@ def remove_stale_temp_files(directory: Path, name: str | None = None) -> int:
             if pid is None:
                 stale = age > STALE_UNNAMED_SECONDS
             else:
-                stale = not _pid_alive(int(pid)) or age > STALE_REUSED_PID_SECONDS
+                stale = not pid_alive(int(pid)) or age > STALE_REUSED_PID_SECONDS
             if stale:
                 os.unlink(entry.path)
                 removed += 1
@@ -107,7 +107,7 @@ def remove_stale_temp_files(directory: Path, name: str | None = None) -> int:
     return removed
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether a process ``pid`` exists (in doubt: yes, so its file is kept)."""
     if os.name == "nt":
         # os.kill(pid, 0) would send CTRL_C_EVENT there; rely on the age rule.

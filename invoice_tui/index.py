@@ -3,9 +3,10 @@
 Building every stored invoice as an :class:`~invoice_tui.model.Invoice` costs seconds and
 ~190 MB at 100 000 invoices. The table needs far less: what filtering, sorting, counting
 and the totals read. An :class:`AccountIndex` keeps exactly that, column by column
-(parallel lists; repeated words and dates shared), in the account's tie order. The few
-rows on screen are fetched by primary key (``pk``, stable across refreshes) when they are
-drawn (:class:`StoreReader`); an invoice's lines when its detail opens.
+(parallel lists; repeated words and dates shared). The few rows on screen are fetched by
+primary key (``pk``, stable across refreshes) when they are drawn (:class:`StoreReader`);
+an invoice's lines come from :meth:`~invoice_tui.store.InvoiceStore.lines` when its
+detail opens.
 
 Reading is in two steps, so that counting and totals do not wait for the rest:
 :func:`load_account` (what counts, totals, the default order and the account, status and
@@ -34,13 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from invoice_tui.meaning import MoneyFacts
-from invoice_tui.model import AccountSummary, Invoice, Line, Tax
-from invoice_tui.store import SCHEMA_VERSION
+from invoice_tui.model import Invoice
 
 __all__ = [
-    "AccountIndex", "Extras", "KeySource", "StoreReader", "StoredAccount", "connect_reader",
-    "load_account", "load_account_states", "load_extras", "parse_amount", "parse_amounts",
-    "parse_date", "snapshot",
+    "AccountIndex", "Extras", "KeySource", "StoreReader", "connect_reader", "load_account",
+    "load_extras", "parse_amount", "parse_amounts", "parse_date", "snapshot",
 ]
 
 _SEP = "\x1f"  # the unit separator: sanitized text never holds a control character
@@ -114,7 +113,8 @@ def _decode(data: bytes) -> str:
 
 def connect_reader(path: Path) -> sqlite3.Connection | None:
     """A read-only connection to the store at ``path``; ``None`` while there is none yet
-    (no file, or not yet or no longer our schema: the store builds it when it opens).
+    (no file, or no schema in it yet: the store builds it when it opens, and moves a file
+    of another version aside first).
 
     A damaged file raises ``sqlite3.DatabaseError``, which callers report as one line
     (the store moves a broken file aside when it next opens it).
@@ -128,7 +128,7 @@ def connect_reader(path: Path) -> sqlite3.Connection | None:
     conn.text_factory = _decode
     try:
         conn.execute("PRAGMA query_only = ON")
-        if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        if conn.execute("PRAGMA user_version").fetchone()[0] == 0:  # no schema yet
             conn.close()
             return None
     except BaseException:
@@ -164,6 +164,7 @@ class AccountIndex:
     amounts_due: list[Decimal | None]
     order: Sequence[int] = field(default_factory=list)  # an array of positions
     longest_title: int = 0
+    key: str | None = None  # the account's identity in the store, when it was read by it
     search: list[bytes] | None = None  # UTF-8, case-folded (view.search_text)
     sort_keys: dict[str, list[Any]] = field(default_factory=dict)
     # The pks as the store's scan gave them: a later scan that gives the same lines up.
@@ -186,7 +187,7 @@ def _scan(expressions: Sequence[str], extra: str = "") -> str:
     joined = "".join(f", CAST(group_concat({expression}, ?1) AS BLOB)" if expression == "search"
                      else f", group_concat({expression}, ?1)" for expression in expressions)
     return (f"SELECT count(*), group_concat(pk, ?1){joined}{extra} "
-            "FROM invoices NOT INDEXED WHERE account = ?2")
+            "FROM invoices NOT INDEXED WHERE (account_key = ?3 OR ?3 IS NULL) AND account = ?2")
 
 
 # NULL is "" in a joined column, and a NULL where the schema has NOT NULL (a damaged file)
@@ -201,24 +202,29 @@ _INDEX_SQL = _scan(
 _PER_ROW_SQL = _scan(("provider", "currency"))
 
 
-def load_account(conn: sqlite3.Connection, account: str) -> AccountIndex:
-    """Read one account's compact index (see :class:`AccountIndex`; no search texts yet)."""
-    row = conn.execute(_INDEX_SQL, (_SEP, account)).fetchone()
+def load_account(conn: sqlite3.Connection, account: str, key: str | None = None
+                 ) -> AccountIndex:
+    """Read one account's compact index (see :class:`AccountIndex`; no search texts yet).
+
+    ``key`` is the account's identity in the store (``store.account_key``): rows a former
+    identity of the same name left (another base URL, another key file) are not its own.
+    """
+    row = conn.execute(_INDEX_SQL, (_SEP, account, key)).fetchone()
     count = row[0]
     if not count:
         return AccountIndex(account, array("q"), [], array("i"), [], [], [], [], [],
-                            array("i"))
+                            array("i"), key=key)
     (scan_pks, ids, issued, statuses, totals, dues,
      provider, last_provider, currency, last_currency, longest) = row[1:]
     columns = [text.split(_SEP) for text in (scan_pks, ids, issued, statuses, totals, dues)]
     per_row = None
     if provider != last_provider or currency != last_currency:
-        per_row = conn.execute(_PER_ROW_SQL, (_SEP, account)).fetchone()
+        per_row = conn.execute(_PER_ROW_SQL, (_SEP, account, key)).fetchone()
         if per_row[1] != scan_pks:
-            return _load_account_slowly(conn, account)
+            return _load_account_slowly(conn, account, key)
         columns += [text.split(_SEP) for text in per_row[2:]]
     if any(len(column) != count for column in columns):  # a separator inside a value
-        return _load_account_slowly(conn, account)
+        return _load_account_slowly(conn, account, key)
     pks_t, ids_t, issued_t, statuses_t, totals_t, dues_t = columns[:6]
     dates = {text: (day.toordinal() if (day := parse_date(text)) else 0)
              for text in set(issued_t)}
@@ -244,16 +250,19 @@ def load_account(conn: sqlite3.Connection, account: str) -> AccountIndex:
         amounts_due=parse_amounts(dues_t, dues),
         order=array("i", order),
         longest_title=int(longest or 0),
+        key=key,
         scan_pks=scan_pks,
     )
 
 
-def _load_account_slowly(conn: sqlite3.Connection, account: str) -> AccountIndex:
+def _load_account_slowly(conn: sqlite3.Connection, account: str, key: str | None
+                         ) -> AccountIndex:
     # A value holds the separator (a damaged or hand-edited file): a tuple per row instead.
     rows = conn.execute(
         "SELECT pk, id, issued, provider, status, currency, total, amount_due, "
         "length(coalesce(nullif(number, ''), nullif(label, ''), id)) "
-        "FROM invoices NOT INDEXED WHERE account = ?", (account,)).fetchall()
+        "FROM invoices NOT INDEXED WHERE (account_key = ?2 OR ?2 IS NULL) AND account = ?1",
+        (account, key)).fetchall()
     day = {text: (d.toordinal() if (d := parse_date(text)) else 0)
            for text in {r[2] for r in rows}}
     order = sorted(range(len(rows)), key=lambda i: (-day[rows[i][2]], _text(rows[i][1])))
@@ -269,6 +278,7 @@ def _load_account_slowly(conn: sqlite3.Connection, account: str) -> AccountIndex
         amounts_due=[parse_amount(r[7]) for r in rows],
         order=array("i", order),
         longest_title=max((r[8] or 0 for r in rows), default=0),
+        key=key,
         scan_pks=_SEP.join(str(r[0]) for r in rows),
     )
 
@@ -293,7 +303,7 @@ def load_extras(conn: sqlite3.Connection, index: AccountIndex, keys: Mapping[str
     if not expressions:
         nothing: Extras = (None, {})
         return nothing
-    row = conn.execute(_scan(expressions), (_SEP, index.account)).fetchone()
+    row = conn.execute(_scan(expressions), (_SEP, index.account, index.key)).fetchone()
     count, scan_pks, joined = row[0], row[1] or "", row[2:]
     values: list[list[Any]] = [
         (text.split(_SEP_BYTES) if type(text) is bytes else text.split(_SEP)) if count else []
@@ -301,7 +311,8 @@ def load_extras(conn: sqlite3.Connection, index: AccountIndex, keys: Mapping[str
     if any(len(column) != count for column in values):  # a separator inside a value
         selected = ", ".join("CAST(search AS BLOB)" if e == "search" else e for e in expressions)
         rows = conn.execute(f"SELECT pk, {selected} FROM invoices NOT INDEXED "
-                            "WHERE account = ?", (index.account,)).fetchall()
+                            "WHERE (account_key = ?2 OR ?2 IS NULL) AND account = ?1",
+                            (index.account, index.key)).fetchall()
         scan_pks = _SEP.join(str(r[0]) for r in rows)
         values = [[(r[i] or b"") if expressions[i - 1] == "search" else _text(r[i])
                    for r in rows] for i in range(1, len(expressions) + 1)]
@@ -334,35 +345,6 @@ def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("COMMIT")
 
 
-@dataclass(frozen=True, slots=True)
-class StoredAccount:
-    """What the store says of an account's last complete sync."""
-
-    synced_at: dt.datetime | None
-    invoice_count: int
-    summary: AccountSummary
-
-
-def load_account_states(conn: sqlite3.Connection) -> dict[str, StoredAccount]:
-    """The ``accounts`` rows by account name (the latest complete sync when a name has
-    several). Interim: the store's ``account_states`` reads the same; use it once it lands."""
-    states: dict[str, StoredAccount] = {}
-    for name, synced_at, count, plan_price, plan_currency, balance, balance_currency in \
-            conn.execute("SELECT name, synced_at, invoice_count, plan_price, plan_currency, "
-                         "balance, balance_currency FROM accounts ORDER BY synced_at"):
-        try:
-            when = dt.datetime.fromisoformat(synced_at) if type(synced_at) is str else None
-        except ValueError:
-            when = None
-        if when is not None and when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        states[_text(name)] = StoredAccount(
-            when, count if type(count) is int else 0,
-            AccountSummary(parse_amount(plan_price), _optional(plan_currency),
-                           parse_amount(balance), _optional(balance_currency)))
-    return states
-
-
 # --- rows on demand -------------------------------------------------------------------------
 
 _HEADER_FIELDS = (
@@ -371,11 +353,6 @@ _HEADER_FIELDS = (
     "tax_rate", "url", "pdf_url", "totals_computed", "estimate_incomplete",
 )
 _HEADER_SQL = f"SELECT pk, {', '.join(_HEADER_FIELDS)} FROM invoices WHERE pk IN "
-_LINE_SQL = ('SELECT position, kind, description, quantity, unit_price, amount, tax, net, '
-             'gross, currency, period_start, period_end, consumption, "limit", lookup_key '
-             'FROM lines WHERE invoice_pk = ? ORDER BY position')
-_TAX_SQL = ("SELECT line_position, name, rate, amount, level, category, taxable, currency "
-            "FROM taxes WHERE invoice_pk = ? ORDER BY line_position, position")
 _FIRST_SQL = (f"SELECT pk, {', '.join(_HEADER_FIELDS)} FROM invoices {{where}} "
               "ORDER BY issued DESC, account, id LIMIT ?")
 
@@ -442,14 +419,20 @@ class StoreReader:
         except sqlite3.Error:
             self.close()  # reopened on the next read
 
-    def first_rows(self, accounts: Sequence[str], limit: int
-                   ) -> tuple[list[tuple[int, Invoice]], int]:
+    def first_rows(self, accounts: Sequence[str], limit: int, *,
+                   keys: Sequence[str] | None = None) -> tuple[list[tuple[int, Invoice]], int]:
         """The newest ``limit`` (pk, invoice) of these accounts (the table's default order, by
-        the store's index) and how many invoices they have: what to show before any index."""
+        the store's index) and how many invoices they have: what to show before any index.
+
+        ``keys``: the accounts' identities in the store (see :func:`load_account`).
+        """
         conn = self._connection()
         if conn is None or not accounts:
             return [], 0
         where = f"WHERE account IN ({', '.join('?' * len(accounts))})"
+        if keys is not None:
+            where += f" AND account_key IN ({', '.join('?' * len(keys))})"
+            accounts = [*accounts, *keys]
         with snapshot(conn):
             rows = conn.execute(_FIRST_SQL.format(where=where), (*accounts, limit)).fetchall()
             count = conn.execute(f"SELECT count(*) FROM invoices {where}", accounts).fetchone()[0]
@@ -465,44 +448,8 @@ class StoreReader:
         return ([b""] * len(index) if search else None), {
             name: [None] * len(index) for name in keys}
 
-    def lines(self, pk: int) -> tuple[Line, ...]:
-        """The invoice's line items with their taxes, in order (``()`` when it is gone).
-
-        Interim: the store's ``lines()`` reads the same tables; use it once it lands.
-        """
-        with self._failing_as_missing():
-            conn = self._connection()
-            if conn is not None:
-                return _lines(conn, pk)
-        return ()
-
     def __enter__(self) -> StoreReader:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _lines(conn: sqlite3.Connection, pk: int) -> tuple[Line, ...]:
-    """One invoice's lines with their taxes (see :meth:`StoreReader.lines`)."""
-    taxes: dict[int, list[Tax]] = {}
-    for position, *values in conn.execute(_TAX_SQL, (pk,)):
-        name, rate, amount, level, category, taxable, currency = values
-        taxes.setdefault(position, []).append(Tax(
-            name=_optional(name), rate=parse_amount(rate), amount=parse_amount(amount),
-            level=_optional(level), category=_optional(category),
-            taxable=parse_amount(taxable), currency=_optional(currency)))
-    lines = []
-    for position, *values in conn.execute(_LINE_SQL, (pk,)):
-        (kind, description, quantity, unit_price, amount, tax, net, gross, currency,
-         period_start, period_end, consumption, limit, lookup_key) = values
-        lines.append(Line(
-            kind=_text(kind), description=_text(description),
-            quantity=parse_amount(quantity), unit_price=parse_amount(unit_price),
-            amount=parse_amount(amount), tax=parse_amount(tax), net=parse_amount(net),
-            gross=parse_amount(gross), currency=_optional(currency),
-            period_start=parse_date(period_start), period_end=parse_date(period_end),
-            consumption=parse_amount(consumption), limit=parse_amount(limit),
-            lookup_key=_optional(lookup_key), taxes=tuple(taxes.get(position, ())),
-        ))
-    return tuple(lines)

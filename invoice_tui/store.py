@@ -1,11 +1,54 @@
-"""The local invoice store: one SQLite database (stdlib ``sqlite3``, WAL) — schema only so far.
+"""The local invoice store: one SQLite database (stdlib ``sqlite3``, WAL).
 
 The schema is the contract between the sync (which writes pages as they arrive)
 and the views (which read headers, and lines on demand). Users may query it with
-any SQLite tool; README documents it.
+any SQLite tool; README documents it. It is only a cache: anything wrong with
+the file costs a refetch, never more.
+
+Connections: readers use one connection per thread (``threading.local``), because
+a ``sqlite3`` connection must not be used by two threads at once and WAL lets every
+reader run beside the writer without waiting. Each sync's :class:`SyncWriter` has a
+connection of its own: its batches run in whatever executor thread
+``asyncio.to_thread`` picks, and a writer's transactions must never interleave with
+another sync's (two accounts syncing at once in one process). Writes take the lock
+up front (``BEGIN IMMEDIATE``) and wait up to :data:`BUSY_TIMEOUT_SECONDS` for
+another writer, in this process or another one: two instances at once wait, they
+never fail or corrupt.
 """
 
 from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+# The module, not the function: view.py may come to import the store, and a
+# module reference resolves at call time, so such a cycle cannot break imports.
+from . import view
+from .config import AccountConfig
+from .fs import pid_alive, remove_stale_temp_files
+from .model import (
+    INVOICE_FIELDS,
+    LINE_FIELDS,
+    TAX_FIELDS,
+    AccountSummary,
+    Invoice,
+    Line,
+    Tax,
+)
+from .text import sanitize
 
 DB_NAME = "invoices.sqlite3"
 SCHEMA_VERSION = 1  # PRAGMA user_version
@@ -101,3 +144,859 @@ CREATE TABLE sync_seen (
     PRIMARY KEY (sync_id, invoice_pk)
 ) WITHOUT ROWID;
 """
+
+#: How long a write waits for another writer (this or another process) before failing.
+BUSY_TIMEOUT_SECONDS = 30.0
+#: Invoices per chunk when streaming (``iter_invoices``): one lines query per chunk.
+READ_CHUNK = 500
+#: Bound parameters per ``IN (…)`` list (SQLite before 3.32 allows 999 per statement).
+_IN_CHUNK = 500
+
+
+class StoreError(Exception):
+    """The store cannot be read or written: a one-line ``reason`` and a ``hint``."""
+
+    def __init__(self, reason: str, hint: str = "") -> None:
+        self.reason = sanitize(reason)
+        self.hint = sanitize(hint)
+        super().__init__(self.reason)
+
+    def __str__(self) -> str:
+        return f"{self.reason} — {self.hint}" if self.hint else self.reason
+
+
+def account_key(account: AccountConfig) -> str:
+    """The account's identity in the store: a hash of name, provider, base URL and key path.
+
+    Never a secret: rotating a token keeps the account's rows; pointing it at
+    another server or key file starts a new account.
+    """
+    identity = "\0".join([
+        account.name,
+        account.provider,
+        str(account.options.get("base_url") or ""),
+        str(account.options.get("credentials") or ""),
+    ])
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAccount:
+    """What the last complete sync of one account left (``synced_at`` ``None``: none yet)."""
+
+    synced_at: dt.datetime | None = None  # timezone-aware UTC
+    invoice_count: int = 0
+    summary: AccountSummary = AccountSummary()
+
+    @property
+    def synced(self) -> bool:
+        """Whether a sync of this account ever completed."""
+        return self.synced_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHeaders:
+    """One account's invoices without their lines, and each one's search text (same order)."""
+
+    invoices: tuple[Invoice, ...]
+    search: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOpened:
+    """An open store, and one line per thing that went wrong on the way (already handled)."""
+
+    store: InvoiceStore
+    warnings: tuple[str, ...] = ()
+
+
+# --- opening -------------------------------------------------------------------------
+
+def open_store(directory: Path, *, quick_check: bool = True) -> StoreOpened:
+    """Open (or create) ``directory/invoices.sqlite3``; never fails for a bad file.
+
+    The directory is created mode 0700, the database file 0600 (SQLite gives its
+    ``-wal``/``-shm`` files the same mode). A file that is not a database, fails
+    ``PRAGMA quick_check`` or has another schema version is moved aside as
+    ``invoices.sqlite3.broken-<UTC time>`` (with its ``-wal``/``-shm``) and a new
+    one is made: one warning line names it. Files of the old JSON cache are
+    removed with one note. When the directory cannot hold a database at all, the
+    invoices live in a temporary store for this run (one warning says so).
+    Raises :class:`StoreError` only when not even that works.
+
+    ``quick_check=False`` keeps the open quick for a big store (the check reads every
+    page: ~0.4 s at 100,000 invoices) and leaves the check to :meth:`InvoiceStore.verify`,
+    e.g. in a thread once the TUI is drawn; the file's kind, version and schema are
+    still checked. A store that failed a later check, or a read, is checked fully at
+    the next open whatever ``quick_check`` says.
+    """
+    warnings: list[str] = []
+    path = directory / DB_NAME
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        warnings.extend(_remove_old_cache(directory))
+        connection = _open_checked(path, warnings, quick_check)
+    except (OSError, StoreError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        warnings.append(f"store: cannot use {path} ({why}) — invoices are kept for this run "
+                        "only; check the cache directory (--cache-dir) and its permissions")
+        return StoreOpened(_temporary_store(), tuple(warnings))
+    store = InvoiceStore(path)
+    store._adopt(connection)
+    return StoreOpened(store, tuple(warnings))
+
+
+def _temporary_store() -> InvoiceStore:
+    try:
+        directory = Path(tempfile.mkdtemp(prefix="invoice-tui-store-"))
+        store = InvoiceStore(directory / DB_NAME, owns_directory=True)
+        store._adopt(_open_checked(store.path, [], quick_check=False))
+    except (OSError, StoreError) as exc:
+        raise StoreError(f"cannot create even a temporary invoice store ({exc})",
+                         "check that the temp directory ($TMPDIR) is writable") from None
+    return store
+
+
+def _open_checked(path: Path, warnings: list[str], quick_check: bool) -> sqlite3.Connection:
+    """A connection to a usable store at ``path``: made, checked, or moved aside and made anew."""
+    suspect = _suspect_marker(path)
+    quick_check = quick_check or suspect.exists()
+    for _attempt in range(3):
+        _create_private(path)
+        identity = os.stat(path)
+        connection: sqlite3.Connection | None = None
+        try:
+            connection = _connect(path, wal=False)
+            problem = _schema_problem(connection, quick_check)
+            if problem is None:
+                connection.execute("PRAGMA journal_mode=WAL")
+                _sweep_stale_syncs(connection)
+                if quick_check:
+                    with contextlib.suppress(FileNotFoundError):
+                        suspect.unlink()
+                return connection
+        except sqlite3.DatabaseError as exc:
+            if not _is_corruption(exc):
+                if connection is not None:
+                    connection.close()
+                raise _store_error(exc, "open") from None
+            problem = _describe(exc)
+        if connection is not None:
+            connection.close()
+        moved = _move_aside(path, identity)
+        with contextlib.suppress(FileNotFoundError):
+            suspect.unlink()
+        warnings.append(f"store: {path} could not be used ({problem}) — moved aside to "
+                        f"{moved.name} and started afresh; it is only a cache, the next sync "
+                        "refetches")
+    raise StoreError(f"{path} keeps breaking", "check the disk and the cache directory")
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file mode 0600 if missing; tighten one that others can read."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags, 0o600)
+    try:
+        info = os.fstat(fd)
+        if info.st_mode & 0o077 and hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def _connect(path: Path, *, wal: bool = True) -> sqlite3.Connection:
+    """A connection with the store's settings (autocommit: transactions are explicit).
+
+    ``wal=False`` leaves the journal mode alone, so checking a file that turns out
+    not to be ours does not change it.
+    """
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                                 check_same_thread=False)
+    try:
+        if wal:
+            connection.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a power cut may lose the last commits, never consistency;
+        # a refetch repairs that, and every commit skips an fsync.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _suspect_marker(path: Path) -> Path:
+    """The file that says "check this store fully at the next open"."""
+    return path.with_name(f"{path.name}.check-next-open")
+
+
+def _integrity_problem(connection: sqlite3.Connection) -> str | None:
+    found = connection.execute("PRAGMA quick_check").fetchall()
+    if found == [("ok",)]:
+        return None
+    first = sanitize(found[0][0] if found else "no answer", limit=80)
+    return f"integrity check failed: {first}"
+
+
+def _schema_problem(connection: sqlite3.Connection, quick_check: bool) -> str | None:
+    """Why this database is not a usable store (``None``: it is; an empty one gets the schema)."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version == 0:
+        tables = connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
+        if tables:
+            return "not an invoice-tui store"
+        _create_schema(connection)
+        return None
+    if version != SCHEMA_VERSION:
+        return f"schema version {version}, this invoice-tui uses {SCHEMA_VERSION}"
+    if not quick_check:
+        # The schema is read (and so sane) by now; the pages wait for verify().
+        connection.execute("SELECT count(*) FROM accounts").fetchone()
+        return None
+    return _integrity_problem(connection)
+
+
+def _create_schema(connection: sqlite3.Connection) -> None:
+    # BEGIN IMMEDIATE: a second instance creating it at the same moment waits, then
+    # finds the tables there, and takes what the first one made.
+    try:
+        connection.executescript(
+            f"BEGIN IMMEDIATE;\n{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;")
+    except sqlite3.OperationalError:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            raise
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    """Whether the file itself is bad (not a database, malformed) — not locked or unreadable."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    return type(exc) is sqlite3.DatabaseError  # no code: not an OperationalError at least
+
+
+def _move_aside(path: Path, identity: os.stat_result) -> Path:
+    """Rename the database (and its -wal/-shm) to ``NAME.broken-<UTC time>``; that path."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.broken-{stamp}")
+    number = 1
+    while target.exists():
+        number += 1
+        target = path.with_name(f"{path.name}.broken-{stamp}-{number}")
+    with contextlib.suppress(FileNotFoundError):
+        now = os.stat(path)
+        # Another instance may have moved the bad file and made a good one meanwhile:
+        # that one is not ours to move.
+        if (now.st_dev, now.st_ino) != (identity.st_dev, identity.st_ino):
+            return target
+        os.replace(path, target)
+    # SQLite finds a database's WAL by name: keep them together, so the broken copy
+    # can still be opened and looked at.
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(f"{path}{suffix}", f"{target}{suffix}")
+    return target
+
+
+def _sweep_stale_syncs(connection: sqlite3.Connection, keep: int | None = None) -> None:
+    """Drop the bookkeeping of syncs whose process is gone (killed mid-sync)."""
+    rows = connection.execute("SELECT sync_id, pid FROM syncs").fetchall()
+    dead = [(sync_id,) for sync_id, pid in rows if sync_id != keep and not pid_alive(pid)]
+    if not dead:
+        return
+    in_transaction = connection.in_transaction
+    if not in_transaction:
+        connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.executemany("DELETE FROM sync_seen WHERE sync_id = ?", dead)
+        connection.executemany("DELETE FROM syncs WHERE sync_id = ?", dead)
+    except BaseException:
+        if not in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    if not in_transaction:
+        connection.execute("COMMIT")
+
+
+# Names cache.py (the JSON cache before this store) gave its files, and how they began.
+_OLD_CACHE_NAME = re.compile(r"[A-Za-z0-9_.-]{0,40}-[0-9a-f]{16}\.json")
+_OLD_CACHE_START = b'{"version": '
+
+
+def _remove_old_cache(directory: Path) -> list[str]:
+    """Delete the old JSON cache's files (and temp files of killed saves); one note if any."""
+    remove_stale_temp_files(directory)  # half-written files are not worth a note
+    removed = 0
+    for entry in os.scandir(directory):
+        if not _OLD_CACHE_NAME.fullmatch(entry.name):
+            continue
+        with contextlib.suppress(OSError):
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            with open(entry.path, "rb") as handle:
+                start = handle.read(len(_OLD_CACHE_START))
+            if start == _OLD_CACHE_START:
+                os.unlink(entry.path)
+                removed += 1
+    if not removed:
+        return []
+    return [f"store: old cache removed ({removed} file{'s' if removed > 1 else ''} in "
+            f"{directory}); it is only a cache — the next sync refetches"]
+
+
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())[:120]
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _store_error(exc: BaseException, doing: str) -> StoreError:
+    """A ``sqlite3``/OS failure as the one line users see."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        hint = "another invoice-tui is writing the store; try again"
+    elif "full" in text or "disk" in text:
+        hint = "check the free space of the cache directory"
+    else:
+        hint = "check the cache directory (--cache-dir) and its permissions"
+    return StoreError(f"could not {doing} the invoice store ({_describe(exc)})", hint)
+
+
+# --- model ⇄ rows --------------------------------------------------------------------
+
+_AMOUNT, _DATE, _FLAG = "Decimal | None", "dt.date | None", "bool"
+_AS_IS = ("str", "str | None", _FLAG)  # bound as they are: text, NULL, 0/1
+
+
+def _column_list(names: Iterable[str]) -> str:
+    return ", ".join(f'"{name}"' if name == "limit" else name for name in names)
+
+
+class _Shape:
+    """How one model class becomes a row, in C-level calls only (no Python code per field).
+
+    Text and flags are bound as they are (``None`` is NULL, a bool 0/1); amounts and
+    dates are bound as ``str()``: exact (``str(Decimal)`` reads back as the same
+    Decimal, digits and exponent alike) and ISO for dates. ``str(None)`` is
+    ``'None'``, which no amount or date can be, and SQL's ``NULLIF(?, 'None')``
+    turns back into NULL: a branch per value in C instead of in Python.
+    """
+
+    def __init__(self, cls: type, names: Sequence[str]) -> None:
+        kinds = {f.name: str(f.type) for f in fields(cls)}  # strings: postponed annotations
+        as_is = tuple(name for name in names if kinds[name] in _AS_IS)
+        as_text = tuple(name for name in names if kinds[name] in (_AMOUNT, _DATE))
+        assert set(as_is) | set(as_text) == set(names) and len(as_is) > 1 and len(as_text) > 1
+        self.columns = _column_list((*as_is, *as_text))
+        self.values = ", ".join(["?"] * len(as_is) + ["NULLIF(?, 'None')"] * len(as_text))
+        # A row is (*as_is(item), *map(str, as_text(item))), written out where rows are
+        # built: a method call per row would cost as much as the rest.
+        self.as_is = attrgetter(*as_is)  # two or more names: a tuple
+        self.as_text = attrgetter(*as_text)
+
+
+_INVOICE_SHAPE = _Shape(Invoice, INVOICE_FIELDS)
+_LINE_SHAPE = _Shape(Line, LINE_FIELDS)
+_TAX_SHAPE = _Shape(Tax, TAX_FIELDS)
+_UPSERT_INVOICE = (
+    f"INSERT INTO invoices (account_key, search, sync_id, {_INVOICE_SHAPE.columns}) "
+    f"VALUES (?, ?, ?, {_INVOICE_SHAPE.values}) "
+    "ON CONFLICT (account_key, id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}"
+                for name in (*INVOICE_FIELDS, "search", "sync_id") if name != "id")
+)
+_INSERT_LINE = (f"INSERT INTO lines (invoice_pk, position, {_LINE_SHAPE.columns}) "
+                f"VALUES (?, ?, {_LINE_SHAPE.values})")
+_INSERT_TAX = (f"INSERT INTO taxes (invoice_pk, line_position, position, "
+               f"{_TAX_SHAPE.columns}) VALUES (?, ?, ?, {_TAX_SHAPE.values})")
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+# Reading builds objects positionally, so columns are selected in dataclass order.
+_INVOICE_ORDER = tuple(f.name for f in fields(Invoice) if f.name != "lines")
+_LINE_ORDER = tuple(f.name for f in fields(Line) if f.name != "taxes")
+_TAX_ORDER = tuple(f.name for f in fields(Tax))
+assert set(_INVOICE_ORDER) == set(INVOICE_FIELDS) and set(_LINE_ORDER) == set(LINE_FIELDS)
+assert set(_TAX_ORDER) == set(TAX_FIELDS)
+
+
+def _runs(cls: type, order: tuple[str, ...], annotation: str) -> tuple[slice, ...]:
+    """The positions in ``order`` of fields annotated ``annotation``, as runs of slices."""
+    kinds = {f.name: str(f.type) for f in fields(cls)}  # strings: postponed annotations
+    runs: list[slice] = []
+    for index, name in enumerate(order):
+        if kinds[name] != annotation:
+            continue
+        if runs and runs[-1].stop == index:
+            runs[-1] = slice(runs[-1].start, index + 1)
+        else:
+            runs.append(slice(index, index + 1))
+    return tuple(runs)
+
+
+_INVOICE_RUNS = (_runs(Invoice, _INVOICE_ORDER, _AMOUNT), _runs(Invoice, _INVOICE_ORDER, _DATE),
+                 _runs(Invoice, _INVOICE_ORDER, _FLAG))
+_LINE_RUNS = (_runs(Line, _LINE_ORDER, _AMOUNT), _runs(Line, _LINE_ORDER, _DATE), ())
+_TAX_RUNS = (_runs(Tax, _TAX_ORDER, _AMOUNT), _runs(Tax, _TAX_ORDER, _DATE), ())
+_SELECT_INVOICE = f"pk, {_column_list(_INVOICE_ORDER)}"
+_SELECT_LINE = f"invoice_pk, position, {_column_list(_LINE_ORDER)}"
+_SELECT_TAX = f"invoice_pk, line_position, {_column_list(_TAX_ORDER)}"
+
+
+class _Memo(dict[Any, Any]):
+    """Column text → value, each distinct text converted once; the values are immutable, shared."""
+
+    def __init__(self, convert: Any) -> None:
+        super().__init__({None: None})
+        self._convert = convert
+
+    def __missing__(self, key: str) -> Any:
+        value = self[key] = self._convert(key)
+        return value
+
+
+class _Reader:
+    """Rows → model objects (one per read: it holds the memos of amounts and dates)."""
+
+    def __init__(self) -> None:
+        self.amount = _Memo(Decimal).__getitem__
+        self.date = _Memo(dt.date.fromisoformat).__getitem__
+
+    def values(self, row: Sequence[Any], runs: tuple[tuple[slice, ...], ...]) -> list[Any]:
+        values = list(row)
+        amounts, dates, flags = runs
+        for run in amounts:
+            values[run] = map(self.amount, values[run])
+        for run in dates:
+            values[run] = map(self.date, values[run])
+        for run in flags:
+            values[run] = map(bool, values[run])
+        return values
+
+    def invoice(self, row: Sequence[Any], lines: tuple[Line, ...] = ()) -> Invoice:
+        values = self.values(row, _INVOICE_RUNS)
+        values.append(lines)
+        return Invoice(*values)
+
+    def lines_of(self, connection: sqlite3.Connection, pks: Sequence[int]
+                 ) -> dict[int, tuple[Line, ...]]:
+        """Every line (with its taxes) of the invoices ``pks``, by invoice pk, in order."""
+        taxes: dict[tuple[int, int], list[Tax]] = {}
+        lines: dict[int, list[Line]] = {}
+        for chunk in _chunks(pks, _IN_CHUNK):
+            marks = ", ".join("?" * len(chunk))
+            for row in connection.execute(
+                    f"SELECT {_SELECT_TAX} FROM taxes WHERE invoice_pk IN ({marks}) "
+                    "ORDER BY invoice_pk, line_position, position", chunk):
+                taxes.setdefault((row[0], row[1]), []).append(
+                    Tax(*self.values(row[2:], _TAX_RUNS)))
+            for row in connection.execute(
+                    f"SELECT {_SELECT_LINE} FROM lines WHERE invoice_pk IN ({marks}) "
+                    "ORDER BY invoice_pk, position", chunk):
+                values = self.values(row[2:], _LINE_RUNS)
+                values.append(tuple(taxes.get((row[0], row[1]), ())))
+                lines.setdefault(row[0], []).append(Line(*values))
+        return {pk: tuple(found) for pk, found in lines.items()}
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _month_range(since: tuple[int, int] | None, until: tuple[int, int] | None
+                 ) -> tuple[str, list[str]]:
+    """SQL condition and parameters for "issued in since..until" (inclusive months)."""
+    conditions, params = [], []
+    if since is not None:
+        conditions.append("issued >= ?")
+        params.append(dt.date(since[0], since[1], 1).isoformat())
+    if until is not None:
+        year, month = until
+        after = dt.date(year + month // 12, month % 12 + 1, 1)
+        conditions.append("issued < ?")
+        params.append(after.isoformat())
+    return "".join(f" AND {condition}" for condition in conditions), params
+
+
+# --- the store -------------------------------------------------------------------------
+
+class InvoiceStore:
+    """The database at ``path``: reads for the views and the export; :meth:`begin_sync` writes.
+
+    Thread-safe: each thread reads through its own connection. Made by :func:`open_store`.
+    """
+
+    def __init__(self, path: Path, *, owns_directory: bool = False) -> None:
+        self.path = path
+        self._owns_directory = owns_directory
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        # Every reader connection and the thread it belongs to, so close() can close them.
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._closed = False
+
+    def __enter__(self) -> InvoiceStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the reader connections; later reads raise :class:`StoreError`.
+
+        A connection of a thread still running (a reader thread mid-read as the app
+        quits) is not closed under it: it goes when that thread ends. Running sync
+        writers close their own.
+        """
+        current = threading.current_thread()
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for thread, connection in connections:
+            if thread is current or not thread.is_alive():
+                with contextlib.suppress(sqlite3.Error):
+                    connection.close()
+        if self._owns_directory:
+            shutil.rmtree(self.path.parent, ignore_errors=True)
+
+    def _adopt(self, connection: sqlite3.Connection) -> None:
+        # The connection open_store checked becomes this thread's reader.
+        with self._lock:
+            self._connections.append((threading.current_thread(), connection))
+        self._local.connection = connection
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None or self._closed:
+            if self._closed:
+                raise StoreError("the invoice store is closed", "this is a bug; please report it")
+            connection = _connect(self.path)
+            self._adopt(connection)
+        return connection
+
+    @contextlib.contextmanager
+    def _reading(self, connection: sqlite3.Connection | None = None
+                 ) -> Iterator[tuple[sqlite3.Connection, _Reader]]:
+        """One read transaction (a consistent snapshot) with bad data as a :class:`StoreError`."""
+        try:
+            connection = connection or self._connection()
+            connection.execute("BEGIN")
+            try:
+                yield connection, _Reader()
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise self._failure(exc, "read") from None
+        except (ValueError, ArithmeticError) as exc:  # a value edited by hand, not ours
+            raise StoreError(f"the invoice store {self.path} holds a value invoice-tui did not "
+                             f"write ({_describe(exc)})",
+                             "delete the file: it is only a cache, the next sync refetches"
+                             ) from None
+
+    def verify(self) -> tuple[str, ...]:
+        """``PRAGMA quick_check`` now (after ``open_store(quick_check=False)``); warning lines.
+
+        A failed check cannot move the file aside while it is in use: it is marked, and
+        the next open moves it aside and starts afresh. Safe in any thread.
+        """
+        try:
+            connection = _connect(self.path, wal=False)
+            try:
+                problem = _integrity_problem(connection)
+            finally:
+                connection.close()
+        except sqlite3.DatabaseError as exc:
+            if not _is_corruption(exc):  # locked, unreadable: no verdict on the file
+                return (f"store: could not check {self.path} ({_describe(exc)})",)
+            problem = _describe(exc)
+        if problem is None:
+            return ()
+        self.mark_suspect()
+        return (f"store: {self.path} {problem} — it is moved aside at the next start; it is "
+                "only a cache, the next sync refetches",)
+
+    def mark_suspect(self) -> None:
+        """Have the next open check the whole file (a read or write found it damaged)."""
+        with contextlib.suppress(OSError):
+            _suspect_marker(self.path).touch(mode=0o600)
+
+    def _failure(self, exc: sqlite3.Error, doing: str) -> StoreError:
+        if isinstance(exc, sqlite3.DatabaseError) and _is_corruption(exc):
+            self.mark_suspect()
+        return _store_error(exc, doing)
+
+    # -- writing ---------------------------------------------------------------------
+
+    def begin_sync(self, account: AccountConfig) -> SyncWriter:
+        """Register a sync of ``account`` (a ``syncs`` row: pid, start time); its writer."""
+        key = account_key(account)
+        try:
+            connection = _connect(self.path)
+        except sqlite3.Error as exc:
+            raise _store_error(exc, "open") from None
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            _sweep_stale_syncs(connection)
+            connection.execute(
+                "INSERT INTO accounts (account_key, name, provider) VALUES (?, ?, ?) "
+                "ON CONFLICT (account_key) DO NOTHING", (key, account.name, account.provider))
+            cursor = connection.execute(
+                "INSERT INTO syncs (account_key, pid, started_at) VALUES (?, ?, ?)",
+                (key, os.getpid(), dt.datetime.now(dt.UTC).isoformat()))
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                connection.close()
+            raise _store_error(exc, "start a sync in") from None
+        assert cursor.lastrowid is not None
+        return SyncWriter(self, account, key, connection, cursor.lastrowid)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def account_states(self, accounts: Iterable[AccountConfig]) -> dict[str, StoredAccount]:
+        """Each account's last complete sync, by name (``StoredAccount()`` when there is none)."""
+        names = {account_key(account): account.name for account in accounts}
+        states = {name: StoredAccount() for name in names.values()}
+        if not names:
+            return states
+        with self._reading() as (connection, reader):
+            rows = connection.execute(
+                "SELECT account_key, synced_at, invoice_count, plan_price, plan_currency, "
+                "balance, balance_currency FROM accounts WHERE synced_at IS NOT NULL "
+                f"AND account_key IN ({', '.join('?' * len(names))})", list(names)).fetchall()
+            for key, synced_at, count, price, price_currency, balance, balance_currency in rows:
+                when = dt.datetime.fromisoformat(synced_at)
+                states[names[key]] = StoredAccount(
+                    when if when.tzinfo else when.replace(tzinfo=dt.UTC), count,
+                    AccountSummary(reader.amount(price), price_currency,
+                                   reader.amount(balance), balance_currency))
+        return states
+
+    def load_headers(self, account: AccountConfig) -> StoredHeaders:
+        """The account's invoices with ``lines=()``, and their search texts (in the same order)."""
+        invoices: list[Invoice] = []
+        search: list[str] = []
+        with self._reading() as (connection, reader):
+            cursor = connection.execute(
+                f"SELECT {_SELECT_INVOICE}, search FROM invoices WHERE account_key = ?",
+                (account_key(account),))
+            while rows := cursor.fetchmany(READ_CHUNK):
+                for row in rows:
+                    invoices.append(reader.invoice(row[1:-1]))
+                    search.append(row[-1])
+        return StoredHeaders(tuple(invoices), tuple(search))
+
+    def lines(self, account: AccountConfig, invoice_id: str) -> tuple[Line, ...]:
+        """The lines (each with its taxes) of one invoice; ``()`` when it has none or is gone."""
+        with self._reading() as (connection, reader):
+            found = connection.execute(
+                "SELECT pk FROM invoices WHERE account_key = ? AND id = ?",
+                (account_key(account), invoice_id)).fetchone()
+            if found is None:
+                return ()
+            return reader.lines_of(connection, [found[0]]).get(found[0], ())
+
+    def iter_invoices(
+        self,
+        accounts: Iterable[AccountConfig],
+        *,
+        lines: bool = True,
+        since: tuple[int, int] | None = None,
+        until: tuple[int, int] | None = None,
+    ) -> Iterator[Invoice]:
+        """The accounts' invoices, streamed in chunks, in the order of ``sort_for_export``.
+
+        Newest issued first, then account and id; undated ones last. ``since``/``until``
+        (inclusive ``(year, month)``, as :func:`export.filter_by_month`) leave out
+        undated invoices. One snapshot throughout, on a connection of its own, so a
+        sync committing meanwhile changes nothing in the middle of an export.
+        """
+        keys = [account_key(account) for account in accounts]
+        if not keys:
+            return
+        months, params = _month_range(since, until)
+        try:
+            connection = _connect(self.path)
+        except sqlite3.Error as exc:
+            raise _store_error(exc, "open") from None
+        try:
+            with self._reading(connection) as (_, reader):
+                cursor = connection.execute(
+                    f"SELECT {_SELECT_INVOICE} FROM invoices "
+                    f"WHERE account_key IN ({', '.join('?' * len(keys))}){months} "
+                    "ORDER BY issued DESC, account, id", [*keys, *params])
+                while rows := cursor.fetchmany(READ_CHUNK):
+                    found = reader.lines_of(connection, [row[0] for row in rows]) if lines else {}
+                    for row in rows:
+                        yield reader.invoice(row[1:], found.get(row[0], ()))
+        finally:
+            connection.close()
+
+
+class SyncWriter:
+    """Writes one sync of one account; made by :meth:`InvoiceStore.begin_sync`.
+
+    :meth:`add` upserts a batch (one transaction); :meth:`finish` replaces the
+    account's rows by what this sync saw, in one transaction; :meth:`abandon`
+    (failure, cancel) keeps every row and drops only the bookkeeping. Safe to
+    call from any thread, one call at a time (calls wait for each other).
+    """
+
+    def __init__(self, store: InvoiceStore, account: AccountConfig, key: str,
+                 connection: sqlite3.Connection, sync_id: int) -> None:
+        self.store = store
+        self.account = account
+        self.key = key
+        self.sync_id = sync_id
+        self.written = 0  # distinct invoices stored by this sync so far
+        self.duplicates = 0  # invoices left out because this sync already had their id
+        self._connection = connection
+        self._lock = threading.Lock()
+        self._ids: set[str] = set()
+        self._ended = False
+
+    @contextlib.contextmanager
+    def _transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._check_running()
+            connection = self._connection
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield connection
+                    connection.execute("COMMIT")
+                finally:
+                    if connection.in_transaction:  # an error (COMMIT's too): nothing stays
+                        with contextlib.suppress(sqlite3.Error):
+                            connection.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                raise self.store._failure(exc, doing) from None
+
+    def _check_running(self) -> None:
+        if self._ended:
+            raise StoreError("this sync has already ended", "this is a bug; please report it")
+
+    def _end(self) -> None:
+        self._ended = True
+        with contextlib.suppress(sqlite3.Error):
+            self._connection.close()
+
+    def add(self, invoices: Iterable[Invoice]) -> int:
+        """Upsert a batch of this account's invoices with their lines and taxes; how many.
+
+        An invoice already stored keeps its ``pk`` (readers holding it keep working)
+        and gets its lines replaced. An id this sync already wrote is left out (the
+        first one stays, as the providers dedupe) and counted in ``duplicates``.
+        """
+        self._check_running()
+        batch: list[Invoice] = []
+        ids: set[str] = set()
+        for invoice in invoices:
+            if invoice.account != self.account.name:
+                raise ValueError(f"an invoice of {invoice.account!r} given to the sync of "
+                                 f"{self.account.name!r}")
+            if invoice.id in self._ids or invoice.id in ids:
+                self.duplicates += 1
+                continue
+            ids.add(invoice.id)
+            batch.append(invoice)
+        if not batch:
+            return 0
+        key, sync_id = self.key, self.sync_id
+        search_text = view.search_text
+        invoice_is, invoice_text = _INVOICE_SHAPE.as_is, _INVOICE_SHAPE.as_text
+        line_is, line_text = _LINE_SHAPE.as_is, _LINE_SHAPE.as_text
+        tax_is, tax_text = _TAX_SHAPE.as_is, _TAX_SHAPE.as_text
+        # Built before the transaction, so the write lock is held for the writes only.
+        invoice_rows = [(key, search_text(invoice), sync_id, *invoice_is(invoice),
+                         *map(str, invoice_text(invoice))) for invoice in batch]
+        line_rows = [(index, position, *line_is(line), *map(str, line_text(line)))
+                     for index, invoice in enumerate(batch)
+                     for position, line in enumerate(invoice.lines)]
+        tax_rows = [(index, line_position, position, *tax_is(tax), *map(str, tax_text(tax)))
+                    for index, invoice in enumerate(batch)
+                    for line_position, line in enumerate(invoice.lines)
+                    for position, tax in enumerate(line.taxes)]
+        with self._transaction("write") as connection:
+            connection.executemany(_UPSERT_INVOICE, invoice_rows)
+            pks = self._pks(connection, [invoice.id for invoice in batch])
+            # Taxes go with their lines (ON DELETE CASCADE).
+            connection.executemany("DELETE FROM lines WHERE invoice_pk = ?",
+                                   [(pk,) for pk in pks])
+            connection.executemany(_INSERT_LINE, [(pks[row[0]], *row[1:]) for row in line_rows])
+            connection.executemany(_INSERT_TAX, [(pks[row[0]], *row[1:]) for row in tax_rows])
+            connection.executemany("INSERT OR IGNORE INTO sync_seen (sync_id, invoice_pk) "
+                                   "VALUES (?, ?)", [(sync_id, pk) for pk in pks])
+        self._ids |= ids
+        self.written += len(batch)
+        return len(batch)
+
+    def _pks(self, connection: sqlite3.Connection, ids: list[str]) -> list[int]:
+        """The pks of this account's invoices ``ids``, in the same order."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(ids, _IN_CHUNK):
+            found.update(connection.execute(
+                f"SELECT id, pk FROM invoices WHERE account_key = ? "
+                f"AND id IN ({', '.join('?' * len(chunk))})", [self.key, *chunk]))
+        return [found[invoice_id] for invoice_id in ids]
+
+    def finish(self, summary: AccountSummary, synced_at: dt.datetime) -> int:
+        """The sync is complete: in one transaction, drop the account's invoices it did not
+        see, stamp the account (``synced_at``, count, summary), drop the bookkeeping.
+
+        Rows last written by another sync still running (a second instance) are left for
+        that sync to judge. Returns the account's invoice count.
+        """
+        key, sync_id = self.key, self.sync_id
+        with self._transaction("finish a sync in") as connection:
+            if connection.execute("SELECT 1 FROM syncs WHERE sync_id = ?",
+                                  (sync_id,)).fetchone() is None:
+                # Swept by another instance that took this process for dead: without the
+                # list of what this sync saw, deleting the rest would delete everything.
+                raise StoreError("this sync's bookkeeping was removed by another invoice-tui",
+                                 "sync again")
+            _sweep_stale_syncs(connection, keep=sync_id)
+            connection.execute(
+                "DELETE FROM invoices WHERE account_key = ? "
+                "AND pk NOT IN (SELECT invoice_pk FROM sync_seen WHERE sync_id = ?) "
+                "AND sync_id NOT IN (SELECT sync_id FROM syncs WHERE sync_id != ?)",
+                (key, sync_id, sync_id))
+            count = connection.execute("SELECT count(*) FROM invoices WHERE account_key = ?",
+                                       (key,)).fetchone()[0]
+            stamp = synced_at.astimezone(dt.UTC).isoformat()
+            connection.execute(
+                "INSERT INTO accounts (account_key, name, provider, synced_at, invoice_count, "
+                "plan_price, plan_currency, balance, balance_currency) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_key) DO UPDATE SET "
+                "name = excluded.name, provider = excluded.provider, "
+                "synced_at = excluded.synced_at, invoice_count = excluded.invoice_count, "
+                "plan_price = excluded.plan_price, plan_currency = excluded.plan_currency, "
+                "balance = excluded.balance, balance_currency = excluded.balance_currency",
+                (key, self.account.name, self.account.provider, stamp, count,
+                 _text(summary.plan_price), summary.plan_currency, _text(summary.balance),
+                 summary.balance_currency))
+            connection.execute("DELETE FROM sync_seen WHERE sync_id = ?", (sync_id,))
+            connection.execute("DELETE FROM syncs WHERE sync_id = ?", (sync_id,))
+        self._end()
+        return int(count)
+
+    def abandon(self) -> None:
+        """The sync failed or was cancelled: drop its bookkeeping, keep every row it wrote
+        (real, newer versions). A no-op once the sync has ended."""
+        if self._ended:
+            return
+        try:
+            with self._transaction("clean up a sync in") as connection:
+                connection.execute("DELETE FROM sync_seen WHERE sync_id = ?", (self.sync_id,))
+                connection.execute("DELETE FROM syncs WHERE sync_id = ?", (self.sync_id,))
+        finally:
+            with self._lock:
+                self._end()

@@ -1,15 +1,18 @@
-"""Fetch orchestration: all accounts concurrently, progress events, cache saves (no UI here).
+"""Fetch orchestration: all accounts concurrently, progress events, store writes (no UI here).
 
 The signatures are a contract the UI codes against. Per-request retries and
 page concurrency live in the providers (they know what is safe to repeat);
 this module gives each account its own HTTP client, turns every failure into a
 :class:`SyncFailed` carrying a one-line :class:`ProviderError`, and keeps
-accounts independent of each other.
+accounts independent of each other. With a store, each page is written as it
+arrives (in a thread, off the event loop) and a complete sync replaces the
+account's rows; a failed or cancelled one keeps them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -24,11 +27,11 @@ import certifi
 import httpx
 
 from . import __version__
-from .cache import CachedAccount, InvoiceCache
 from .config import AccountConfig, Config, Settings
 from .fs import save_new_file
 from .model import AccountSummary, Invoice
-from .providers.base import FetchProgress, ProviderError
+from .providers.base import FetchProgress, FetchResult, ProviderError
+from .store import InvoiceStore, StoreError, SyncWriter
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +54,19 @@ class SyncProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncStored:
+    """A batch of the account's invoices is committed to the store: readers can see it.
+
+    ``invoices`` is how many this sync has stored so far.
+    """
+
+    account: str
+    invoices: int
+
+
+@dataclass(frozen=True, slots=True)
 class SyncSucceeded:
-    """Every invoice of the account arrived (and was saved to the cache, if one was given)."""
+    """Every invoice of the account arrived (and is in the store, if one was given)."""
 
     account: str
     invoices: tuple[Invoice, ...]
@@ -69,7 +83,7 @@ class SyncFailed:
     error: ProviderError
 
 
-SyncEvent = SyncStarted | SyncProgress | SyncSucceeded | SyncFailed
+SyncEvent = SyncStarted | SyncProgress | SyncStored | SyncSucceeded | SyncFailed
 SyncOutcome = SyncSucceeded | SyncFailed
 EventCallback = Callable[[SyncEvent], None]
 
@@ -117,39 +131,139 @@ async def sync_account(
     account: AccountConfig,
     settings: Settings,
     *,
-    cache: InvoiceCache | None = None,
+    store: InvoiceStore | None = None,
     on_event: EventCallback | None = None,
 ) -> SyncOutcome:
-    """Fetch one account with its own ``httpx.AsyncClient``; save to ``cache`` on success.
+    """Fetch one account with its own ``httpx.AsyncClient``, writing pages to ``store``.
 
     Never raises for provider/network problems (those become ``SyncFailed``);
-    honours cancellation (``asyncio.CancelledError`` propagates).
+    honours cancellation (``asyncio.CancelledError`` propagates). A failed or
+    cancelled sync never deletes a stored invoice; a store that cannot be
+    written is a warning of the outcome, not a failed sync (the invoices arrived).
     """
     def emit(event: SyncEvent) -> None:
         if on_event is not None:
             on_event(event)
 
+    feed = _StoreFeed(store, account, emit) if store is not None else None
+
     def on_progress(progress: FetchProgress) -> None:
+        if feed is not None:
+            feed.put(progress.page)
         emit(SyncProgress(account.name, progress))
 
     emit(SyncStarted(account.name))
     outcome: SyncOutcome
     try:
         provider = account.build()
+        if feed is not None:
+            await feed.start()
         async with make_client(settings) as client:
             result = await provider.fetch(client, settings.fetch_options(), on_progress)
         synced_at = dt.datetime.now(dt.UTC)
-        if cache is not None:
-            # Off the event loop: 100k invoices take seconds to serialize, and the
-            # TUI must keep drawing meanwhile.
-            await asyncio.to_thread(
-                cache.save, account, CachedAccount(result.invoices, synced_at, result.summary))
+        warnings = result.warnings
+        if feed is not None:
+            warnings += await feed.finish(result, synced_at)
         outcome = SyncSucceeded(account.name, result.invoices, result.summary, synced_at,
-                                result.warnings)
+                                warnings)
+    except asyncio.CancelledError:
+        if feed is not None:
+            await feed.abandon()
+        raise
     except Exception as exc:  # a bug must still never reach the user as a traceback
+        if feed is not None:
+            await feed.abandon()
         outcome = SyncFailed(account.name, as_provider_error(exc, f"syncing {account.name}"))
     emit(outcome)
     return outcome
+
+
+#: Most invoices one store transaction takes: bounds how long another writer (a second
+#: instance) waits for the lock.
+STORE_BATCH_MAX = 5000
+
+
+class _StoreFeed:
+    """Writes one sync's pages to the store as they arrive, off the event loop.
+
+    One write at a time runs in a thread and takes every page that arrived
+    meanwhile: a fast fetch makes few big transactions, a slow one shows each
+    page soon. A store that fails stops the writing, never the fetch: the
+    outcome gets a warning instead.
+    """
+
+    def __init__(self, store: InvoiceStore, account: AccountConfig, emit: EventCallback) -> None:
+        self.store = store
+        self.account = account
+        self.emit = emit
+        self.writer: SyncWriter | None = None
+        self.pending: list[Invoice] = []
+        self.fed: set[str] = set()
+        self.task: asyncio.Task[None] | None = None
+        self.problem: StoreError | None = None
+        self.bug: Exception | None = None
+
+    async def start(self) -> None:
+        try:
+            self.writer = await asyncio.to_thread(self.store.begin_sync, self.account)
+        except StoreError as exc:
+            self.problem = exc
+
+    def put(self, invoices: tuple[Invoice, ...]) -> None:
+        """Queue a page (called on the event loop, from the provider's progress callback)."""
+        if self.writer is None or self.problem is not None or not invoices:
+            return
+        self.pending.extend(invoices)
+        self.fed.update(invoice.id for invoice in invoices)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._drain(self.writer))
+
+    async def _drain(self, writer: SyncWriter) -> None:
+        while self.pending and self.problem is None and self.bug is None:
+            batch = self.pending[:STORE_BATCH_MAX]
+            del self.pending[:STORE_BATCH_MAX]
+            try:
+                await asyncio.to_thread(writer.add, batch)
+            except StoreError as exc:
+                self.problem = exc
+                return
+            except Exception as exc:  # a bug: raised by finish(), as the sync's failure
+                self.bug = exc
+                return
+            self.emit(SyncStored(self.account.name, writer.written))
+
+    async def finish(self, result: FetchResult, synced_at: dt.datetime) -> tuple[str, ...]:
+        """Store what is still pending and complete the sync; warning lines, if any."""
+        # A provider that reports no pages (or not all) gets the rest stored now.
+        missing = tuple(invoice for invoice in result.invoices if invoice.id not in self.fed)
+        self.put(missing)
+        if self.task is not None:
+            await self.task
+        if self.bug is not None:
+            raise self.bug
+        if self.writer is not None and self.problem is None:
+            try:
+                await asyncio.to_thread(self.writer.finish, result.summary, synced_at)
+            except StoreError as exc:
+                self.problem = exc
+        warnings: list[str] = []
+        if self.writer is not None and self.writer.duplicates:
+            warnings.append(f"{self.writer.duplicates} invoices repeated an id already "
+                            "fetched; the first of each is kept")
+        if self.problem is not None:
+            await self.abandon()
+            warnings.append(f"not saved for offline use: {self.problem}")
+        return tuple(warnings)
+
+    async def abandon(self) -> None:
+        """The sync failed or was cancelled: stop writing; every stored row stays."""
+        self.pending.clear()
+        task, writer = self.task, self.writer
+        if task is not None and not task.done():
+            task.cancel()  # a write already in its thread completes; abandon() waits for it
+        if writer is not None:
+            with contextlib.suppress(StoreError):  # the next open sweeps what is left
+                await asyncio.to_thread(writer.abandon)
 
 
 def as_provider_error(exc: Exception, doing: str) -> ProviderError:
@@ -174,7 +288,7 @@ async def sync_all(
     config: Config,
     names: Iterable[str] | None = None,
     *,
-    cache: InvoiceCache | None = None,
+    store: InvoiceStore | None = None,
     on_event: EventCallback | None = None,
 ) -> dict[str, SyncOutcome]:
     """Sync the named accounts (default: all) concurrently; one failure never affects another.
@@ -187,7 +301,7 @@ async def sync_all(
     # sync_account turns every failure into an outcome, so gather never sees an
     # exception except cancellation, which should cancel the whole batch.
     outcomes = await asyncio.gather(*(
-        sync_account(account, config.settings, cache=cache, on_event=on_event)
+        sync_account(account, config.settings, store=store, on_event=on_event)
         for account in accounts
     ))
     return {outcome.account: outcome for outcome in outcomes}

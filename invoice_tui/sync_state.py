@@ -26,7 +26,7 @@ from typing import Literal
 
 from .model import AccountSummary
 from .providers.base import FetchProgress, ProviderError
-from .sync import SyncEvent, SyncProgress, SyncStarted, SyncSucceeded
+from .sync import SyncEvent, SyncProgress, SyncStarted, SyncStored, SyncSucceeded
 
 Phase = Literal["waiting", "cached", "syncing", "synced", "failed"]
 
@@ -85,6 +85,8 @@ class SyncState:
         if isinstance(event, SyncStarted | SyncProgress):
             progress = event.progress if isinstance(event, SyncProgress) else None
             self._states[name] = replace(state, phase="syncing", progress=progress)
+            return ()
+        if isinstance(event, SyncStored):  # rows readable in the store: nothing to draw here
             return ()
         if isinstance(event, SyncSucceeded):
             self._fresh.add(name)

@@ -21,7 +21,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain
 from typing import Any, Literal, Protocol, TypeVar, overload
@@ -41,7 +41,7 @@ from invoice_tui.meaning import (
     money_totals,
     status_label,
 )
-from invoice_tui.model import UNKNOWN_CURRENCY, Invoice, Line, currency_code, format_money
+from invoice_tui.model import UNKNOWN_CURRENCY, Invoice, currency_code, format_money
 from invoice_tui.text import sanitize
 
 _T = TypeVar("_T")
@@ -431,8 +431,6 @@ class RowSource(Protocol):
                search: bool = False) -> Extras:
         """The index's search texts and these sort keys, read now."""
 
-    def lines(self, pk: int) -> tuple[Line, ...]:
-        """One invoice's line items."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -786,13 +784,6 @@ class InvoiceView:
             return position
         return min(bisect_left(self._positions, position), len(rows) - 1)
 
-    def with_lines(self, invoice: Invoice) -> Invoice:
-        """The invoice with its line items, read from the store (for the detail view)."""
-        pk = self._pk_of(invoice.account, invoice.id)
-        if pk is None or self.source is None:
-            return invoice
-        return replace(invoice, lines=self.source.lines(pk))
-
     def totals(self) -> dict[str, MoneyTotals]:
         """Billed, due and estimated per currency over the visible rows (see
         :func:`invoice_tui.meaning.money_totals`); never a sum across currencies."""
@@ -827,15 +818,6 @@ class InvoiceView:
                        for status in set(index.statuses)})
 
     # -- internals -----------------------------------------------------------------------
-
-    def _pk_of(self, account: str, invoice_id: str) -> int | None:
-        for pk, invoice in self._preview:
-            if (invoice.account, invoice.id) == (account, invoice_id):
-                return pk
-        index = self._indexes.get(account)
-        if index is None or invoice_id not in index.ids:
-            return None
-        return index.pks[index.ids.index(invoice_id)]
 
     def _data_changed(self) -> None:
         self._merged = None

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from invoice_tui.cache import InvoiceCache
 from invoice_tui.demo import DemoEnvironment, Fault, demo_environment
 from invoice_tui.ui.app import InvoiceApp
 from invoice_tui.ui.screens.main import MainScreen
@@ -39,8 +38,7 @@ def frozen_now() -> dt.datetime:
 
 def demo_app(env: DemoEnvironment) -> InvoiceApp:
     """The app on a running demo environment, with the frozen clock and demo today."""
-    return InvoiceApp(env.config, InvoiceCache(env.cache_dir), now=frozen_now, today=TODAY,
-                      demo=True)
+    return InvoiceApp(env.config, env.store, now=frozen_now, today=TODAY, demo=True)
 
 
 def welcome_app() -> InvoiceApp:

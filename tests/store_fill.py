@@ -1,19 +1,15 @@
-"""Test helper: invoices into a store database, and the TUI's view over it.
-
-Interim: it writes through ``invoice_tui.store_bridge`` until the store's own writer
-lands (then ``store.begin_sync(account)`` / ``add`` / ``finish``). Every test fills a
-store through here, so that swap happens in one place.
-"""
+"""Test helper: invoices into a store (its own sync writer), and the TUI's view over it."""
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from invoice_tui import store_bridge
+from store_helpers import fill_store
+
+from invoice_tui.config import AccountConfig
 from invoice_tui.index import (
     AccountIndex,
     Extras,
@@ -24,48 +20,45 @@ from invoice_tui.index import (
     snapshot,
 )
 from invoice_tui.model import AccountSummary, Invoice
-from invoice_tui.store import DB_NAME
+from invoice_tui.store import InvoiceStore, open_store
 from invoice_tui.view import STORED_SORT_KEYS, InvoiceView
 
 SYNCED_AT = dt.datetime(2026, 11, 20, 11, 0, tzinfo=dt.UTC)
 _TEMP = tempfile.TemporaryDirectory(prefix="invoice-tui-test-store-")
-_NAMES = itertools.count()
 
 
-def fill_store(path: Path, invoices: Iterable[Invoice], *,
-               synced_at: dt.datetime = SYNCED_AT,
-               summaries: Mapping[str, AccountSummary] | None = None,
-               accounts: Iterable[tuple[str, str]] = ()) -> Path:
-    """Store ``invoices`` as each account's last complete sync (their accounts' rows
-    replaced); ``accounts`` (name, provider) are stored too, empty when none is given."""
+def account_config(name: str, provider: str) -> AccountConfig:
+    """A configured account as the scripted tests make them (its identity in the store)."""
+    return AccountConfig(name=name, provider=provider, options={"name": name})
+
+
+def store_in(directory: Path) -> InvoiceStore:
+    """The store in ``directory`` (made if need be), opened as the app opens it."""
+    opened = open_store(directory)
+    assert opened.warnings == ()
+    return opened.store
+
+
+def store_of(invoices: Iterable[Invoice] = (), **kwargs: object) -> InvoiceStore:
+    """A fresh store holding ``invoices`` (see :func:`put`), in the session's temp dir."""
+    return put(store_in(Path(tempfile.mkdtemp(dir=_TEMP.name))), invoices, **kwargs)
+
+
+def put(store: InvoiceStore, invoices: Iterable[Invoice], *,
+        synced_at: dt.datetime = SYNCED_AT,
+        summaries: Mapping[str, AccountSummary] | None = None,
+        accounts: Iterable[tuple[str, str]] = ()) -> InvoiceStore:
+    """Store ``invoices`` as each account's last complete sync (what it stored before is
+    replaced); ``accounts`` (name, provider) are synced too, empty when none is given."""
     by_account: dict[str, list[Invoice]] = {}
     providers = dict(accounts)
     for invoice in invoices:
         by_account.setdefault(invoice.account, []).append(invoice)
         providers.setdefault(invoice.account, invoice.provider)
-    conn = store_bridge.connect(path)
-    try:
-        for account, provider in providers.items():
-            store_bridge.replace_account(conn, account, provider, by_account.get(account, []),
-                                         synced_at, (summaries or {}).get(account))
-    finally:
-        conn.close()
-    return path
-
-
-def write_page(path: Path, account: str, provider: str, invoices: Iterable[Invoice]) -> None:
-    """Write one page of a running sync (upserted; nothing else of the account changes)."""
-    conn = store_bridge.connect(path)
-    try:
-        store_bridge.upsert_invoices(conn, account, provider, invoices)
-    finally:
-        conn.close()
-
-
-def store_path(directory: Path) -> Path:
-    """Where the app keeps its store in ``directory`` (its cache dir)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory / DB_NAME
+    for name, provider in providers.items():
+        fill_store(store, account_config(name, provider), by_account.get(name, []), synced_at,
+                   (summaries or {}).get(name))
+    return store
 
 
 def read_index(path: Path, account: str, *, extras: bool = True
@@ -77,7 +70,6 @@ def read_index(path: Path, account: str, *, extras: bool = True
         with snapshot(conn):
             index = load_account(conn, account)
             loaded = load_extras(conn, index, STORED_SORT_KEYS) if extras else None
-            assert loaded is not None or not extras
     finally:
         conn.close()
     return index, loaded
@@ -105,14 +97,9 @@ def load_view(view: InvoiceView, path: Path, accounts: Iterable[str] | None = No
     return view
 
 
-def temp_store() -> Path:
-    """A fresh, not yet existing store path (removed at the end of the test session)."""
-    return Path(_TEMP.name) / f"{next(_NAMES)}.sqlite3"
-
-
 def view_of(*invoices: Invoice, extras: bool = True) -> InvoiceView:
     """A view over a fresh store holding ``invoices``."""
-    path = fill_store(temp_store(), invoices)
+    path = store_of(invoices).path
     return load_view(InvoiceView(StoreReader(path)), path, extras=extras)
 
 
@@ -121,5 +108,6 @@ def replace_account(view: InvoiceView, account: str, invoices: Iterable[Invoice]
     assert isinstance(view.source, StoreReader)
     invoices = list(invoices)
     provider = invoices[0].provider if invoices else "voximplant"
-    fill_store(view.source.path, invoices, accounts=[(account, provider)])
+    with store_in(view.source.path.parent) as store:
+        put(store, invoices, accounts=[(account, provider)])
     load_view(view, view.source.path, [account])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import json
 import os
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -276,33 +278,50 @@ def test_offline_reads_what_the_last_sync_cached(
         assert line == f"invoice-tui: {account.name}: never synced — run without --offline"
 
 
-def test_offline_with_a_corrupt_cache_file_warns(
+def test_offline_with_a_corrupt_store_warns_once_and_moves_it_aside(
     configured: DemoServer, capsys: pytest.CaptureFixture[str], isolated_home: Path
 ) -> None:
     _export_json(capsys, "--account", "vox-main")
-    cache_files = list((isolated_home / "cache").glob("vox-main-*.json"))
-    assert len(cache_files) == 1
-    cache_files[0].write_text("{truncated", encoding="utf-8")
+    store = isolated_home / "cache" / "invoices.sqlite3"
+    store.write_bytes(b"not a database at all" * 100)
     code, out, err = _run(capsys, "export", "--offline", "--account", "vox-main")
     assert code == 1 and json.loads(out) == []
     warning, failure = err.splitlines()
-    assert warning.startswith("invoice-tui: cache: ignored unreadable cache of 'vox-main'")
-    assert failure.startswith("invoice-tui: vox-main: never synced")
+    assert warning.startswith(f"invoice-tui: store: {store} could not be used (")
+    assert "moved aside to invoices.sqlite3.broken-" in warning
+    assert failure == "invoice-tui: vox-main: never synced — run without --offline"
+    (broken,) = store.parent.glob("invoices.sqlite3.broken-*")
+    assert broken.read_bytes().startswith(b"not a database")
 
 
-def test_offline_with_a_cache_of_another_version_says_so(
+def test_offline_with_a_store_of_another_version_says_so(
     configured: DemoServer, capsys: pytest.CaptureFixture[str], isolated_home: Path
 ) -> None:
     _export_json(capsys, "--account", "vox-main")
-    (cache_file,) = (isolated_home / "cache").glob("vox-main-*.json")
-    header, records = cache_file.read_text(encoding="utf-8").split("\n", 1)  # JSON Lines
-    data = json.loads(header)
-    cache_file.write_text(json.dumps({**data, "version": data["version"] + 1}) + "\n" + records,
-                          encoding="utf-8")
+    path = isolated_home / "cache" / "invoices.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA user_version = 99")
     code, out, err = _run(capsys, "export", "--offline", "--account", "vox-main")
     assert code == 1 and json.loads(out) == []
-    assert err == ("invoice-tui: vox-main: cached by another version of invoice-tui"
-                   " — run without --offline\n")
+    warning, failure = err.splitlines()
+    assert "(schema version 99, this invoice-tui uses 1)" in warning
+    assert failure == "invoice-tui: vox-main: never synced — run without --offline"
+
+
+def test_an_old_json_cache_is_removed_with_one_note(
+    configured: DemoServer, capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
+    cache = isolated_home / "cache"
+    cache.mkdir()
+    for name in ("vox-main-0123456789abcdef.json", "acme-fedcba9876543210.json"):
+        (cache / name).write_text('{"version": 2, "account": "x"}\n', encoding="utf-8")
+    (cache / "notes-0123456789abcdef.json").write_text("[1, 2]", encoding="utf-8")  # not ours
+    code, out, err = _run(capsys, "export", "--account", "vox-main")
+    assert code == 0 and json.loads(out)
+    assert err == (f"invoice-tui: store: old cache removed (2 files in {cache}); it is only a "
+                   "cache — the next sync refetches\n")
+    assert sorted(p.name for p in cache.glob("*.json")) == ["notes-0123456789abcdef.json"]
+    assert _run(capsys, "export", "--account", "vox-main")[2] == ""  # noted once
 
 
 def test_a_failing_account_exits_1_and_the_rest_are_exported(
@@ -593,17 +612,8 @@ def test_output_into_a_directory_is_refused_before_fetching(
 
 
 def test_deeply_nested_files_are_clear_errors_not_crashes(
-    configured: DemoServer, capsys: pytest.CaptureFixture[str], isolated_home: Path
+    configured: DemoServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _export_json(capsys, "--account", "vox-main")
-    (cache_file,) = (isolated_home / "cache").glob("vox-main-*.json")
-    cache_file.write_text("[" * 100_000)
-    code, out, err = _run(capsys, "export", "--offline", "--account", "vox-main")
-    assert code == 1 and json.loads(out) == []
-    warning, failure = err.splitlines()
-    assert warning.startswith("invoice-tui: cache: ignored unreadable cache of 'vox-main'")
-    assert "RecursionError" in warning
-
     config_path().write_text("x = " + "[" * 100_000)
     code, out, err = _run(capsys, "export")
     assert (code, out) == (2, "")

@@ -59,12 +59,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 from rich.traceback import Traceback
-from store_fill import fill_store, store_path
+from store_helpers import fill_store, new_store
 from ui_helpers import NOW, SIZE, TODAY, ScriptedSync, frozen_now, settle, widget_text
 
 import invoice_tui
 from invoice_tui import cli, export
-from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import (
     MB,
     AccountConfig,
@@ -86,6 +85,7 @@ from invoice_tui.providers.voximplant import (
     VoximplantProvider,
 )
 from invoice_tui.providers.voximplant import parse_invoice as vox_parse
+from invoice_tui.store import InvoiceStore, StoredAccount, open_store
 from invoice_tui.sync import (
     SyncFailed,
     SyncOutcome,
@@ -289,7 +289,7 @@ async def test_no_raw_currency_reaches_the_main_screen_detail_or_line(
         unleash_invoice("September 2026", "usd", invoiceDate="2026-09-01T00:00:00Z")]})
     account = unleash_account(hostile)
     app = InvoiceApp(Config(path=None, settings=FAST, accounts=(account,)),
-                     InvoiceCache(tmp_path / "cache"), now=frozen_now, today=TODAY)
+                     new_store(tmp_path), now=frozen_now, today=TODAY)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         main = _texts(app, "StatusLine", "ProviderPane", "InvoiceTable")
@@ -310,16 +310,16 @@ async def test_no_raw_currency_reaches_the_main_screen_detail_or_line(
 
 async def test_a_tampered_store_never_shows_a_raw_currency(tmp_path: Path) -> None:
     account = AccountConfig(name="acme", provider="unleash", options={"name": "acme"})
-    cache = InvoiceCache(tmp_path / "cache")
+    store = new_store(tmp_path)
     evil = Invoice(account="acme", provider="unleash", id="1", currency=EVIL_CURRENCY,
                    status="paid", label="Evil", issued=TODAY, total=Decimal(3),
                    lines=(Line(kind="main", description="x", amount=Decimal(3),
                                currency=EVIL_CURRENCY),))
     fine = Invoice(account="acme", provider="unleash", id="2", currency="EUR", status="paid",
                    label="Fine", issued=TODAY.replace(day=1), total=Decimal(4))
-    fill_store(store_path(cache.directory), (evil, fine), synced_at=NOW)
+    fill_store(store, account, (evil, fine), NOW)
     sync = ScriptedSync({"acme": ()}, hold={"acme"})  # the refresh never lands
-    app = InvoiceApp(Config(path=None, accounts=(account,)), cache, now=frozen_now,
+    app = InvoiceApp(Config(path=None, accounts=(account,)), store, now=frozen_now,
                      today=TODAY, sync=sync)
     async with app.run_test(size=SIZE) as pilot:
         await app.screen.cache_loaded.wait()  # type: ignore[attr-defined]
@@ -351,7 +351,7 @@ async def test_pdf_error_toast_shows_a_hostile_title_sanitized(hostile: HostileS
                       status="paid", label=f"Oct {EVIL}", issued=TODAY, total=Decimal(1),
                       pdf_url=f"{hostile.url}/invoice.pdf")
     app = InvoiceApp(Config(path=None, settings=FAST, accounts=(account,)),
-                     InvoiceCache(tmp_path / "cache"), now=frozen_now, today=TODAY,
+                     new_store(tmp_path), now=frozen_now, today=TODAY,
                      sync=ScriptedSync({account.name: (invoice,)}))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -373,7 +373,7 @@ async def test_voximplant_download_error_toast_is_sanitized(hostile: HostileServ
     })
     account = voximplant_account(hostile, tmp_path)
     app = InvoiceApp(Config(path=None, settings=FAST, accounts=(account,)),
-                     InvoiceCache(tmp_path / "cache"), now=frozen_now, today=TODAY)
+                     new_store(tmp_path), now=frozen_now, today=TODAY)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("enter", "d")
@@ -528,8 +528,8 @@ def _write_config(path: Path, accounts: list[AccountConfig], **settings: object)
 
 
 async def _sync_error(account: AccountConfig, settings: Settings,
-                      cache: InvoiceCache | None = None) -> ProviderError:
-    outcome = await sync_account(account, settings, cache=cache)
+                      store: InvoiceStore | None = None) -> ProviderError:
+    outcome = await sync_account(account, settings, store=store)
     assert isinstance(outcome, SyncFailed), outcome
     return outcome.error
 
@@ -1086,7 +1086,7 @@ def test_export_against_a_trillion_invoice_server_is_one_line_and_quick(
     assert _invoice_requests(hostile) == 1
 
 
-# --- 7. 3xx replies are errors; a failed fetch keeps the cache ------------------------
+# --- 7. 3xx replies are errors; a failed fetch keeps the stored invoices --------------
 
 REDIRECT_HINTS = {"unleash": "check base_url (use the instance URL the browser ends on)",
                   "voximplant": "check base_url (default https://api.voximplant.com/platform_api)"}
@@ -1094,22 +1094,23 @@ LOGIN = "https://login.example.com/sso/start?session=s3cr3t-session#frag"
 
 
 @pytest.mark.parametrize("kind", SERVICES)
-async def test_row7_a_redirect_never_replaces_the_cache(hostile: HostileServer, tmp_path: Path,
-                                                        kind: str) -> None:
+async def test_row7_a_redirect_never_replaces_the_stored_invoices(
+        hostile: HostileServer, tmp_path: Path, kind: str) -> None:
     account = _account(kind, hostile, tmp_path)
-    cache = InvoiceCache(tmp_path / "cache")
+    store = new_store(tmp_path)
     hostile.respond = _good_answer(kind)
-    good = await sync_account(account, TINY, cache=cache)
+    good = await sync_account(account, TINY, store=store)
     assert isinstance(good, SyncSucceeded) and len(good.invoices) == 3
 
     empty = {"invoices": []} if kind == "unleash" else {"result": [], "total_count": 0}
     hostile.respond = json_reply(empty, status=302, headers={"Location": LOGIN})
-    error = await _sync_error(account, TINY, cache)
+    error = await _sync_error(account, TINY, store)
     assert (error.reason, error.hint) == (
         f"{SERVICES[kind]} redirected to login.example.com (HTTP 302)", REDIRECT_HINTS[kind])
     assert "sso" not in str(error) and "s3cr3t" not in str(error)  # host only, never the path
-    cached = cache.load(account)
-    assert cached is not None and len(cached.invoices) == 3
+    assert store.account_states([account])[account.name] == \
+        StoredAccount(good.synced_at, 3, good.summary)
+    assert list(store.iter_invoices([account])) == export.sort_for_export(good.invoices)
 
 
 @pytest.mark.parametrize("status, location, shown", [
@@ -1350,7 +1351,7 @@ async def test_crash_dump_shows_no_token_key_or_jwt(
     monkeypatch.setattr(InvoiceApp, "action_help", _crashing_help)
     vox = voximplant_account(hostile, tmp_path)
     path = _write_config_at_mode(tmp_path / "config.toml", unleash_account(hostile), vox)
-    app = InvoiceApp(load_config(path), InvoiceCache(tmp_path / "cache"))
+    app = InvoiceApp(load_config(path), new_store(tmp_path))
     with pytest.raises(RuntimeError, match="forced crash"):
         async with app.run_test() as pilot:
             await pilot.pause()
@@ -1497,7 +1498,7 @@ def test_a_save_removes_what_killed_saves_left_but_not_a_live_writers_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
 
 
-def test_a_cache_load_sweeps_the_cache_dir(tmp_path: Path) -> None:
+def test_opening_the_store_sweeps_the_cache_dir(tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
     cache_dir.mkdir()
     # A killed save of an account no longer configured: only a dir-wide sweep finds it.
@@ -1512,12 +1513,13 @@ def test_a_cache_load_sweeps_the_cache_dir(tmp_path: Path) -> None:
     os.utime(old, (two_hours_ago, two_hours_ago))
     unrelated = cache_dir / ".notes.tmp"  # not a name we make
     unrelated.write_bytes(b"keep")
-    cache = InvoiceCache(cache_dir)
+    opened = open_store(cache_dir)
     account = AccountConfig("acme", "unleash", {"base_url": "http://127.0.0.1:1"})
-    assert cache.load(account) is None  # never synced; the sweep ran anyway
+    assert not opened.store.account_states([account])["acme"].synced
     assert not orphan.exists() and not old.exists()
     assert fresh.exists() and unrelated.exists()
-    assert cache.warnings == []
+    assert opened.warnings == ()
+    opened.store.close()
 
 
 # --- 12. export --output onto special files ------------------------------------------

@@ -10,22 +10,25 @@ from pathlib import Path
 
 import pytest
 from invoice_factory import make_invoice, synthetic_invoices
-from store_fill import fill_store, load_view, temp_store, view_of, write_page
+from store_fill import account_config, load_view, store_of, view_of
 
-from invoice_tui import store_bridge
 from invoice_tui.index import (
     StoreReader,
     connect_reader,
     load_account,
-    load_account_states,
     load_extras,
     parse_amount,
     parse_date,
     snapshot,
 )
 from invoice_tui.meaning import money_facts, money_totals
-from invoice_tui.model import AccountSummary, Invoice, Line, Tax
+from invoice_tui.model import Invoice, Line, Tax
 from invoice_tui.view import COLUMNS, STORED_SORT_KEYS, InvoiceView, Period, column
+
+
+def _tamper(path: Path) -> sqlite3.Connection:
+    """A plain connection to change the file behind the store's back (damage, edits)."""
+    return sqlite3.connect(path, isolation_level=None)
 
 
 def _headers(invoices: list[Invoice]) -> list[Invoice]:
@@ -94,7 +97,7 @@ class CountingReader(StoreReader):
 
 
 def test_rows_are_read_a_window_at_a_time_through_a_bounded_cache() -> None:
-    path = fill_store(temp_store(), synthetic_invoices(6000))
+    path = store_of(synthetic_invoices(6000)).path
     reader = CountingReader(path)
     view = load_view(InvoiceView(reader), path)
     rows = view.rows
@@ -116,7 +119,7 @@ def test_an_invoice_gone_from_the_store_shows_what_the_index_knew() -> None:
     invoice = make_invoice("vox", "1", number="VOX-1", total=Decimal("12.50"))
     view = view_of(invoice, make_invoice("vox", "2", issued=dt.date(2025, 1, 1)))
     assert view.source is not None
-    conn = store_bridge.connect(view.source.path)  # type: ignore[attr-defined]
+    conn = _tamper(view.source.path)  # type: ignore[attr-defined]
     conn.execute("DELETE FROM invoices WHERE id = '1'")  # a refresh removed it, not yet re-read
     conn.close()
     ghost = view.rows[0]
@@ -125,7 +128,7 @@ def test_an_invoice_gone_from_the_store_shows_what_the_index_knew() -> None:
     assert ghost.number is None and view.rows[1].id == "2"
 
 
-def test_headers_lines_and_taxes_round_trip_exactly() -> None:
+def test_headers_round_trip_exactly_and_lines_come_from_the_store() -> None:
     invoice = Invoice(
         account="acme", provider="unleash", id="https://x/1", currency="EUR", status="paid",
         number=None, label="Oktober 2026 · Zürich", issued=dt.date(2026, 10, 1),
@@ -144,10 +147,12 @@ def test_headers_lines_and_taxes_round_trip_exactly() -> None:
                            Tax(name="Levy", rate=Decimal("0.01")))),
                Line(kind="main", description="Seats")),
     )
-    view = view_of(invoice)
+    store = store_of([invoice])
+    view = load_view(InvoiceView(StoreReader(store.path)), store.path)
     shown = view.rows[0]
     assert shown == dataclasses.replace(invoice, lines=())
-    assert view.with_lines(shown) == invoice
+    account = account_config("acme", "unleash")
+    assert dataclasses.replace(shown, lines=store.lines(account, shown.id)) == invoice
 
 
 def test_hostile_values_in_the_file_become_missing_values() -> None:
@@ -159,9 +164,8 @@ def test_hostile_values_in_the_file_become_missing_values() -> None:
     assert parse_date("2026-02-28") == dt.date(2026, 2, 28)
     for bad in ("2026-02-30", "tomorrow", "", None, 20260101, "2026-2-1"):
         assert parse_date(bad) is None, bad
-    path = fill_store(temp_store(), [make_invoice("vox", str(n), total=Decimal(n))
-                                     for n in range(1, 4)])
-    conn = store_bridge.connect(path)
+    path = store_of([make_invoice("vox", str(n), total=Decimal(n)) for n in range(1, 4)]).path
+    conn = _tamper(path)
     conn.execute("UPDATE invoices SET total = 'NaN', issued = 'soon' WHERE id = '1'")
     conn.execute("UPDATE invoices SET total = x'00ff', status = 7 WHERE id = '2'")
     conn.execute("UPDATE invoices SET search = 'zz\x1fyy' WHERE id = '3'")  # the separator
@@ -187,17 +191,18 @@ def test_hostile_values_in_the_file_become_missing_values() -> None:
 
 
 def test_reads_in_one_snapshot_see_one_state_and_later_ones_match_by_pk() -> None:
-    path = fill_store(temp_store(), [make_invoice("vox", str(n), total=Decimal(n))
-                                     for n in range(5)])
+    store = store_of([make_invoice("vox", str(n), total=Decimal(n)) for n in range(5)])
+    path = store.path
     reader = connect_reader(path)
     assert reader is not None
     with snapshot(reader):
         index = load_account(reader, "vox")
-        write_page(path, "vox", "voximplant", [make_invoice("vox", "new")])  # a sync writes
+        writer = store.begin_sync(account_config("vox", "voximplant"))  # a sync writes
+        writer.add([make_invoice("vox", "new")])
         assert load_extras(reader, index, {})[0] is not None
         assert len(load_account(reader, "vox")) == 5  # still the state the snapshot began in
     assert len(load_account(reader, "vox")) == 6
-    conn = store_bridge.connect(path)
+    conn = _tamper(path)
     conn.execute("DELETE FROM invoices WHERE id = '2'")
     conn.close()
     search, keys = load_extras(reader, index, STORED_SORT_KEYS)  # read later: by pk
@@ -207,39 +212,31 @@ def test_reads_in_one_snapshot_see_one_state_and_later_ones_match_by_pk() -> Non
     reader.close()
 
 
-def test_no_store_yet_or_another_schema_reads_as_nothing(tmp_path: Path) -> None:
+def test_no_store_or_no_schema_yet_reads_as_nothing(tmp_path: Path) -> None:
     assert connect_reader(tmp_path / "missing.sqlite3") is None
     assert StoreReader(tmp_path / "missing.sqlite3").first_rows(["a"], 10) == ([], 0)
-    other = tmp_path / "other.sqlite3"
-    sqlite3.connect(other).execute("PRAGMA user_version = 99").close()
-    assert connect_reader(other) is None
+    empty = tmp_path / "empty.sqlite3"
+    sqlite3.connect(empty).execute("CREATE TABLE x (y)").close()  # a database, not ours yet
+    assert connect_reader(empty) is None
     garbage = tmp_path / "garbage.sqlite3"
     garbage.write_bytes(b"not a database at all" * 100)
     with pytest.raises(sqlite3.DatabaseError):
         connect_reader(garbage)
 
 
-def test_first_rows_and_account_states(tmp_path: Path) -> None:
+def test_first_rows_are_the_newest_in_the_default_order(tmp_path: Path) -> None:
     invoices = synthetic_invoices(200)
-    path = fill_store(temp_store(), invoices, summaries={
-        "unleash-acme": AccountSummary(Decimal("1875.00"), "USD")})
-    reader = StoreReader(path)
+    reader = StoreReader(store_of(invoices).path)
     rows, count = reader.first_rows(["vox-main", "unleash-acme"], 5)
     mine = [inv for inv in invoices if inv.account in ("vox-main", "unleash-acme")]
     assert count == len(mine)
     expected = _expected(mine, InvoiceView())[:5]
     assert [invoice for _, invoice in rows] == expected
-    conn = connect_reader(path)
-    assert conn is not None
-    states = load_account_states(conn)
-    assert states["unleash-acme"].summary.plan_price == Decimal("1875.00")
-    assert states["vox-main"].invoice_count == sum(i.account == "vox-main" for i in invoices)
-    assert states["vox-main"].synced_at is not None and states["vox-main"].synced_at.tzinfo
-    conn.close()
+
 
 
 def test_more_pks_than_sqlite_binds_at_once() -> None:
-    path = fill_store(temp_store(), synthetic_invoices(1200))
+    path = store_of(synthetic_invoices(1200)).path
     conn = connect_reader(path)
     assert conn is not None
     pks = [row[0] for row in conn.execute("SELECT pk FROM invoices")]
@@ -259,4 +256,4 @@ def test_a_store_damaged_while_open_reads_as_missing_rows_not_an_error() -> None
     reader.close()
     shown = view.rows[0]  # what the index knew, not a traceback
     assert (shown.id, shown.total, shown.number) == ("1", Decimal("4.20"), None)
-    assert reader.lines(1) == () and reader.headers([1]) == {}
+    assert reader.headers([1]) == {}

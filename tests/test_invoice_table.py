@@ -8,7 +8,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from invoice_factory import make_invoice, synthetic_invoices
-from store_fill import fill_store, read_index, stored_accounts, temp_store, view_of
+from store_fill import put, read_index, store_of, stored_accounts, view_of
 from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.widgets import Input
@@ -26,15 +26,15 @@ class TableApp(App[None]):
 
     def __init__(self, invoices: Sequence[Invoice] = ()) -> None:
         super().__init__()
-        self.store = fill_store(temp_store(), invoices)
+        self.store = store_of(invoices)
         self.messages: list[Message] = []
 
     def compose(self) -> ComposeResult:
-        yield InvoiceTable(InvoiceView(StoreReader(self.store)), id="invoices")
+        yield InvoiceTable(InvoiceView(StoreReader(self.store.path)), id="invoices")
         yield Input(id="elsewhere")
 
     def on_mount(self) -> None:
-        for account in stored_accounts(self.store):
+        for account in stored_accounts(self.store.path):
             self.set_account_invoices(account, None)
         self.query_one(InvoiceTable).focus()
 
@@ -42,9 +42,9 @@ class TableApp(App[None]):
         """Store the account's invoices (``None``: as they are) and show its new index."""
         if invoices is not None:
             provider = invoices[0].provider if invoices else "voximplant"
-            fill_store(self.store, invoices, accounts=[(account, provider)])
+            put(self.store, invoices, accounts=[(account, provider)])
         table = self.query_one(InvoiceTable)
-        index, extras = read_index(self.store, account)
+        index, extras = read_index(self.store.path, account)
         table.set_account_index(index)
         assert extras is not None
         table.view.set_extras(index, *extras)

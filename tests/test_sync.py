@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import AccountConfig, Config, Settings
 from invoice_tui.demo import DemoServer, Fault
 from invoice_tui.providers import provider_class
+from invoice_tui.store import open_store
 from invoice_tui.sync import (
     USER_AGENT,
     SyncEvent,
@@ -31,8 +31,8 @@ async def test_one_failing_account_never_affects_the_others(
     server: DemoServer, demo: Config, tmp_path: Path
 ) -> None:
     server.add_fault(Fault("vox_error", account="vox-eu", code=104, times=-1))
-    cache = InvoiceCache(tmp_path / "cache")
-    outcomes = await sync_all(demo, cache=cache)
+    store = open_store(tmp_path / "cache").store
+    outcomes = await sync_all(demo, store=store)
     assert list(outcomes) == demo.account_names
     failed = outcomes["vox-eu"]
     assert isinstance(failed, SyncFailed)
@@ -42,8 +42,11 @@ async def test_one_failing_account_never_affects_the_others(
             assert isinstance(outcome, SyncSucceeded), (name, outcome)
             assert outcome.invoices and all(i.account == name for i in outcome.invoices)
             assert outcome.synced_at.tzinfo is not None
-    # Only the successes were cached.
-    assert set(cache.load_all(demo)) == set(demo.account_names) - {"vox-eu"}
+    # Only the successes are stored as complete syncs.
+    states = store.account_states(demo.accounts)
+    assert {name for name, state in states.items() if state.synced} == \
+        set(demo.account_names) - {"vox-eu"}
+    store.close()
 
 
 async def test_named_subset_in_given_order_and_unknown_name(demo: Config) -> None:
@@ -71,6 +74,11 @@ async def test_progress_events_sequence(demo: Config) -> None:
     assert len(pages) >= len(outcome.invoices) // 5
     assert counts[-1] == len(outcome.invoices)
     assert progress[-1].progress.total_invoices == len(outcome.invoices)
+    # Each step carries the invoices it added: together, every invoice once.
+    added = [invoice for event in progress for invoice in event.progress.page]
+    assert [len(e.progress.page) for e in progress] == \
+        [after - before for before, after in zip([0, *counts], counts, strict=False)]
+    assert sorted(added, key=lambda i: i.id) == sorted(outcome.invoices, key=lambda i: i.id)
 
 
 async def test_failure_events_and_build_errors(demo: Config, tmp_path: Path) -> None:

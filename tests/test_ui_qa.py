@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from store_fill import fill_store, store_path
+from store_helpers import fill_store, new_store
 from textual import events
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
@@ -30,12 +30,12 @@ from ui_helpers import (
     widget_text,
 )
 
-from invoice_tui.cache import InvoiceCache
 from invoice_tui.demo import Fault
 from invoice_tui.gc_policy import YOUNG_THRESHOLD
 from invoice_tui.index import AccountIndex
 from invoice_tui.model import Invoice
 from invoice_tui.providers import ProviderError
+from invoice_tui.store import InvoiceStore
 from invoice_tui.ui.app import InvoiceApp
 from invoice_tui.ui.screens import main as main_module
 from invoice_tui.ui.screens.error import AccountErrorScreen
@@ -106,21 +106,22 @@ _invoice = simple_invoice
 
 def _gated_store(tmp_path: Path, invoices: tuple[Invoice, ...],
                  monkeypatch: pytest.MonkeyPatch) -> tuple[
-        InvoiceCache, threading.Event, threading.Event]:
+        InvoiceStore, threading.Event, threading.Event]:
     """A store holding ``invoices`` for vox-main whose startup read waits for the gate."""
-    cache = InvoiceCache(tmp_path / "cache")
-    fill_store(store_path(cache.directory), invoices, synced_at=NOW - dt.timedelta(hours=1))
+    store = new_store(tmp_path)
+    account = scripted_config(*ACCOUNTS).accounts[0]
+    fill_store(store, account, invoices, NOW - dt.timedelta(hours=1))
     gate, started = threading.Event(), threading.Event()
     real_load = main_module.load_account
 
-    def gated_load(conn: object, account: str) -> AccountIndex:
+    def gated_load(conn: object, account: str, key: str | None = None) -> AccountIndex:
         if threading.current_thread().name == "invoice-tui store":  # the startup read
             started.set()
             gate.wait(timeout=30)  # a guard against a hung test, not a timing assertion
-        return real_load(conn, account)  # type: ignore[arg-type]
+        return real_load(conn, account, key)  # type: ignore[arg-type]
 
     monkeypatch.setattr(main_module, "load_account", gated_load)
-    return cache, gate, started
+    return store, gate, started
 
 
 async def test_a_slow_store_read_does_not_hold_up_the_screen(
@@ -177,9 +178,9 @@ async def test_a_big_sync_result_is_read_off_the_event_loop(
     indexes: list[AccountIndex] = []
     real_load = main_module.load_account
 
-    def recording_load(conn: object, account: str) -> AccountIndex:
+    def recording_load(conn: object, account: str, key: str | None = None) -> AccountIndex:
         threads.append(threading.current_thread())
-        indexes.append(real_load(conn, account))  # type: ignore[arg-type]
+        indexes.append(real_load(conn, account, key))  # type: ignore[arg-type]
         return indexes[-1]
 
     monkeypatch.setattr(main_module, "load_account", recording_load)
@@ -207,7 +208,7 @@ async def test_a_bug_while_reading_a_sync_result_is_a_toast(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The reads run off the event loop (a worker, the startup thread): a bug in them must be
     # shown, not lost.
-    def broken_load(conn: object, account: str) -> AccountIndex:
+    def broken_load(conn: object, account: str, key: str | None = None) -> AccountIndex:
         raise ZeroDivisionError
 
     monkeypatch.setattr(main_module, "load_account", broken_load)

@@ -6,11 +6,12 @@ the flows over real HTTP are in test_ui_main.py.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
-from store_fill import fill_store, store_path
+from store_helpers import fill_store
 from ui_helpers import (
     ACCOUNTS,
     NOW,
@@ -19,6 +20,7 @@ from ui_helpers import (
     ScriptedSync,
     hostile_invoice,
     scripted_app,
+    scripted_config,
     settle,
     simple_invoice,
     wait_for_cache,
@@ -55,12 +57,14 @@ async def test_syncing_shows_progress_then_synced(tmp_path: Path) -> None:
 
 
 async def test_cached_invoices_show_before_the_refresh_finishes(tmp_path: Path) -> None:
-    cached = (_invoice("vox-main", "OLD-1", "7.00", "USD"),)
-    fill_store(store_path(tmp_path / "cache"), cached, synced_at=NOW - dt.timedelta(minutes=5))
+    config = scripted_config(*ACCOUNTS)
     fresh = (_invoice("vox-main", "NEW-1", "9.00", "USD"), _invoice("vox-main", "NEW-2",
                                                                    "1.00", "USD"))
     sync = ScriptedSync({"vox-main": fresh, "acme": ()}, hold={"vox-main", "acme"})
     app = scripted_app(tmp_path, sync, *ACCOUNTS)
+    assert app.store is not None
+    fill_store(app.store, config.accounts[0], (_invoice("vox-main", "OLD-1", "7.00", "USD"),),
+               NOW - dt.timedelta(minutes=5))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         main = app.screen
@@ -76,11 +80,12 @@ async def test_cached_invoices_show_before_the_refresh_finishes(tmp_path: Path) 
 
 
 async def test_cached_state_is_shown_when_idle(tmp_path: Path) -> None:
-    fill_store(store_path(tmp_path / "cache"), (), accounts=[("acme", "unleash")],
-               synced_at=NOW - dt.timedelta(hours=3),
-               summaries={"acme": AccountSummary(Decimal("75"), "EUR")})
+    config = scripted_config(*ACCOUNTS)
     sync = ScriptedSync({"vox-main": (), "acme": ProviderError("boom", "fix it")})
     app = scripted_app(tmp_path, sync, *ACCOUNTS)
+    assert app.store is not None
+    fill_store(app.store, config.accounts[1], (), NOW - dt.timedelta(hours=3),
+               AccountSummary(Decimal("75"), "EUR"))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         main = app.screen
@@ -90,6 +95,32 @@ async def test_cached_state_is_shown_when_idle(tmp_path: Path) -> None:
         assert state.phase == "failed" and state.synced_at == NOW - dt.timedelta(hours=3)
         text = widget_text(main.pane)
         assert "✗ boom" in text and "plan 75.00 EUR" in text
+
+
+async def test_stored_invoices_load_without_lines_and_the_detail_reads_them(
+        tmp_path: Path) -> None:
+    config = scripted_config(*ACCOUNTS)
+    stored = dataclasses.replace(hostile_invoice("vox-main", "voximplant"),
+                                 status="paid", number="VOX-7")
+    sync = ScriptedSync({"vox-main": (), "acme": ()}, hold={"vox-main", "acme"})
+    app = scripted_app(tmp_path, sync, *ACCOUNTS)
+    assert app.store is not None
+    fill_store(app.store, config.accounts[0], (stored,), NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        await wait_for_cache(main, pilot)
+        (header,) = main.table.view.rows
+        assert header.lines == () and header == dataclasses.replace(stored, lines=())
+        main.set_filter("calls")  # a word of the line's description only
+        assert [i.number for i in main.table.view.rows] == ["VOX-7"]
+        main.table.focus()
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, InvoiceDetailScreen)
+        assert detail.invoice == stored  # lines and their taxes, from the store
+        assert "Calls" in widget_text(detail.query_one("#lines"))
+        sync.release()
 
 
 async def test_failures_of_one_round_make_one_toast(tmp_path: Path) -> None:

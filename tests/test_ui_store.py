@@ -1,9 +1,8 @@
 """Pilot tests of the main screen reading the invoice store: the first rows before the index,
 pages of a first sync as they land, refreshes that keep the cursor, lines on demand.
 
-Interim: the pages are written here as the store's sync writer will write them (upserted
-page by page, ``tests/store_fill.py``); once it lands, ``PagedSync`` gives way to the real
-``sync_account`` against the emulator with slow pages.
+``PagedSync`` writes through the store's own sync writer, a page whenever the test lets
+it: the emulator's pages, however slow, cannot be held still at a chosen one.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from typing import Any
 
 import pytest
 from invoice_factory import make_invoice
-from store_fill import fill_store, store_path, write_page
+from store_fill import put, store_in
 from ui_helpers import (
     ACCOUNTS,
     NOW,
@@ -35,6 +34,7 @@ from invoice_tui.config import AccountConfig, Settings
 from invoice_tui.index import AccountIndex
 from invoice_tui.model import AccountSummary, Invoice, Line, Tax
 from invoice_tui.providers import FetchProgress
+from invoice_tui.store import InvoiceStore
 from invoice_tui.sync import EventCallback, SyncOutcome, SyncProgress, SyncStarted, SyncSucceeded
 from invoice_tui.ui.screens import main as main_module
 from invoice_tui.ui.screens.detail import InvoiceDetailScreen
@@ -60,16 +60,17 @@ async def _until(pilot: Any, condition: Any) -> None:
 
 
 def _monthly(account: str, count: int, start: int = 0) -> list[Invoice]:
-    return [make_invoice(account, f"{account}-{n:03d}", number=f"N-{n:03d}",
+    provider = dict(ACCOUNTS)[account]  # the account's identity in the store includes it
+    return [make_invoice(account, f"{account}-{n:03d}", number=f"N-{n:03d}", provider=provider,
                          issued=dt.date(2020, 1, 1) + dt.timedelta(days=30 * n),
                          total=Decimal(n)) for n in range(start, start + count)]
 
 
 class PagedSync:
-    """A first sync that stores one page each time the test lets it (``next_page``)."""
+    """A sync that stores one page each time the test lets it (``next_page``), with the
+    store's own writer, as ``sync_account`` does."""
 
-    def __init__(self, store: Path, pages: dict[str, list[list[Invoice]]]) -> None:
-        self.store = store
+    def __init__(self, pages: dict[str, list[list[Invoice]]]) -> None:
         self.pages = pages
         self.gates = {name: asyncio.Semaphore(0) for name in pages}
 
@@ -77,24 +78,26 @@ class PagedSync:
         self.gates[account].release()
 
     async def __call__(self, account: AccountConfig, settings: Settings, *,
-                       cache: object = None, on_event: EventCallback | None = None
-                       ) -> SyncOutcome:
+                       store: InvoiceStore | None = None,
+                       on_event: EventCallback | None = None) -> SyncOutcome:
+        assert store is not None
         emit = on_event or (lambda event: None)
         emit(SyncStarted(account.name))
+        writer = store.begin_sync(account)
         stored: list[Invoice] = []
         for number, page in enumerate(self.pages[account.name], 1):
             await self.gates[account.name].acquire()
-            await asyncio.to_thread(write_page, self.store, account.name, account.provider,
-                                    page)
+            await asyncio.to_thread(writer.add, page)
             stored += page
             emit(SyncProgress(account.name, FetchProgress(len(stored), number)))
+        await asyncio.to_thread(writer.finish, AccountSummary(), NOW)
         return SyncSucceeded(account.name, tuple(stored), AccountSummary(), NOW)
 
 
 async def test_rows_appear_during_a_first_sync_as_pages_land(tmp_path: Path) -> None:
     invoices = _monthly("vox-main", 30)
     pages = [invoices[:10], invoices[10:20], invoices[20:]]
-    sync = PagedSync(store_path(tmp_path / "cache"), {"vox-main": pages, "acme": [[]]})
+    sync = PagedSync({"vox-main": pages, "acme": [[]]})
     app = scripted_app(tmp_path, ScriptedSync({}), *ACCOUNTS)
     app.sync = sync
     async with app.run_test(size=SIZE) as pilot:
@@ -118,9 +121,9 @@ async def test_rows_appear_during_a_first_sync_as_pages_land(tmp_path: Path) -> 
 async def test_a_refresh_keeps_stored_rows_until_it_is_done(tmp_path: Path) -> None:
     # Re-reading 100 000 stored invoices every half second would slow a refresh down: only
     # a first sync shows its pages as they land; a refresh is read once, when done.
-    old = _monthly("vox-main", 5)
-    store = fill_store(store_path(tmp_path / "cache"), old)
-    sync = PagedSync(store, {"vox-main": [_monthly("vox-main", 3, 10), []], "acme": [[]]})
+    with store_in(tmp_path / "cache") as store:
+        put(store, _monthly("vox-main", 5))
+    sync = PagedSync({"vox-main": [_monthly("vox-main", 3, 10), []], "acme": [[]]})
     app = scripted_app(tmp_path, ScriptedSync({}), *ACCOUNTS)
     app.sync = sync
     async with app.run_test(size=SIZE) as pilot:
@@ -137,7 +140,8 @@ async def test_a_refresh_keeps_stored_rows_until_it_is_done(tmp_path: Path) -> N
 
 async def test_a_refresh_of_one_account_keeps_the_cursor_on_its_invoice(tmp_path: Path) -> None:
     vox, acme = _monthly("vox-main", 6), _monthly("acme", 6, 100)
-    fill_store(store_path(tmp_path / "cache"), vox + acme)
+    with store_in(tmp_path / "cache") as store:
+        put(store, vox + acme)
     # vox-main gets a newer invoice on top and loses one; acme comes back unchanged.
     sync = ScriptedSync({"vox-main": tuple(vox[1:] + _monthly("vox-main", 1, 200)),
                          "acme": tuple(acme)}, hold={"vox-main", "acme"})
@@ -174,7 +178,8 @@ async def test_the_detail_reads_the_invoice_lines_from_the_store(tmp_path: Path)
                     taxes=(Tax(name="VAT", rate=Decimal("0.19"), amount=Decimal("1.90"),
                                taxable=Decimal("10.00"), currency="EUR"),)),
                Line(kind="service", description="SMS", amount=Decimal("0"))))
-    fill_store(store_path(tmp_path / "cache"), [invoice])
+    with store_in(tmp_path / "cache") as store:
+        put(store, [invoice])
     sync = ScriptedSync({"vox-main": (invoice,), "acme": ()}, hold={"vox-main", "acme"})
     app = scripted_app(tmp_path, sync, *ACCOUNTS)
     async with app.run_test(size=SIZE) as pilot:
@@ -193,14 +198,15 @@ async def test_the_detail_reads_the_invoice_lines_from_the_store(tmp_path: Path)
 async def test_the_first_rows_show_before_the_store_is_indexed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     invoices = _monthly("vox-main", 80)
-    fill_store(store_path(tmp_path / "cache"), invoices)
+    with store_in(tmp_path / "cache") as store:
+        put(store, invoices)
     gate = threading.Event()
     real_load = main_module.load_account
 
-    def gated_load(conn: object, account: str) -> AccountIndex:
+    def gated_load(conn: object, account: str, key: str | None = None) -> AccountIndex:
         if threading.current_thread().name == "invoice-tui store":
             gate.wait(timeout=GUARD)
-        return real_load(conn, account)  # type: ignore[arg-type]
+        return real_load(conn, account, key)  # type: ignore[arg-type]
 
     monkeypatch.setattr(main_module, "load_account", gated_load)
     sync = ScriptedSync({"vox-main": tuple(invoices), "acme": ()}, hold={"vox-main", "acme"})

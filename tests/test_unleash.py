@@ -211,7 +211,8 @@ async def test_fetch_from_config_with_path_prefix(server: DemoServer, tmp_path: 
     assert dates == sorted(dates, reverse=True)  # type: ignore[type-var]
     usage = [line for inv in result.invoices for line in inv.lines if line.kind == "usage"]
     assert usage and all(line.consumption is not None for line in usage)
-    assert progress == [FetchProgress(invoices=28, pages=1, total_invoices=28, total_pages=1)]
+    assert progress == [FetchProgress(invoices=28, pages=1, total_invoices=28, total_pages=1,
+                                      page=result.invoices)]
 
 
 async def test_token_from_environment(server: DemoServer, monkeypatch: pytest.MonkeyPatch) -> None:

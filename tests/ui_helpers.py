@@ -13,13 +13,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from store_helpers import fill_store, new_store
 from textual.pilot import Pilot
 
-from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import AccountConfig, Config, Settings
 from invoice_tui.demo import Fault, demo_environment
 from invoice_tui.model import AccountSummary, Invoice, Line, Tax
 from invoice_tui.providers import FetchProgress, ProviderError
+from invoice_tui.store import InvoiceStore
 from invoice_tui.sync import (
     EventCallback,
     SyncFailed,
@@ -116,7 +117,7 @@ class ScriptedSync:
         self._gate.set()
 
     async def __call__(self, account: AccountConfig, settings: Settings, *,
-                       cache: InvoiceCache | None = None,
+                       store: InvoiceStore | None = None,
                        on_event: EventCallback | None = None) -> SyncOutcome:
         emit = on_event or (lambda event: None)
         self.calls.append(account.name)
@@ -129,8 +130,10 @@ class ScriptedSync:
         if isinstance(result, ProviderError):
             outcome = SyncFailed(account.name, result)
         else:
-            outcome = SyncSucceeded(account.name, result,
-                                    self.summaries.get(account.name, AccountSummary()), NOW)
+            summary = self.summaries.get(account.name, AccountSummary())
+            if store is not None:  # as sync_account does: the table reads what is stored
+                await asyncio.to_thread(fill_store, store, account, result, NOW, summary)
+            outcome = SyncSucceeded(account.name, result, summary, NOW)
         emit(outcome)
         return outcome
 
@@ -142,7 +145,7 @@ def scripted_config(*accounts: tuple[str, str]) -> Config:
 
 
 def scripted_app(tmp_path: Path, sync: ScriptedSync, *accounts: tuple[str, str]) -> InvoiceApp:
-    return InvoiceApp(scripted_config(*accounts), InvoiceCache(tmp_path / "cache"),
+    return InvoiceApp(scripted_config(*accounts), new_store(tmp_path),
                       now=frozen_now, today=TODAY, sync=sync)
 
 
@@ -206,6 +209,6 @@ def simple_invoice(account: str, number: str, total: str = "1.00",
 
 
 async def wait_for_cache(main: Any, pilot: Any) -> None:
-    """Wait until the main screen has read the cache (in a thread, after the first paint)."""
+    """Wait until the main screen has read the store (in a thread, after the first paint)."""
     await main.cache_loaded.wait()
     await pilot.pause()

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from ..config import AccountConfig, Config, Settings, save_config
 from ..fs import write_atomic
+from ..store import InvoiceStore, open_store
 from .data import DEMO_ACCOUNTS
 from .faults import Fault, parse_fault
 from .keys import credentials
@@ -52,11 +53,12 @@ def demo_config(server: DemoServer, directory: Path, *, file_prefix: str = "") -
 
 @dataclass(frozen=True, slots=True)
 class DemoEnvironment:
-    """A running emulator, a config pointing at it, and a throwaway cache directory."""
+    """A running emulator, a config pointing at it, a throwaway cache dir and its store."""
 
     server: DemoServer
     config: Config
     cache_dir: Path
+    store: InvoiceStore
 
 
 @contextmanager
@@ -68,7 +70,7 @@ def demo_environment(
     faults: Iterable[Fault] = (),
     today: dt.date | None = None,
 ) -> Iterator[DemoEnvironment]:
-    """Start the emulator with demo credentials and cache in a temp dir; clean everything up.
+    """Start the emulator with demo credentials and a store in a temp dir; clean everything up.
 
     Used by ``invoice-tui --demo`` and ``export --demo``: nothing is written to
     the user's config or cache.
@@ -76,12 +78,13 @@ def demo_environment(
     with tempfile.TemporaryDirectory(prefix="invoice-tui-demo-") as temp:
         root = Path(temp)
         cache = root / "cache"
-        cache.mkdir()
-        with DemoServer(latency_ms=latency_ms, invoice_count=invoice_count,
-                        count_cap=count_cap, today=today) as server:
+        with open_store(cache).store as store, \
+                DemoServer(latency_ms=latency_ms, invoice_count=invoice_count,
+                           count_cap=count_cap, today=today) as server:
             for fault in faults:
                 server.add_fault(fault)
-            yield DemoEnvironment(server, demo_config(server, root / "credentials"), cache)
+            yield DemoEnvironment(server, demo_config(server, root / "credentials"), cache,
+                                  store)
 
 
 def _config_table(config: Config) -> dict[str, Any]:

@@ -48,12 +48,17 @@ class ProviderError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class FetchProgress:
-    """How far one account's fetch has got: invoices and pages so far, totals when known."""
+    """How far one account's fetch has got: invoices and pages so far, totals when known.
+
+    ``page`` holds the invoices this step added (not seen before in this fetch), so
+    the sync can store them as they arrive instead of when every page is in.
+    """
 
     invoices: int
     pages: int
     total_invoices: int | None = None
     total_pages: int | None = None
+    page: tuple[Invoice, ...] = ()
 
 
 ProgressCallback = Callable[[FetchProgress], None]

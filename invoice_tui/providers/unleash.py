@@ -319,7 +319,8 @@ class UnleashProvider:
         )
         if progress is not None:
             progress(FetchProgress(invoices=len(result.invoices), pages=1,
-                                   total_invoices=len(result.invoices), total_pages=1))
+                                   total_invoices=len(result.invoices), total_pages=1,
+                                   page=result.invoices))
         return result
 
     async def download_pdf(

@@ -585,8 +585,8 @@ class _Pagination:
                     f"invoice-tui reads ({self.limit:,})", _WRONG_SERVER_HINT)
         self.pages += 1
         before = len(self.by_id)
-        for invoice in page.invoices:
-            self.by_id.setdefault(invoice.id, invoice)
+        added = tuple(invoice for invoice in page.invoices
+                      if self.by_id.setdefault(invoice.id, invoice) is invoice)
         if len(self.by_id) > self.limit:
             raise self._endless()
         new = len(self.by_id) - before
@@ -595,7 +595,8 @@ class _Pagination:
         if self.progress is not None:
             total_pages = -(-self.total // self.stride) if self.total is not None else None
             self.progress(FetchProgress(invoices=len(self.by_id), pages=self.pages,
-                                        total_invoices=self.total, total_pages=total_pages))
+                                        total_invoices=self.total, total_pages=total_pages,
+                                        page=added))
         return len(page.invoices), new
 
     def _endless(self) -> ProviderError:

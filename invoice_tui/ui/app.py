@@ -15,8 +15,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from invoice_tui import gc_policy
-from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import Config, ConfigError, ConfigMissing, load_config
+from invoice_tui.store import InvoiceStore, open_store
 from invoice_tui.sync import sync_account
 from invoice_tui.ui.commands import InvoiceCommands
 from invoice_tui.ui.messages import Clock, StartChoice, SyncFunction
@@ -49,7 +49,7 @@ class InvoiceApp(App[int]):
     def __init__(
         self,
         config: Config | None,
-        cache: InvoiceCache | None = None,
+        store: InvoiceStore | None = None,
         *,
         now: Clock = _utc_now,
         today: dt.date | None = None,
@@ -58,10 +58,12 @@ class InvoiceApp(App[int]):
         config_error: str | None = None,
         demo: bool = False,
         demo_today: dt.date | None = None,
+        store_warnings: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self.config = config
-        self.cache = cache
+        self.store = store
+        self.store_warnings = store_warnings  # from opening the store: toasted on start
         self.now = now
         self.today = today or dt.date.today()
         self.sync = sync
@@ -88,10 +90,10 @@ class InvoiceApp(App[int]):
             self.push_screen(self._start_screen(), callback=self._on_start_choice)
 
     def _new_main_screen(self) -> MainScreen:
-        if self.config is None or self.cache is None:
-            raise ValueError("InvoiceApp needs a cache with a config")
-        return MainScreen(self.config, self.cache, sync=self.sync, now=self.now,
-                          today=self.today)
+        if self.config is None or self.store is None:
+            raise ValueError("InvoiceApp needs a store with a config")
+        return MainScreen(self.config, self.store, self.store_warnings, sync=self.sync,
+                          now=self.now, today=self.today)
 
     def _start_screen(self) -> Screen[StartChoice]:
         """Without a config: the config error, or (no file yet) the welcome screen."""
@@ -128,7 +130,7 @@ class InvoiceApp(App[int]):
 
         environment = self._resources.enter_context(demo_environment(today=self._demo_today))
         self.config = environment.config
-        self.cache = InvoiceCache(environment.cache_dir)
+        self.store = environment.store
         self.demo = True
         self.sub_title = "demo"
         self.push_screen(self._new_main_screen())
@@ -153,7 +155,7 @@ def run_tui(config_path: Path, cache_dir: Path, demo: bool) -> int:
         from invoice_tui.demo import demo_environment  # lazily: see InvoiceApp._open_demo
 
         with demo_environment() as environment:
-            app = InvoiceApp(environment.config, InvoiceCache(environment.cache_dir), demo=True)
+            app = InvoiceApp(environment.config, environment.store, demo=True)
             app.run()
         return app.return_code or 0
     try:
@@ -163,6 +165,13 @@ def run_tui(config_path: Path, cache_dir: Path, demo: bool) -> int:
     except ConfigError as error:
         app = InvoiceApp(None, config_path=config_path, config_error=str(error))
     else:
-        app = InvoiceApp(config, InvoiceCache(cache_dir), config_path=config_path)
+        # The integrity check reads the whole file (0.4 s at 100k invoices): the main
+        # screen runs it in its loader thread instead of before the first frame.
+        opened = open_store(cache_dir, quick_check=False)
+        with opened.store:
+            app = InvoiceApp(config, opened.store, config_path=config_path,
+                             store_warnings=opened.warnings)
+            app.run()
+        return app.return_code or 0
     app.run()
     return app.return_code or 0

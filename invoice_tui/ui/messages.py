@@ -10,7 +10,8 @@ from typing import Literal
 
 from textual.message import Message
 
-from invoice_tui.index import AccountIndex, Extras, StoredAccount
+from invoice_tui.index import AccountIndex, Extras
+from invoice_tui.store import StoredAccount
 from invoice_tui.sync import SyncEvent, SyncOutcome, SyncProgress
 
 #: Syncs one account; :func:`invoice_tui.sync.sync_account` or a test's stand-in.

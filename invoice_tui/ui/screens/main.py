@@ -23,19 +23,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList
 from textual.worker import Worker, WorkerState
 
-from invoice_tui import store_bridge
-from invoice_tui.cache import InvoiceCache
 from invoice_tui.config import AccountConfig, Config
 from invoice_tui.index import (
     StoreReader,
     connect_reader,
     load_account,
-    load_account_states,
     load_extras,
     snapshot,
 )
 from invoice_tui.providers import ProviderError
-from invoice_tui.store import DB_NAME
+from invoice_tui.store import InvoiceStore, StoreError, account_key
 from invoice_tui.sync import (
     SyncEvent,
     SyncFailed,
@@ -113,21 +110,23 @@ class MainScreen(Screen[None]):
                 tooltip="Show the full reason and hint of a failed account"),
     ]
 
-    def __init__(self, config: Config, store: InvoiceCache, *, sync: SyncFunction, now: Clock,
+    def __init__(self, config: Config, store: InvoiceStore,
+                 store_warnings: tuple[str, ...] = (), *, sync: SyncFunction, now: Clock,
                  today: dt.date) -> None:
         super().__init__()
         self.config = config
         self.store = store
+        self._store_warnings = store_warnings  # from opening the store, toasted with the load's
         self.sync = sync
         self.now = now
         self.today = today
         self._accounts = {account.name: account for account in config.accounts}
         self.sync_state = SyncState((a.name, a.provider) for a in config.accounts)
-        # The store the table reads (a sync writes it). Interim path: the store's own, once
-        # it lands. Reads run in threads, numbered in the order their snapshots of the store
+        # The table reads the store through its own read-only connections (a sync writes
+        # it). Reads run in threads, numbered in the order their snapshots of the store
         # begin: an account shows the read with the highest number, the newest data.
-        self.store_path = store.directory / DB_NAME
-        self.reader = StoreReader(self.store_path)
+        self.reader = StoreReader(store.path)
+        self._keys = {account.name: account_key(account) for account in config.accounts}
         self._read_numbers = itertools.count(1)
         self._read_order = threading.Lock()
         self._shown_read: dict[str, int] = {}
@@ -137,7 +136,6 @@ class MainScreen(Screen[None]):
         self._stored: set[str] = set()  # accounts with a complete sync in the store
         self.cache_loaded = asyncio.Event()  # set once the store's startup read is shown
         self._initial_shown = threading.Event()  # … and drawn
-        self._refresh_when_read = False  # the startup refresh waits for the stored invoices
         self._filtered = False  # a text, status or account filter is on (Esc clears them)
         self._failed = False  # some account's last sync failed (e explains it)
 
@@ -169,17 +167,16 @@ class MainScreen(Screen[None]):
         # for a while. The first frame (with the stored rows) comes first, and when there
         # are stored invoices to index, they are all counted first: the refresh takes the
         # network's time anyway, and its setup would slow the indexing down (the GIL).
-        if self.table.view.loading:
-            self._refresh_when_read = True
-        else:
-            self.call_after_refresh(self.refresh_accounts, self._accounts)
+        self.call_after_refresh(self.refresh_accounts, self._accounts,
+                                after_store=self.table.view.loading)
 
     def _first_rows(self) -> InvoiceView:
         """The table's view, with the newest rows already (one indexed LIMIT query, a few
         milliseconds): they are in the first frame, long before 100 000 are indexed."""
         view = InvoiceView(self.reader)
         try:
-            rows, count = self.reader.first_rows(list(self._accounts), self.FIRST_ROWS)
+            rows, count = self.reader.first_rows(list(self._keys), self.FIRST_ROWS,
+                                                 keys=list(self._keys.values()))
         except sqlite3.Error:
             return view  # _read_store says what is wrong with the store
         view.set_preview(rows, count)
@@ -187,41 +184,43 @@ class MainScreen(Screen[None]):
 
     def _read_store(self) -> None:
         """In a thread (a daemon, not a worker: quitting never waits for it): every account's
-        index in one message, then each one's search texts and sort keys."""
-        reads: list[AccountRead] = []
+        index in one message, then each one's search texts and sort keys, then the store's
+        integrity check (left out of opening it, so that it never delays the first frame)."""
+        warnings = list(self._store_warnings)
         shown = False
         try:
-            conn = connect_reader(self.store_path)
+            states = self.store.account_states(self._accounts.values())
+            conn = connect_reader(self.store.path)
+            reads: list[AccountRead] = []
             if conn is not None:
                 try:
                     with self._numbered(conn) as number:
-                        states = load_account_states(conn)
-                        reads = [AccountRead(load_account(conn, name), number, states.get(name))
-                                 for name in self._accounts]
-                        self.post_message(AccountsRead(reads, initial=True))
-                        shown = True
+                        reads = [AccountRead(load_account(conn, name, key), number,
+                                             states.get(name))
+                                 for name, key in self._keys.items()]
+                        self.post_message(AccountsRead(reads, warnings, initial=True))
+                        shown, warnings = True, []
                         # The rest waits until they are on screen: this thread would slow
                         # down the frame that counts them (it shares the GIL).
                         self._initial_shown.wait(timeout=2)
                         for read in reads:
                             extras = load_extras(conn, read.index, STORED_SORT_KEYS)
-                            if extras is not None:
-                                self.post_message(AccountsRead([replace(read, extras=extras)]))
+                            self.post_message(AccountsRead([replace(read, extras=extras)]))
                 finally:
                     conn.close()
-        except sqlite3.Error as error:
-            self.post_message(AccountsRead([], [_store_problem(error)], initial=not shown))
-            return
+            if not shown:
+                self.post_message(AccountsRead(reads, warnings, initial=True))
+                shown, warnings = True, []
+            warnings.extend(self.store.verify())
+        except (sqlite3.Error, StoreError) as error:
+            warnings.append(_store_problem(error))
         except Exception as error:  # noqa: BLE001 - a bug: say so (a thread would lose it)
-            self.post_message(AccountsRead([], [
-                f"internal error while reading invoices: {type(error).__name__}"
-                " — this is a bug in invoice-tui; please report it"], initial=not shown))
-            return
-        if not shown:
-            self.post_message(AccountsRead([], initial=True))
+            warnings.append(f"internal error while reading invoices: {type(error).__name__}"
+                            " — this is a bug in invoice-tui; please report it")
+        if warnings or not shown:
+            self.post_message(AccountsRead([], warnings, initial=not shown))
 
-    def _read_account(self, name: str, *, during_sync: bool = False,
-                      synced: SyncSucceeded | None = None) -> None:
+    def _read_account(self, name: str, *, during_sync: bool = False) -> None:
         """Re-read one account's index in a thread (its sync wrote to the store).
 
         During a first sync at most every ``READ_EVERY`` seconds and one read at a time,
@@ -236,23 +235,15 @@ class MainScreen(Screen[None]):
                     self.set_timer(max(wait, 0.1), lambda: self._read_later(name))
                 return
         self._last_read[name] = time.monotonic()
-        provider = self._accounts[name].provider
 
         def read() -> AccountsRead:
-            if synced is not None:  # INTERIM: the store's sync writer does this, page by page
-                writer = store_bridge.connect(self.store_path)
-                try:
-                    store_bridge.replace_account(writer, name, provider, synced.invoices,
-                                                 synced.synced_at, synced.summary)
-                finally:
-                    writer.close()
             try:
-                conn = connect_reader(self.store_path)
+                conn = connect_reader(self.store.path)
                 if conn is None:
                     return AccountsRead([])
                 try:
                     with self._numbered(conn) as number:
-                        index = load_account(conn, name)
+                        index = load_account(conn, name, self._keys[name])
                         extras = load_extras(conn, index, {} if during_sync else STORED_SORT_KEYS)
                 finally:
                     conn.close()
@@ -315,9 +306,6 @@ class MainScreen(Screen[None]):
             # that counts them is written by Textual's writer thread, which needs the GIL
             # too, and the search texts and the refresh's setup would hold it meanwhile.
             self.set_timer(self.SETTLE, self._initial_shown.set)
-            if self._refresh_when_read:
-                self._refresh_when_read = False
-                self.set_timer(self.SETTLE, lambda: self.refresh_accounts(self._accounts))
         if message.warnings:
             self.notify(" · ".join(message.warnings), title="Invoice store", severity="warning",
                         markup=False)
@@ -349,27 +337,33 @@ class MainScreen(Screen[None]):
 
     # --- refresh ----------------------------------------------------------------------
 
-    def refresh_accounts(self, names: Iterable[str]) -> None:
-        """Start (or restart) one background sync per account; one group each."""
+    def refresh_accounts(self, names: Iterable[str], *, after_store: bool = False) -> None:
+        """Start (or restart) one background sync per account; one group each.
+
+        ``after_store``: each sync waits until the stored invoices are counted first.
+        """
         accounts = [self._accounts[name] for name in names]
         self.sync_state.begin_round(account.name for account in accounts)
         for account in accounts:
             name = account.name
             self.pane.redraw(name)
             self.run_worker(
-                self._sync(account), name=f"sync {name}", group=f"sync:{name}",
+                self._sync(account, after_store), name=f"sync {name}", group=f"sync:{name}",
                 exclusive=True, exit_on_error=False,
             )
         self._update_status()
 
-    async def _sync(self, account: AccountConfig) -> SyncOutcome:
+    async def _sync(self, account: AccountConfig, after_store: bool = False) -> SyncOutcome:
+        if after_store:
+            await self.cache_loaded.wait()
+            await asyncio.sleep(self.SETTLE)
         def forward(event: SyncEvent) -> None:
             # Only progress flows through the callback; the outcome is posted once below,
             # whether or not the sync also reports it as an event.
             if isinstance(event, SyncStarted | SyncProgress):
                 self.post_message(AccountSyncEvent(event))
 
-        outcome = await self.sync(account, self.config.settings, cache=self.store, on_event=forward)
+        outcome = await self.sync(account, self.config.settings, store=self.store, on_event=forward)
         self.post_message(AccountSyncEvent(outcome))
         return outcome
 
@@ -406,7 +400,7 @@ class MainScreen(Screen[None]):
             self._read_account(name, during_sync=True)  # show the pages as they land
         elif isinstance(event, SyncSucceeded):
             self._stored.add(name)
-            self._read_account(name, synced=event)
+            self._read_account(name)  # the sync stored them: read what it left
         elif isinstance(event, SyncFailed) and first_sync:
             self._read_account(name)  # the pages it stored before failing are real
         self.pane.redraw(name)
@@ -484,9 +478,16 @@ class MainScreen(Screen[None]):
 
     @on(InvoiceTable.Selected)
     def _on_invoice_selected(self, event: InvoiceTable.Selected) -> None:
-        invoice = self.table.view.with_lines(event.invoice)  # the lines, from the store
-        self.app.push_screen(InvoiceDetailScreen(invoice, self._accounts.get(invoice.account),
-                                                 self.config.settings))
+        invoice = event.invoice
+        account = self._accounts.get(invoice.account)
+        if not invoice.lines and account is not None:
+            # Invoices read from the store are headers (lines=()): the detail's lines come
+            # from the store now. One indexed lookup, quick enough for the UI thread.
+            try:
+                invoice = replace(invoice, lines=self.store.lines(account, invoice.id))
+            except StoreError as error:
+                self.notify(f"line items not shown: {error}", severity="warning", markup=False)
+        self.app.push_screen(InvoiceDetailScreen(invoice, account, self.config.settings))
 
     @on(InvoiceTable.ViewChanged)
     def _on_view_changed(self, _: InvoiceTable.ViewChanged) -> None:
@@ -594,6 +595,8 @@ class MainScreen(Screen[None]):
         self.table.border_subtitle = Content(sanitize(scope))
 
 
-def _store_problem(error: sqlite3.Error) -> str:
+def _store_problem(error: sqlite3.Error | StoreError) -> str:
+    if isinstance(error, StoreError):
+        return f"stored invoices not shown: {error}"
     return (f"the invoice store could not be read ({sanitize(error)}) — "
-            "it is rebuilt on the next sync")
+            "it is checked and rebuilt if need be at the next start")
