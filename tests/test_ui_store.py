@@ -1,8 +1,9 @@
 """Pilot tests of the main screen reading the invoice store: the first rows before the index,
 pages of a first sync as they land, refreshes that keep the cursor, lines on demand.
 
-``PagedSync`` writes through the store's own sync writer, a page whenever the test lets
-it: the emulator's pages, however slow, cannot be held still at a chosen one.
+The emulator's slow pages show a first sync's rows as they land; ``PagedSync`` writes
+through the store's own sync writer a page whenever the test lets it, for the states the
+emulator cannot hold still at a chosen page.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from ui_helpers import (
     ACCOUNTS,
     NOW,
     SIZE,
+    TODAY,
     ScriptedSync,
+    frozen_now,
     scripted_app,
     settle,
     wait_for_cache,
@@ -31,11 +34,13 @@ from ui_helpers import (
 )
 
 from invoice_tui.config import AccountConfig, Settings
+from invoice_tui.demo import demo_environment
 from invoice_tui.index import AccountIndex
 from invoice_tui.model import AccountSummary, Invoice, Line, Tax
 from invoice_tui.providers import FetchProgress
 from invoice_tui.store import InvoiceStore
 from invoice_tui.sync import EventCallback, SyncOutcome, SyncProgress, SyncStarted, SyncSucceeded
+from invoice_tui.ui.app import InvoiceApp
 from invoice_tui.ui.screens import main as main_module
 from invoice_tui.ui.screens.detail import InvoiceDetailScreen
 from invoice_tui.ui.screens.main import MainScreen
@@ -249,3 +254,23 @@ async def test_totals_of_many_rows_are_summed_off_the_event_loop(
         await pilot.press("slash", "0", "0")  # N-000 … N-009: under the threshold, at once
         await pilot.pause()
         assert "billed 45.00 USD" in widget_text(main.query_one(StatusLine))
+
+
+async def test_rows_appear_during_a_slow_first_sync_of_the_emulator() -> None:
+    # The real sync against the emulator: vox-main's 400 invoices come 50 a page, one page
+    # at a time, each after 150 ms; the store takes each page as it arrives.
+    with demo_environment(today=TODAY, latency_ms=150, invoice_count=400) as env:
+        settings = dataclasses.replace(env.config.settings, concurrency=1)
+        config = dataclasses.replace(env.config, settings=settings)
+        app = InvoiceApp(config, env.store, now=frozen_now, today=TODAY)
+        async with app.run_test(size=SIZE) as pilot:
+            main = _main(app)
+
+            def vox_rows() -> int:
+                return sum(1 for i in range(len(main.table.view.rows))
+                           if main.table.view.rows[i].account == "vox-main")
+
+            await _until(pilot, lambda: 0 < vox_rows() < 400)  # some pages, not all
+            assert main.pane.states["vox-main"].phase == "syncing"
+            await settle(app, pilot)
+            assert main.pane.states["vox-main"].phase == "synced" and vox_rows() == 400
