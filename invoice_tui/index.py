@@ -429,13 +429,16 @@ class StoreReader:
         conn = self._connection()
         if conn is None or not accounts:
             return [], 0
-        where = f"WHERE account IN ({', '.join('?' * len(accounts))})"
-        if keys is not None:
-            where += f" AND account_key IN ({', '.join('?' * len(keys))})"
-            accounts = [*accounts, *keys]
+        column, values = ("account_key", keys) if keys is not None else ("account", accounts)
+        where = f"WHERE {{}} IN ({', '.join('?' * len(values))})"
+        # The rows along the issue date's index, stopping after ``limit`` ("+": not by the
+        # key's index, which would sort every row of the accounts: 0.3 s, not milliseconds);
+        # the count by the key's index alone.
+        first = _FIRST_SQL.format(where=where.format("+" + column))
         with snapshot(conn):
-            rows = conn.execute(_FIRST_SQL.format(where=where), (*accounts, limit)).fetchall()
-            count = conn.execute(f"SELECT count(*) FROM invoices {where}", accounts).fetchone()[0]
+            rows = conn.execute(first, (*values, limit)).fetchall()
+            count = conn.execute(f"SELECT count(*) FROM invoices {where.format(column)}",
+                                 values).fetchone()[0]
         return [(row[0], _header(row)) for row in rows], int(count)
 
     def extras(self, index: AccountIndex, keys: Mapping[str, KeySource], *,
