@@ -2,9 +2,12 @@
 
     .venv/bin/python benchmarks/bench_table.py [--count 100000]
 
-Headless (``App.run_test``), for each widget in its own child process (so RSS is its own):
+Headless (``App.run_test``), for each widget in its own child process (so RSS is its own).
+The InvoiceTable reads the invoices from a store (``store.SCHEMA``, filled once per count
+and kept in the temp dir) as the app does; the DataTable gets them in memory:
 
-* first paint: from mount (data handed to the widget) to the first frame drawn with rows
+* first paint: from mount (the store's indexes read / the rows handed to the DataTable)
+  to the first frame drawn with rows
 * filter: typing a 4-character query one character at a time, per keystroke to the frame
   (DataTable: clear + add_rows of the matching rows, the usual way to filter it)
 * sort: by total, then reversed (DataTable: ``DataTable.sort`` with a Decimal key)
@@ -19,9 +22,11 @@ import argparse
 import asyncio
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -34,14 +39,23 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from invoice_factory import synthetic_invoices  # noqa: E402
 from rich.text import Text  # noqa: E402
+from store_fill import load_view, put, store_in  # noqa: E402
 from textual.app import App, ComposeResult  # noqa: E402
 from textual.strip import Strip  # noqa: E402
 from textual.widget import Widget  # noqa: E402
 from textual.widgets import DataTable  # noqa: E402
 
+from invoice_tui.index import StoreReader, connect_reader  # noqa: E402
 from invoice_tui.model import Invoice  # noqa: E402
+from invoice_tui.store import DB_NAME, SCHEMA_VERSION  # noqa: E402
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable  # noqa: E402
-from invoice_tui.view import COLUMNS, ESTIMATE_MARK, cell_text, search_text  # noqa: E402
+from invoice_tui.view import (  # noqa: E402
+    COLUMNS,
+    ESTIMATE_MARK,
+    InvoiceView,
+    cell_text,
+    search_text,
+)
 
 QUERY = "vox-"  # typed one character at a time
 WIDGETS = ("virtual", "datatable")
@@ -67,9 +81,10 @@ class PaintTimed:
 
 
 class TimedInvoiceTable(PaintTimed, InvoiceTable):
-    def __init__(self, clock: PaintClock) -> None:
-        super().__init__()
+    def __init__(self, clock: PaintClock, store: Path) -> None:
+        super().__init__(InvoiceView(StoreReader(store)))
         self.clock = clock
+        self.store = store
 
 
 class TimedDataTable(PaintTimed, DataTable[Any]):
@@ -96,18 +111,15 @@ class Scenario:
         self.kind = kind
         self.invoices = invoices
         self.clock = clock
-        self.widget: Widget = (TimedInvoiceTable(clock) if kind == "virtual"
+        self.widget: Widget = (TimedInvoiceTable(clock, stored(invoices)) if kind == "virtual"
                                else TimedDataTable(clock))
         self.rows: list[tuple[object, ...]] = []
         self.haystacks: list[str] = []
 
     def load(self) -> None:
-        if isinstance(self.widget, InvoiceTable):
-            by_account: dict[str, list[Invoice]] = {}
-            for invoice in self.invoices:
-                by_account.setdefault(invoice.account, []).append(invoice)
-            for account, own in by_account.items():
-                self.widget.set_account_invoices(account, own)
+        if isinstance(self.widget, TimedInvoiceTable):
+            load_view(self.widget.view, self.widget.store)  # as the app reads it
+            self.widget.refresh_rows()
         else:
             table = self.widget
             assert isinstance(table, DataTable)
@@ -135,6 +147,23 @@ class Scenario:
             return
         assert isinstance(self.widget, DataTable)
         self.widget.sort("total", key=_amount, reverse=reverse)
+
+
+def stored(invoices: Sequence[Invoice]) -> Path:
+    """The path of a store holding ``invoices`` (synthetic, so the same for a count): built
+    once, by the store's own sync writer."""
+    directory = Path(tempfile.gettempdir()) / (
+        f"invoice-tui-bench-table-v{SCHEMA_VERSION}-{len(invoices)}")
+    conn = connect_reader(directory / DB_NAME)
+    if conn is not None:
+        count = conn.execute("SELECT count(*) FROM invoices").fetchone()[0]
+        conn.close()
+        if count == len(invoices):
+            return directory / DB_NAME
+    shutil.rmtree(directory, ignore_errors=True)
+    with store_in(directory) as store:
+        put(store, invoices)
+    return directory / DB_NAME
 
 
 class BenchApp(App[None]):

@@ -1,15 +1,12 @@
 """How the TUI runs CPython's cyclic garbage collector around big invoice sets (no UI here).
 
-Why: 100 000 invoices are millions of long-lived objects. With the default
-thresholds the cyclic GC rescans all of them on every full collection, which
-froze the UI for 1-2 s, over and over, during a big sync or a cache load. The
-invoice graph is acyclic, so reference counting alone frees it when a refresh
-replaces it; the cyclic GC only has to stay out of the way:
-
-* rarer young collections (:func:`tuned`), which make full ones rare too;
-* no collections at all while a big set is being built (:func:`paused`);
-* once a big set is built and kept, it moves to the permanent generation
-  that collections skip (:func:`freeze`).
+Why: 100 000 invoices held as objects were millions of long-lived containers, and
+with the default thresholds the cyclic GC rescanned all of them on every full
+collection (1-2 s UI freezes). The TUI now holds a compact index instead
+(:mod:`invoice_tui.index`): lists of strings, ints and Decimals, which the cyclic GC
+never tracks, so pausing it during a load or freezing the result is not needed any
+more. What stays is rarer young collections (:func:`tuned`) while the app runs: it
+still allocates plenty (rows on screen, Textual's own objects).
 """
 
 from __future__ import annotations
@@ -33,22 +30,3 @@ def tuned() -> Iterator[None]:
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
-
-
-@contextlib.contextmanager
-def paused() -> Iterator[None]:
-    """No cyclic collections meanwhile (process-wide; reference counting still frees)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def freeze() -> None:
-    """Keep every object alive now out of future collections (they are long-lived and
-    acyclic: reference counting still frees them when they are replaced)."""
-    gc.freeze()
-

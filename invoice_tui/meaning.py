@@ -30,8 +30,8 @@ from invoice_tui.text import sanitize
 
 __all__ = [
     "BILLED_MEANINGS", "DUE_MEANINGS", "ESTIMATED_MEANINGS", "MEANING_TEXT", "Meaning",
-    "MoneyTotals", "billed_exclusion", "fit_totals", "meaning", "money_totals",
-    "status_label", "totals_phrases",
+    "MoneyFacts", "MoneyTotals", "billed_exclusion", "fit_totals", "label_of_status", "meaning",
+    "money_facts", "money_totals", "status_label", "status_meaning", "totals_phrases",
 ]
 
 Meaning = Literal["paid", "open", "overdue", "cancelled", "estimate", "upcoming", "issued",
@@ -96,8 +96,12 @@ _GENERIC_TABLE: tuple[Mapping[str, Meaning], Meaning] = (_GENERIC, "other")
 
 def meaning(invoice: Invoice) -> Meaning:
     """What the invoice's raw status means for its provider (see the tables above)."""
-    table, unknown = _TABLES.get(invoice.provider, _GENERIC_TABLE)
-    status = invoice.status
+    return status_meaning(invoice.provider, invoice.status)
+
+
+def status_meaning(provider: str, status: str) -> Meaning:
+    """What a raw ``status`` means for ``provider`` (see the tables above)."""
+    table, unknown = _TABLES.get(provider, _GENERIC_TABLE)
     found = table.get(status)  # the common case: the word exactly as the tables spell it
     if found is None:
         found = table.get(status.strip().casefold(), unknown)
@@ -123,9 +127,14 @@ def status_label(invoice: Invoice) -> str:
 
     Unleash's ``upcoming`` reads "Next invoice", as on Unleash's own billing page.
     """
-    if invoice.provider == "unleash" and invoice.status.strip().casefold() == "upcoming":
+    return label_of_status(invoice.provider, invoice.status)
+
+
+def label_of_status(provider: str, status: str) -> str:
+    """:func:`status_label` of an invoice of ``provider`` in ``status``."""
+    if provider == "unleash" and status.strip().casefold() == "upcoming":
         return "Next invoice"
-    return sanitize(invoice.status)
+    return sanitize(status)
 
 
 @dataclass(frozen=True)
@@ -140,9 +149,21 @@ class MoneyTotals:
 _ZERO = Decimal(0)
 
 
-def money_totals(invoices: Iterable[Invoice]) -> dict[str, MoneyTotals]:
+#: What the money totals read of an invoice: provider, status, currency, total, amount due.
+#: A plain tuple, so a compact index can stream it without building an Invoice.
+MoneyFacts = tuple[str, str, str, Decimal | None, Decimal | None]
+
+
+def money_facts(invoice: Invoice) -> MoneyFacts:
+    """The invoice's :data:`MoneyFacts`, for :func:`money_totals`."""
+    return (invoice.provider, invoice.status, invoice.currency, invoice.total,
+            invoice.amount_due)
+
+
+def money_totals(records: Iterable[MoneyFacts]) -> dict[str, MoneyTotals]:
     """Billed, due and estimated per currency, in alphabetical order of the codes.
 
+    ``records`` are :data:`MoneyFacts`, one per invoice (``map(money_facts, invoices)``).
     A currency appears when any of the invoices is in it, even if all of its figures are
     zero (all cancelled, say). Invoices in an unknown currency (``XXX``, or a code that is
     not ISO-shaped) are left out: they may be in different currencies, so no sum of them
@@ -153,8 +174,7 @@ def money_totals(invoices: Iterable[Invoice]) -> dict[str, MoneyTotals]:
     # 100 000 invoices hold a handful of currencies and statuses: look each up once.
     entries: dict[str, list[Decimal] | None] = {}  # currency as sent → its sums (None: skip)
     kinds: dict[tuple[str, str], Meaning] = {}
-    for invoice in invoices:
-        currency = invoice.currency
+    for provider, status, currency, total, amount_due in records:
         try:
             entry = entries[currency]
         except KeyError:
@@ -164,16 +184,15 @@ def money_totals(invoices: Iterable[Invoice]) -> dict[str, MoneyTotals]:
                 else sums.setdefault(code, [_ZERO, _ZERO, _ZERO]))
         if entry is None:
             continue
-        key = (invoice.provider, invoice.status)
+        key = (provider, status)
         kind = kinds.get(key)
         if kind is None:
-            kind = kinds[key] = meaning(invoice)
-        total = invoice.total
+            kind = kinds[key] = status_meaning(provider, status)
         if kind in BILLED_MEANINGS:
             if total is not None:
                 entry[0] += total
             if kind in DUE_MEANINGS:
-                owed = invoice.amount_due if invoice.amount_due is not None else total
+                owed = amount_due if amount_due is not None else total
                 if owed is not None:
                     entry[1] += owed
         elif kind in ESTIMATED_MEANINGS and total is not None:

@@ -1,9 +1,13 @@
 """The invoice table's query model: filter, period, sort and totals over every account.
 
-Pure Python (no Textual), built for 100 000 invoices: the full set is kept sorted
-once per sort order (the *universe*), a filter is a linear scan over it that keeps
-that order, and a narrower filter (a longer query, fewer accounts, a month inside
-the year) scans only the previous result. ``rows`` and ``totals`` are computed
+Pure Python (no Textual), built for 100 000 invoices over the SQLite store: it holds
+each account's compact index (:mod:`invoice_tui.index`: what filtering, sorting,
+counting and totals read, as parallel lists), keeps every invoice's number sorted once
+per sort order (the *universe*; sort keys are plain ints and strings), filters by a
+linear scan that keeps that order (a narrower filter — a longer query, fewer accounts,
+a month inside the year — scans only the previous result), and reads the invoices
+themselves from the store only when a row is looked at (``rows`` is a lazy sequence,
+read a window at a time through a bounded cache). ``rows`` and ``totals`` are computed
 lazily, so a burst of changes costs one recomputation.
 
 Text cells are sanitized with :func:`invoice_tui.text.sanitize`, the one sanitizer.
@@ -13,20 +17,40 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from bisect import bisect_left
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from itertools import chain
-from operator import itemgetter
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar, overload
 
-from invoice_tui.meaning import MoneyTotals, money_totals, status_label
+from invoice_tui.index import (
+    AccountIndex,
+    Extras,
+    KeySource,
+    parse_amounts,
+    parse_date,
+)
+from invoice_tui.meaning import (
+    MoneyFacts,
+    MoneyTotals,
+    label_of_status,
+    money_facts,
+    money_totals,
+    status_label,
+)
 from invoice_tui.model import UNKNOWN_CURRENCY, Invoice, currency_code, format_money
 from invoice_tui.text import sanitize
 
+_T = TypeVar("_T")
+
 __all__ = [
-    "COLUMNS", "ESTIMATE_MARK", "Column", "InvoiceView", "Period", "PreparedAccount",
-    "cell_text", "column", "fit_columns", "format_period", "prepare_account", "search_text",
+    "COLUMNS", "ESTIMATE_MARK", "STORED_SORT_KEYS", "Column", "InvoiceView", "Period",
+    "RowSource", "amount_key", "amount_keys", "cell_text", "column", "day_key",
+    "fit_columns", "format_period", "natural_key", "natural_keys", "period_key",
+    "search_text",
 ]
 
 # --- periods -------------------------------------------------------------------------------
@@ -71,6 +95,24 @@ class Period:
             return False
         return self.kind == "year" or date.month == self.month
 
+    def days(self) -> tuple[int, int]:
+        """The first and last day of a year or month period, as ordinals (empty: first > last).
+
+        All time is every dated day; undated invoices are only in all time (``contains``).
+        """
+        if self.kind == "all":
+            return (1, dt.date.max.toordinal())
+        try:
+            if self.kind == "year":
+                return (dt.date(self._year, 1, 1).toordinal(),
+                        dt.date(self._year, 12, 31).toordinal())
+            first = dt.date(self._year, self._month, 1)
+        except ValueError:  # a year outside 1-9999: stepped past any date
+            return (1, 0)
+        following = (first + dt.timedelta(days=32)).replace(day=1).toordinal() \
+            if first.year < 9999 or first.month < 12 else dt.date.max.toordinal() + 1
+        return (first.toordinal(), following - 1)
+
     def within(self, other: Period) -> bool:
         """Whether every date in this period is also in ``other``."""
         if other.kind == "all":
@@ -111,18 +153,86 @@ ALL_TIME = Period()
 
 SortKey = Callable[[Invoice], object]
 
+# Sort keys are plain values that compare at C speed (ints, strings): sorting 100 000
+# invoices by a tuple or Decimal key costs several times more. Each is exact.
 
-def _natural(text: str) -> tuple[object, ...]:
-    # "INV-9" before "INV-10": digit runs compare as numbers. re.split with a group always
-    # alternates str, digits, str…, so equal positions always hold comparable types.
-    parts = re.split(r"(\d+)", text.casefold())
-    return tuple(int(part) if index % 2 else part for index, part in enumerate(parts))
+_DIGIT_RUN = re.compile(r"[0-9]+")
+_AMOUNT_SCALE = 12  # fraction digits an amount's key keeps exactly as an int
 
 
-def _period_key(invoice: Invoice) -> object:
-    if invoice.period_start is None and invoice.period_end is None:
+def _number_part(match: re.Match[str]) -> str:
+    digits = match[0].lstrip("0")
+    return f"\0{len(digits):04d}{digits}"
+
+
+def natural_key(text: str) -> str:
+    """"INV-9" before "INV-10": case-insensitive, digit runs compared as numbers.
+
+    One string: each digit run, without leading zeros, becomes NUL + its length (4 digits)
+    + the digits, so plain string order is numeric order for the numbers and text order
+    (a shorter text first) between them.
+    """
+    return _DIGIT_RUN.sub(_number_part, text.casefold())
+
+
+def amount_key(amount: Decimal | None) -> int | Decimal | None:
+    """An amount's sort key: an int of 10^-12 units (a Decimal when finer), ``None`` if missing."""
+    if amount is None:
         return None
-    return (invoice.period_start or invoice.period_end, invoice.period_end or dt.date.max)
+    scaled = amount.scaleb(_AMOUNT_SCALE)
+    whole = int(scaled)
+    return whole if whole == scaled else scaled
+
+
+_JOIN = "\x1f"  # joins many values into one string, for one C-level pass over them all
+_FINER_THAN_KEYS = re.compile(r"\.[0-9]{13}|[eE]")
+
+
+def natural_keys(titles: list[str]) -> list[str]:
+    """:func:`natural_key` of each title, in one pass over them all."""
+    keys = _DIGIT_RUN.sub(_number_part, _JOIN.join(titles).casefold()).split(_JOIN)
+    return keys if len(keys) == len(titles) else [natural_key(title) for title in titles]
+
+
+def amount_keys(texts: list[str]) -> list[int | Decimal | None]:
+    """:func:`amount_key` of each stored amount (TEXT, ``""`` for NULL)."""
+    joined = _JOIN.join(texts)
+    amounts = parse_amounts(texts, joined)
+    if _FINER_THAN_KEYS.search(joined) is None:  # every amount is a whole number of keys
+        return [None if amount is None else int(amount.scaleb(_AMOUNT_SCALE))
+                for amount in amounts]
+    return [amount_key(amount) for amount in amounts]
+
+
+def _each_distinct(make: Callable[[str], object]) -> Callable[[list[str]], list[Any]]:
+    # Dates repeat a lot: a key per distinct text, then a lookup per invoice.
+    def keys(texts: list[str]) -> list[Any]:
+        made = {text: make(text) for text in set(texts)}
+        return list(map(made.__getitem__, texts))
+    return keys
+
+
+def _period_text_key(text: str) -> int | None:
+    start, _, end = text.partition("/")
+    return period_key(parse_date(start), parse_date(end))
+
+
+def day_key(date: dt.date | None) -> int | None:
+    """A date's sort key (its ordinal), ``None`` if missing."""
+    return None if date is None else date.toordinal()
+
+
+def period_key(start: dt.date | None, end: dt.date | None) -> int | None:
+    """A billing period's sort key: by start (else end), then end (open-ended last)."""
+    if start is None and end is None:
+        return None
+    first = start or end
+    assert first is not None
+    return first.toordinal() << 22 | (end or dt.date.max).toordinal()  # ordinals < 2^22
+
+
+def _period_of(invoice: Invoice) -> int | None:
+    return period_key(invoice.period_start, invoice.period_end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,23 +257,23 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("issued", "Issued", 10, "left", lambda i: i.issued, descending_first=True),
+    Column("issued", "Issued", 10, "left", lambda i: day_key(i.issued), descending_first=True),
     # The last column to go (80 columns): the invoice, its status and total matter more.
     Column("account", "Account", 10, "left", lambda i: i.account.casefold(), flex=1, drop=1),
-    Column("invoice", "Invoice", 12, "left", lambda i: _natural(i.title), flex=2),
+    Column("invoice", "Invoice", 12, "left", lambda i: natural_key(i.title), flex=2),
     # The period is nearly always the month before the issue date: the first to go.
-    Column("period", "Period", 16, "left", _period_key, descending_first=True, drop=5),
+    Column("period", "Period", 16, "left", _period_of, descending_first=True, drop=5),
     # Sorted as shown: Unleash's "upcoming" reads (and sorts as) "Next invoice", in full
     # where there is room; on 80 columns the money columns come first.
     Column("status", "Status", 9, "left", lambda i: status_label(i).casefold(), grow_to=12),
     # Amount columns order numerically across currencies (100 EUR next to 100 USD): an
     # ordering, never a sum; the currency column is right beside them.
-    Column("subtotal", "Subtotal", 11, "right", lambda i: i.subtotal,
+    Column("subtotal", "Subtotal", 11, "right", lambda i: amount_key(i.subtotal),
            descending_first=True, drop=2),
-    Column("tax", "Tax", 9, "right", lambda i: i.tax, descending_first=True, drop=3),
-    Column("total", "Total", 13, "right", lambda i: i.total, descending_first=True),
+    Column("tax", "Tax", 9, "right", lambda i: amount_key(i.tax), descending_first=True, drop=3),
+    Column("total", "Total", 13, "right", lambda i: amount_key(i.total), descending_first=True),
     Column("currency", "Cur", 3, "left", lambda i: i.currency),
-    Column("due", "Due", 10, "left", lambda i: i.due, descending_first=True, drop=4),
+    Column("due", "Due", 10, "left", lambda i: day_key(i.due), descending_first=True, drop=4),
 )
 _COLUMNS_BY_KEY = {c.key: c for c in COLUMNS}
 NAMES_BEFORE_DROP = 4  # columns with this ``drop`` or more give way to uncut names
@@ -294,16 +404,33 @@ def search_text(invoice: Invoice) -> str:
     return sanitize(" ".join(part for part in parts if part)).casefold()
 
 
-def _tie_key(invoice: Invoice) -> tuple[int, str, str]:
-    issued = invoice.issued
-    # Negated ordinal: newest first; undated (0) after every real date.
-    return (-issued.toordinal() if issued else 0, invoice.account, invoice.id)
+_KEPT_ORDERS = 4  # sort orders kept per data version (two lists of 100 000 refs each)
+_CACHED_ROWS = 4096  # invoice headers kept (a few screens around every place visited)
+_WINDOW_BEFORE, _WINDOW_AFTER = 16, 112  # rows fetched around a missing one
+
+#: How the sort keys of the columns the compact index does not hold are made from the
+#: store's columns — the same key functions as ``Column.sort``, over many values at once.
+STORED_SORT_KEYS: Mapping[str, KeySource] = {
+    "invoice": ("coalesce(nullif(number, ''), nullif(label, ''), id)", natural_keys),
+    "period": ("coalesce(period_start, '') || '/' || coalesce(period_end, '')",
+               _each_distinct(_period_text_key)),
+    "subtotal": ("coalesce(subtotal, '')", amount_keys),
+    "tax": ("coalesce(tax, '')", amount_keys),
+    "total": ("coalesce(total, '')", amount_keys),
+    "due": ("coalesce(due, '')", _each_distinct(lambda text: day_key(parse_date(text)))),
+}
 
 
-_KEPT_ORDERS = 4  # sort orders kept per data version (two lists of references each)
+class RowSource(Protocol):
+    """Where the view reads what its compact indexes do not hold (``index.StoreReader``)."""
 
-# One invoice as the view keeps it: tie key, invoice, haystack, account, index in its account.
-_Entry = tuple[tuple[int, str, str], Invoice, str, str, int]
+    def headers(self, pks: Sequence[int]) -> dict[int, Invoice]:
+        """Invoice headers by pk (a pk no longer stored is left out)."""
+
+    def extras(self, index: AccountIndex, keys: Mapping[str, KeySource], *,
+               search: bool = False) -> Extras:
+        """The index's search texts and these sort keys, read now."""
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +438,7 @@ class _Filter:
     accounts: frozenset[str] | None
     statuses: frozenset[str] | None
     period: Period
-    tokens: tuple[str, ...]
+    tokens: tuple[bytes, ...]
     query: str
 
     def within(self, other: _Filter) -> bool:
@@ -325,114 +452,222 @@ class _Filter:
             and self.query.startswith(other.query)
         )
 
-
-@dataclass(frozen=True, slots=True)
-class PreparedAccount:
-    """One account's invoices, sorted and indexed for :meth:`InvoiceView.set_prepared`."""
-
-    account: str
-    entries: list[_Entry]
-    natural: dict[str, int]
+    @property
+    def everything(self) -> bool:
+        return (self.accounts is None and self.statuses is None and self.period.kind == "all"
+                and not self.tokens)
 
 
-def prepare_account(account: str, invoices: Sequence[Invoice],
-                    search_texts: Sequence[str] | None = None) -> PreparedAccount:
-    """Sort and index one account's invoices for a view (pure: safe in a worker thread).
+class _Merged:
+    """Every account's index side by side: invoice ``g`` of the view is entry ``g`` of each
+    list (accounts by name, each in its tie order), and ``base`` is the tie order."""
 
-    ``search_texts`` (same order as ``invoices``) are their :func:`search_text`s made
-    earlier, e.g. by the store: invoices read without their lines still match line text.
-    """
-    own = [inv for inv in invoices if inv.account == account]
-    if len(own) != len(invoices):
-        raise ValueError(f"invoices of another account given for {account!r}")
-    if search_texts is None:
-        search_texts = [search_text(inv) for inv in own]
-    keyed = sorted(((_tie_key(inv), inv, text)
-                    for inv, text in zip(own, search_texts, strict=True)), key=itemgetter(0))
-    entries = [
-        (tie, inv, text, account, index) for index, (tie, inv, text) in enumerate(keyed)
-    ]
-    natural = {
-        "account": len(account),
-        "invoice": max((len(cell_text(inv, "invoice")) for inv in own), default=0),
-    }
-    return PreparedAccount(account, entries, natural)
+    def __init__(self, indexes: Iterable[AccountIndex]) -> None:
+        self.indexes = sorted(indexes, key=lambda index: index.account)
+        self.starts: dict[str, int] = {}
+        start = 0
+        for index in self.indexes:
+            self.starts[index.account] = start
+            start += len(index)
+
+        shown = [index for index in self.indexes if len(index)]
+
+        def joined(column: Callable[[AccountIndex], list[_T]]) -> list[_T]:
+            if len(shown) == 1:  # one account: its own lists (never changed, only replaced)
+                return column(shown[0])
+            return list(chain.from_iterable(map(column, shown)))
+
+        self.pks = array("q")
+        self.days = array("i")
+        for index in self.indexes:  # arrays: 8 and 4 bytes an invoice, not int objects
+            self.pks.extend(index.pks)
+            self.days.extend(index.days)
+        self.providers = joined(lambda index: index.providers)
+        self.statuses = joined(lambda index: index.statuses)
+        self.currencies = joined(lambda index: index.currencies)
+        self.totals = joined(lambda index: index.totals)
+        self.amounts_due = joined(lambda index: index.amounts_due)
+        self.accounts = joined(lambda index: [index.account] * len(index))
+        # Each account's tie order, offset to the view's numbers, accounts by name: a stable
+        # sort by issue date (newest first, undated 0 last) is the tie order of them all.
+        # (A reverse sort is stable too: equal days keep their order.)
+        runs = [index.order if not start else [start + i for i in index.order]
+                for index in shown for start in (self.starts[index.account],)]
+        self.base = sorted(chain.from_iterable(runs), key=self.days.__getitem__, reverse=True)
+        self.keys: dict[str, list[Any]] = {}  # column → sort key per invoice
+        self.search: list[bytes] | None = None
+
+    def __len__(self) -> int:
+        return len(self.pks)
+
+    def money_facts(self, invoices: Sequence[int]) -> Iterator[MoneyFacts]:
+        """The money facts of these invoices, for ``money_totals``."""
+        return zip(map(self.providers.__getitem__, invoices),
+                   map(self.statuses.__getitem__, invoices),
+                   map(self.currencies.__getitem__, invoices),
+                   map(self.totals.__getitem__, invoices),
+                   map(self.amounts_due.__getitem__, invoices), strict=True)
+
+    def locate(self, account: str, invoice_id: str) -> int | None:
+        """The view's number of that invoice, ``None`` when it is not here."""
+        start = self.starts.get(account)
+        if start is None:
+            return None
+        index = self.indexes[list(self.starts).index(account)]
+        try:
+            return start + index.ids.index(invoice_id)  # one C-level scan: ~1 ms at 100 000
+        except ValueError:
+            return None
+
+    def ghost(self, g: int) -> Invoice:
+        """What the index knows of an invoice the store no longer has (a refresh removed it
+        and the index reloads): enough for a row until then."""
+        index = self.indexes[bisect_right(list(self.starts.values()), g) - 1]
+        local = g - self.starts[index.account]
+        day = self.days[g]
+        return Invoice(
+            account=index.account, provider=self.providers[g], id=index.ids[local],
+            currency=self.currencies[g], status=self.statuses[g],
+            issued=dt.date.fromordinal(day) if day else None, total=self.totals[g],
+            amount_due=self.amounts_due[g])
+
+
+class _Rows(Sequence[Invoice]):
+    """The visible invoices, materialised from the store only when read (a screenful)."""
+
+    def __init__(self, view: InvoiceView, invoices: Sequence[int]) -> None:
+        self._view = view
+        self.invoices = invoices  # the view's numbers of the visible invoices, in order
+
+    def __len__(self) -> int:
+        return len(self.invoices)
+
+    @overload
+    def __getitem__(self, item: int) -> Invoice: ...
+
+    @overload
+    def __getitem__(self, item: slice) -> list[Invoice]: ...
+
+    def __getitem__(self, item: int | slice) -> Invoice | list[Invoice]:
+        if isinstance(item, slice):
+            return [self[i] for i in range(*item.indices(len(self)))]
+        count = len(self.invoices)
+        if item < 0:
+            item += count
+        if not 0 <= item < count:
+            raise IndexError(item)
+        return self._view.invoice_at(self.invoices, item)
+
+    def __eq__(self, other: object) -> bool:
+        # Like a list: equal to any sequence of the same invoices (reads them all).
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, like list
 
 
 class InvoiceView:
     """Every account's invoices, and the filtered, sorted rows the table shows.
 
-    ``rows`` is recomputed lazily after any change. Sorting is stable and
-    deterministic: ties by issued (newest first), account, id; missing values last in
-    both directions.
+    Fed with each account's compact :class:`~invoice_tui.index.AccountIndex`; the rows
+    (``rows``, a lazy sequence) are read from ``source`` as they are looked at, a window
+    at a time, through a bounded cache. ``rows`` and ``totals`` are recomputed lazily after
+    any change. Sorting is stable and deterministic: ties by issued (newest first),
+    account, id; missing values last in both directions. Narrowing a filter (a longer
+    query, fewer accounts, a month inside the year) scans only the previous result.
     """
 
-    def __init__(self) -> None:
-        # Per account, sorted by tie key, so a refresh of one account redoes only its part.
-        self._entries: dict[str, list[_Entry]] = {}
-        self._account_keys: dict[str, dict[str, list[Any]]] = {}  # account → column → keys
-        self._text_widths: dict[str, dict[str, int]] = {}  # account → flex column → longest text
+    def __init__(self, source: RowSource | None = None) -> None:
+        self.source = source
+        self._indexes: dict[str, AccountIndex] = {}
+        self._preview: list[tuple[int, Invoice]] = []  # before any index: the first rows
+        self._preview_count = 0
         self.query = ""
         self.period = ALL_TIME
         self.accounts: frozenset[str] | None = None
         self.statuses: frozenset[str] | None = None
         self.sort_key = "issued"
         self.sort_reverse = True
-        # Derived state, rebuilt lazily: the sorted universe, then the filtered rows.
-        self._universe: list[Invoice] | None = None
-        self._universe_haystacks: list[str] = []
-        # Recent sort orders of the universe (invoices, haystacks): toggling is instant.
-        self._orders: dict[tuple[str, bool], tuple[list[Invoice], list[str]]] = {}
-        self._base_order: list[_Entry] | None = None
-        self._sort_keys: dict[str, list[Any]] = {}
-        self._positions: Sequence[int] = []
+        # Derived state, rebuilt lazily: the merged indexes, a sorted universe of their
+        # invoices (and its search texts, aligned), then the filtered rows.
+        self._merged: _Merged | None = None
+        self._orders: dict[tuple[str, bool], tuple[Sequence[int], list[bytes] | None]] = {}
+        self._universe: Sequence[int] | None = None
+        self._haystacks: list[bytes] | None = None
+        self._positions: Sequence[int] = range(0)
         self._rows: Sequence[Invoice] | None = None
         self._applied: _Filter | None = None
         self._totals: dict[str, MoneyTotals] | None = None
+        self._cache: OrderedDict[int, Invoice] = OrderedDict()  # pk → header, oldest first
         self.version = 0  # bumped whenever rows may have changed; widgets key caches on it
 
     # -- data ----------------------------------------------------------------------------
 
-    def set_account(self, account: str, invoices: Sequence[Invoice]) -> None:
-        """Replace that account's invoices (a refresh; other accounts are untouched)."""
-        self.set_prepared(prepare_account(account, invoices))
-
-    def set_prepared(self, prepared: PreparedAccount) -> None:
-        """Replace an account's invoices with ones :func:`prepare_account` made ready.
-
-        Cheap: the costly part (sorting, search texts) was done by ``prepare_account``,
-        which can run in a thread so that a 100 000-invoice account lands without a stall.
-        """
-        account = prepared.account
-        self._entries[account] = prepared.entries
-        self._account_keys[account] = {}
-        self._text_widths[account] = prepared.natural
+    def set_index(self, index: AccountIndex) -> None:
+        """Show this account's invoices (replacing its previous index; others untouched)."""
+        self._indexes[index.account] = index
+        self._preview = []
         self._data_changed()
+
+    def set_extras(self, index: AccountIndex, search: list[bytes] | None,
+                   sort_keys: Mapping[str, list[Any]]) -> bool:
+        """Give an index its search texts and sort keys (:func:`index.load_extras`).
+
+        ``False`` (nothing changed) when the account's index was replaced meanwhile.
+        """
+        if self._indexes.get(index.account) is not index:
+            return False
+        # The same values a missing one is read as, only earlier: nothing derived changes.
+        if search is not None:
+            index.search = search
+        index.sort_keys.update(sort_keys)
+        return True
+
+    def set_preview(self, rows: Sequence[tuple[int, Invoice]], count: int) -> None:
+        """Before any index: show these (pk, invoice) rows, the first in the default order,
+        and count ``count`` invoices (the indexes replace them as they come)."""
+        if not self._indexes:
+            self._preview = list(rows)
+            self._preview_count = count
+            self._data_changed()
+
+    @property
+    def loading(self) -> bool:
+        """Only the first rows are known yet (:meth:`set_preview`)."""
+        return bool(self._preview)
 
     def remove_account(self, account: str) -> None:
         """Forget that account's invoices (no-op when it has none)."""
-        if self._entries.pop(account, None) is not None:
-            self._account_keys.pop(account, None)
-            self._text_widths.pop(account, None)
+        if self._indexes.pop(account, None) is not None:
             self._data_changed()
+
+    def index(self, account: str) -> AccountIndex | None:
+        """The account's index, if it has one here."""
+        return self._indexes.get(account)
 
     @property
     def account_names(self) -> list[str]:
         """Accounts that have invoices here, in the order they were first set."""
-        return list(self._entries)
+        return [name for name, index in self._indexes.items() if len(index)]
 
     def natural_widths(self) -> dict[str, int]:
         """Longest text of each flex column over every invoice (for ``fit_columns``)."""
-        widths: dict[str, int] = {}
-        for per_account in self._text_widths.values():
-            for key, width in per_account.items():
-                widths[key] = max(widths.get(key, 0), width)
-        return widths
+        if self._preview:  # the first rows stand in for the rest until the indexes come
+            return {"account": max(len(inv.account) for _, inv in self._preview),
+                    "invoice": max(len(cell_text(inv, "invoice")) for _, inv in self._preview)}
+        indexes = [index for index in self._indexes.values() if len(index)]
+        if not indexes:
+            return {}
+        return {"account": max(len(index.account) for index in indexes),
+                "invoice": max(index.longest_title for index in indexes)}
 
     @property
     def total_count(self) -> int:
         """Number of invoices of every account, regardless of filters."""
-        return sum(len(entries) for entries in self._entries.values())
+        if self._preview:
+            return self._preview_count
+        return sum(map(len, self._indexes.values()))
 
     def years(self) -> list[int]:
         """Years with at least one invoice (by issue date), ascending."""
@@ -440,10 +675,9 @@ class InvoiceView:
 
     def months(self) -> list[tuple[int, int]]:
         """(year, month) pairs with at least one invoice (by issue date), ascending."""
-        return sorted({
-            (inv.issued.year, inv.issued.month)
-            for inv in self._all_invoices() if inv.issued is not None
-        })
+        days = set(chain.from_iterable(set(index.days) for index in self._indexes.values()))
+        return sorted({(date.year, date.month)
+                       for date in map(dt.date.fromordinal, days - {0})})
 
     def has_period(self, period: Period) -> bool:
         """Whether any invoice (of any account, regardless of filters) was issued in it."""
@@ -509,13 +743,15 @@ class InvoiceView:
         if (key, reverse) != (self.sort_key, self.sort_reverse):
             self.sort_key, self.sort_reverse = key, reverse
             self._universe = None
+            totals = self._totals
             self._invalidate_rows()
+            self._totals = totals  # the same invoices, in another order
 
     # -- results -------------------------------------------------------------------------
 
     @property
     def rows(self) -> Sequence[Invoice]:
-        """The visible invoices: filtered, then sorted."""
+        """The visible invoices: filtered, then sorted (read from the store as looked at)."""
         if self._rows is None:
             self._compute_rows()
         assert self._rows is not None
@@ -535,35 +771,59 @@ class InvoiceView:
         rows = self.rows
         if not rows:
             return None
-        # Linear scans (milliseconds for 100 000): cheaper than indexing every sort order.
-        for index, inv in enumerate(rows):
-            if inv.id == invoice_id and inv.account == account:
-                return index
-        assert self._universe is not None
-        for position, inv in enumerate(self._universe):
-            if inv.id == invoice_id and inv.account == account:
-                return min(bisect_left(self._positions, position), len(rows) - 1)
-        return None
+        if self._preview:
+            keys = [(inv.account, inv.id) for _, inv in self._preview]
+            return keys.index((account, invoice_id)) if (account, invoice_id) in keys else None
+        merged, universe = self._merged, self._universe
+        assert merged is not None and universe is not None
+        g = merged.locate(account, invoice_id)
+        if g is None:
+            return None
+        position = universe.index(g)  # C-level scans: cheaper than indexing every order
+        if isinstance(self._positions, range):
+            return position
+        return min(bisect_left(self._positions, position), len(rows) - 1)
 
     def totals(self) -> dict[str, MoneyTotals]:
         """Billed, due and estimated per currency over the visible rows (see
         :func:`invoice_tui.meaning.money_totals`); never a sum across currencies."""
         if self._totals is None:
-            self._totals = money_totals(self.rows)
+            self._totals = money_totals(self.money_facts())
         return self._totals
+
+    def cached_totals(self) -> dict[str, MoneyTotals] | None:
+        """:meth:`totals` if already worked out for the visible rows, else ``None``."""
+        return self._totals
+
+    def set_totals(self, totals: dict[str, MoneyTotals], version: int) -> bool:
+        """Keep totals summed elsewhere (a thread) from :meth:`money_facts` of ``version``;
+        ``False`` (ignored) when the rows have changed since."""
+        if version != self.version:
+            return False
+        self._totals = totals
+        return True
+
+    def money_facts(self) -> Iterator[MoneyFacts]:
+        """The visible invoices' money facts (for :func:`money_totals`, maybe in a thread:
+        the lists it reads are replaced, never changed, when the data changes)."""
+        rows = self.rows
+        if self._preview:
+            return map(money_facts, rows)
+        assert self._merged is not None and isinstance(rows, _Rows)
+        return self._merged.money_facts(rows.invoices)
 
     def status_names(self) -> list[str]:
         """Distinct statuses present (case-folded), sorted — for a "filter by status" list."""
-        return sorted({
-            inv.status.casefold() for inv in self._all_invoices()
-        })
+        return sorted({status.casefold() for index in self._indexes.values()
+                       for status in set(index.statuses)})
 
     # -- internals -----------------------------------------------------------------------
 
     def _data_changed(self) -> None:
-        self._base_order = None
+        self._merged = None
         self._orders = {}
         self._universe = None
+        self._cache.clear()
         self._invalidate_rows()
 
     def _filter_changed(self) -> None:
@@ -577,81 +837,141 @@ class InvoiceView:
 
     def _current_filter(self) -> _Filter:
         folded = self.query.casefold()
-        return _Filter(self.accounts, self.statuses, self.period, tuple(folded.split()), folded)
+        tokens = tuple(token.encode() for token in folded.split())  # search texts are UTF-8
+        return _Filter(self.accounts, self.statuses, self.period, tokens, folded)
 
-    def _ensure_universe(self) -> list[Invoice]:
+    def _ensure_merged(self) -> _Merged:
+        if self._merged is None:
+            self._merged = _Merged(self._indexes.values())
+        return self._merged
+
+    def _ensure_universe(self) -> Sequence[int]:
         if self._universe is not None:
             return self._universe
-        if self._base_order is None:
-            # The tie order (issued desc, undated last; account; id). Each account's run is
-            # already in it, so this sort is a cheap merge of the runs.
-            self._base_order = sorted(chain.from_iterable(self._entries.values()),
-                                      key=itemgetter(0))
-            self._sort_keys = {}
+        merged = self._ensure_merged()
         order = (self.sort_key, self.sort_reverse)
         if order not in self._orders:
-            self._orders[order] = self._sorted_universe()
+            self._orders[order] = (self._sorted_universe(merged), None)
             while len(self._orders) > _KEPT_ORDERS:
                 del self._orders[next(iter(self._orders))]  # the oldest
-        self._universe, self._universe_haystacks = self._orders[order]
+        self._universe, self._haystacks = self._orders[order]
         return self._universe
 
-    def _sorted_universe(self) -> tuple[list[Invoice], list[str]]:
-        base = self._base_order
-        assert base is not None
-        keys = self._sort_keys.get(self.sort_key)
-        if keys is None:  # per column and data change; per account, only refreshed ones
-            by_account = {name: self._column_keys(name) for name in self._entries}
-            keys = [by_account[entry[3]][entry[4]] for entry in base]
-            self._sort_keys[self.sort_key] = keys
-        order = [index for index, value in enumerate(keys) if value is not None]
-        # sort() with reverse=True is still stable, so ties keep the base order both ways.
-        order.sort(key=keys.__getitem__, reverse=self.sort_reverse)
-        order.extend(index for index, value in enumerate(keys) if value is None)
-        return [base[index][1] for index in order], [base[index][2] for index in order]
-
-    def _column_keys(self, account: str) -> list[Any]:
-        cached = self._account_keys[account]
-        keys = cached.get(self.sort_key)
+    def _sorted_universe(self, merged: _Merged) -> Sequence[int]:
+        if (self.sort_key, self.sort_reverse) == ("issued", True):
+            return merged.base  # the tie order is newest first
+        keys = merged.keys.get(self.sort_key)
         if keys is None:
-            key = column(self.sort_key).sort
-            keys = cached[self.sort_key] = [key(entry[1]) for entry in self._entries[account]]
+            keys = merged.keys[self.sort_key] = list(chain.from_iterable(
+                self._column_keys(index) for index in merged.indexes))
+        base = merged.base
+        present = [g for g in base if keys[g] is not None]
+        # sort() with reverse=True is still stable, so ties keep the base order both ways.
+        present.sort(key=keys.__getitem__, reverse=self.sort_reverse)
+        present.extend(g for g in base if keys[g] is None)
+        return present
+
+    def _column_keys(self, index: AccountIndex) -> list[Any]:
+        """One account's sort keys for the current column (made once per index)."""
+        key = self.sort_key
+        keys = index.sort_keys.get(key)
+        if keys is not None:
+            return keys
+        if key == "issued":
+            keys = [day or None for day in index.days]
+        elif key == "account":
+            keys = [index.account.casefold()] * len(index)
+        elif key == "currency":
+            keys = list(index.currencies)
+        elif key == "status":
+            labels = {pair: label_of_status(*pair).casefold()
+                      for pair in set(zip(index.providers, index.statuses, strict=True))}
+            keys = list(map(labels.__getitem__, zip(index.providers, index.statuses,
+                                                    strict=True)))
+        elif self.source is not None:  # read now; load_extras usually brought them already
+            keys = self.source.extras(index, {key: STORED_SORT_KEYS[key]})[1][key]
+        else:
+            keys = [None] * len(index)
+        index.sort_keys[key] = keys
         return keys
 
-    def _all_invoices(self) -> Iterator[Invoice]:
-        return (entry[1] for entries in self._entries.values() for entry in entries)
+    def _ensure_haystacks(self, universe: Sequence[int]) -> list[bytes]:
+        if self._haystacks is None:
+            merged = self._ensure_merged()
+            if merged.search is None:
+                for index in merged.indexes:
+                    if index.search is None:  # not loaded yet: read it now
+                        index.search = self._read_search(index)
+                merged.search = list(chain.from_iterable(
+                    index.search or () for index in merged.indexes))
+            self._haystacks = list(map(merged.search.__getitem__, universe))
+            self._orders[(self.sort_key, self.sort_reverse)] = (universe, self._haystacks)
+        return self._haystacks
+
+    def _read_search(self, index: AccountIndex) -> list[bytes]:
+        if self.source is None:
+            return [b""] * len(index)
+        return self.source.extras(index, {}, search=True)[0] or [b""] * len(index)
 
     def _compute_rows(self) -> None:
-        universe = self._ensure_universe()
         wanted = self._current_filter()
+        if self._preview:
+            shown = wanted.everything and (self.sort_key, self.sort_reverse) == ("issued", True)
+            self._rows = [invoice for _, invoice in self._preview] if shown else []
+            self._applied = None
+            return
+        universe = self._ensure_universe()
         if self._applied is not None and wanted.within(self._applied):
             candidates: Sequence[int] = self._positions  # refine the previous result
         else:
             candidates = range(len(universe))
         self._positions = self._scan(candidates, wanted)
         if isinstance(self._positions, range):  # nothing filtered: no copy of 100 000 rows
-            self._rows = universe
+            self._rows = _Rows(self, universe)
         else:
-            self._rows = [universe[pos] for pos in self._positions]
+            self._rows = _Rows(self, list(map(universe.__getitem__, self._positions)))
         self._applied = wanted
 
     def _scan(self, candidates: Sequence[int], wanted: _Filter) -> Sequence[int]:
-        universe, haystacks = self._universe, self._universe_haystacks
-        assert universe is not None
-        if wanted.accounts is None and wanted.statuses is None and wanted.period.kind == "all" \
-                and not wanted.tokens:
+        universe, merged = self._universe, self._merged
+        assert universe is not None and merged is not None
+        if wanted.everything:
             return candidates
         positions = list(candidates)
         if wanted.accounts is not None:
-            accounts = wanted.accounts
-            positions = [p for p in positions if universe[p].account in accounts]
+            accounts, owner = wanted.accounts, merged.accounts
+            positions = [p for p in positions if owner[universe[p]] in accounts]
         if wanted.statuses is not None:
-            statuses = wanted.statuses
-            positions = [p for p in positions if universe[p].status.casefold() in statuses]
+            allowed = {s for s in set(merged.statuses) if s.casefold() in wanted.statuses}
+            statuses = merged.statuses
+            positions = [p for p in positions if statuses[universe[p]] in allowed]
         if wanted.period.kind != "all":
-            contains = wanted.period.contains
-            positions = [p for p in positions if contains(universe[p].issued)]
-        for token in wanted.tokens:
-            positions = [p for p in positions if token in haystacks[p]]
+            first, last = wanted.period.days()
+            days = merged.days
+            positions = [p for p in positions if first <= days[universe[p]] <= last]
+        if wanted.tokens:
+            haystacks = self._ensure_haystacks(universe)
+            for token in wanted.tokens:
+                positions = [p for p in positions if token in haystacks[p]]
         return positions
 
+    def invoice_at(self, invoices: Sequence[int], row: int) -> Invoice:
+        """The invoice at ``row`` of the visible ``invoices``; a window around it is read."""
+        if self._preview:
+            return self._preview[row][1]
+        merged = self._merged
+        assert merged is not None
+        pk = merged.pks[invoices[row]]
+        cache = self._cache
+        found = cache.get(pk)
+        if found is not None:
+            cache.move_to_end(pk)
+            return found
+        if self.source is not None:
+            window = invoices[max(0, row - _WINDOW_BEFORE):row + _WINDOW_AFTER]
+            wanted = [merged.pks[g] for g in window if merged.pks[g] not in cache]
+            cache.update(self.source.headers(wanted))
+            while len(cache) > _CACHED_ROWS:
+                cache.popitem(last=False)
+        found = cache.get(pk)
+        return found if found is not None else merged.ghost(invoices[row])

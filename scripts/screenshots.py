@@ -47,10 +47,14 @@ def welcome_app() -> InvoiceApp:
 
 
 async def settle(pilot: Any) -> None:
-    """Wait for every worker and the messages they posted."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.pause()
+    """Wait for every worker and the messages they posted, and for the workers those
+    started (a finished sync starts a read of the store)."""
+    for _ in range(20):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.pause()
+        if not any(True for _ in pilot.app.workers):
+            return
 
 
 def _main_screen(pilot: Any) -> MainScreen:

@@ -74,7 +74,7 @@ from invoice_tui.config import (
     save_config,
 )
 from invoice_tui.fs import write_atomic
-from invoice_tui.meaning import money_totals
+from invoice_tui.meaning import money_facts, money_totals
 from invoice_tui.model import Invoice, Line, format_money
 from invoice_tui.providers._http import RetryPolicy
 from invoice_tui.providers.base import FetchOptions, FetchResult, ProviderError
@@ -165,7 +165,8 @@ def run_export(capsys: pytest.CaptureFixture[str], tmp_path: Path, *accounts: Ac
 
 def _billed(invoices: Iterable[Invoice]) -> dict[str, Decimal]:
     """The status line's billed figure per currency (the invoices here are all paid)."""
-    return {code: totals.billed for code, totals in money_totals(invoices).items()}
+    totals = money_totals(map(money_facts, invoices))
+    return {code: money.billed for code, money in totals.items()}
 
 
 def unleash_invoice(month: str, currency: object = "USD", **overrides: Any) -> dict[str, Any]:
@@ -307,7 +308,7 @@ async def test_no_raw_currency_reaches_the_main_screen_detail_or_line(
             assert_safe(text)
 
 
-async def test_a_tampered_cache_never_shows_a_raw_currency(tmp_path: Path) -> None:
+async def test_a_tampered_store_never_shows_a_raw_currency(tmp_path: Path) -> None:
     account = AccountConfig(name="acme", provider="unleash", options={"name": "acme"})
     store = new_store(tmp_path)
     evil = Invoice(account="acme", provider="unleash", id="1", currency=EVIL_CURRENCY,

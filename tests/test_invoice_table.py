@@ -8,10 +8,12 @@ from dataclasses import replace
 from decimal import Decimal
 
 from invoice_factory import make_invoice, synthetic_invoices
+from store_fill import put, read_index, store_of, stored_accounts, view_of
 from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.widgets import Input
 
+from invoice_tui.index import StoreReader
 from invoice_tui.model import Invoice, Line
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable
 from invoice_tui.view import InvoiceView, Period
@@ -24,21 +26,28 @@ class TableApp(App[None]):
 
     def __init__(self, invoices: Sequence[Invoice] = ()) -> None:
         super().__init__()
-        self.invoices = invoices
+        self.store = store_of(invoices)
         self.messages: list[Message] = []
 
     def compose(self) -> ComposeResult:
-        yield InvoiceTable(id="invoices")
+        yield InvoiceTable(InvoiceView(StoreReader(self.store.path)), id="invoices")
         yield Input(id="elsewhere")
 
     def on_mount(self) -> None:
+        for account in stored_accounts(self.store.path):
+            self.set_account_invoices(account, None)
+        self.query_one(InvoiceTable).focus()
+
+    def set_account_invoices(self, account: str, invoices: Sequence[Invoice] | None) -> None:
+        """Store the account's invoices (``None``: as they are) and show its new index."""
+        if invoices is not None:
+            provider = invoices[0].provider if invoices else "voximplant"
+            put(self.store, invoices, accounts=[(account, provider)])
         table = self.query_one(InvoiceTable)
-        by_account: dict[str, list[Invoice]] = {}
-        for invoice in self.invoices:
-            by_account.setdefault(invoice.account, []).append(invoice)
-        for account, own in by_account.items():
-            table.set_account_invoices(account, own)
-        table.focus()
+        index, extras = read_index(self.store.path, account)
+        table.set_account_index(index)
+        assert extras is not None
+        table.view.set_extras(index, *extras)
 
     def on_invoice_table_highlighted(self, message: InvoiceTable.Highlighted) -> None:
         self.messages.append(message)
@@ -208,8 +217,8 @@ async def test_burst_of_updates_is_one_recomputation() -> None:
         assert not app.of_type(InvoiceTable.Highlighted)
         app.messages.clear()
         # Several accounts and filters changed in one handler: one sync, one message each.
-        table.set_account_invoices("b", [make_invoice("b", "1", issued=dt.date(2030, 1, 1))])
-        table.set_account_invoices("c", [make_invoice("c", "1", issued=dt.date(2031, 1, 1))])
+        app.set_account_invoices("b", [make_invoice("b", "1", issued=dt.date(2030, 1, 1))])
+        app.set_account_invoices("c", [make_invoice("c", "1", issued=dt.date(2031, 1, 1))])
         table.set_query("")
         table.sort_by("account")
         assert table.cursor_invoice.id == "019"  # read on demand: already current
@@ -226,8 +235,7 @@ async def test_burst_of_updates_is_one_recomputation() -> None:
 
 
 async def test_prefilled_view_shows_on_mount() -> None:
-    view = InvoiceView()
-    view.set_account("vox", monthly(3))
+    view = view_of(*monthly(3))
     view.set_query("VOX-001")
 
     class Prefilled(App[None]):
@@ -269,12 +277,12 @@ async def test_set_account_invoices_replaces_one_account_keeps_others() -> None:
         table = app.query_one(InvoiceTable)
         await pilot.press("j", "j", "j", "j")  # rows: a2 a1 a0 b2 b1 b0
         assert (table.cursor_invoice.account, table.cursor_invoice.id) == ("b", "1")
-        table.set_account_invoices("a", [make_invoice("a", "9", issued=dt.date(2026, 5, 1))])
+        app.set_account_invoices("a", [make_invoice("a", "9", issued=dt.date(2026, 5, 1))])
         await pilot.pause()
         assert sorted((inv.account, inv.id) for inv in table.view.rows) == [
             ("a", "9"), ("b", "0"), ("b", "1"), ("b", "2")]
         assert (table.cursor_invoice.account, table.cursor_invoice.id) == ("b", "1")
-        table.set_account_invoices("b", [make_invoice("b", "0", issued=dt.date(2025, 1, 1))])
+        app.set_account_invoices("b", [make_invoice("b", "0", issued=dt.date(2025, 1, 1))])
         await pilot.pause()
         assert table.cursor_row == 1  # its invoice is gone: clamped to the nearest row
         table.remove_account("a")

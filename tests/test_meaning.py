@@ -12,10 +12,15 @@ from invoice_tui.meaning import (
     billed_exclusion,
     fit_totals,
     meaning,
-    money_totals,
+    money_facts,
     status_label,
     totals_phrases,
 )
+from invoice_tui.meaning import money_totals as totals_of_facts
+
+
+def money_totals(invoices):  # type: ignore[no-untyped-def]
+    return totals_of_facts(map(money_facts, invoices))
 
 
 def vox(status: str, **fields: object):  # type: ignore[no-untyped-def]

@@ -69,7 +69,7 @@ async def test_cached_invoices_show_before_the_refresh_finishes(tmp_path: Path) 
         await pilot.pause()
         main = app.screen
         assert isinstance(main, MainScreen)
-        await wait_for_cache(main, pilot)  # the cache is read in a thread
+        await wait_for_cache(main, pilot)  # the store is read in a thread
         assert [i.number for i in main.table.view.rows] == ["OLD-1"]
         assert main.pane.states["vox-main"].synced_at == NOW - dt.timedelta(minutes=5)
         assert "last sync 5 min ago" in widget_text(main.query_one(StatusLine))

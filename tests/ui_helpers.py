@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from store_helpers import new_store
+from store_helpers import fill_store, new_store
 from textual.pilot import Pilot
 
 from invoice_tui.config import AccountConfig, Config, Settings
@@ -130,8 +130,10 @@ class ScriptedSync:
         if isinstance(result, ProviderError):
             outcome = SyncFailed(account.name, result)
         else:
-            outcome = SyncSucceeded(account.name, result,
-                                    self.summaries.get(account.name, AccountSummary()), NOW)
+            summary = self.summaries.get(account.name, AccountSummary())
+            if store is not None:  # as sync_account does: the table reads what is stored
+                await asyncio.to_thread(fill_store, store, account, result, NOW, summary)
+            outcome = SyncSucceeded(account.name, result, summary, NOW)
         emit(outcome)
         return outcome
 

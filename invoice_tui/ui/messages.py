@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Literal
 
 from textual.message import Message
 
+from invoice_tui.index import AccountIndex, Extras
 from invoice_tui.store import StoredAccount
 from invoice_tui.sync import SyncEvent, SyncOutcome, SyncProgress
-from invoice_tui.view import PreparedAccount
 
 #: Syncs one account; :func:`invoice_tui.sync.sync_account` or a test's stand-in.
 SyncFunction = Callable[..., Awaitable[SyncOutcome]]
@@ -46,24 +47,27 @@ class AccountSyncEvent(Message):
 
 
 
-class AccountDataReady(Message):
-    """An account's invoices, prepared for the table in a worker thread.
+@dataclass(frozen=True, slots=True)
+class AccountRead:
+    """One account as read from the store in a thread: its index and what came with it.
 
-    ``cached`` is set when they come from the store (startup); otherwise they are the
-    result of that account's sync number ``generation``; only the latest one counts.
+    ``sequence`` orders the reads that were asked for (a later one holds newer data);
+    ``extras`` (search texts, sort keys) may follow in a second read of the same index.
     """
 
-    def __init__(self, prepared: PreparedAccount, *, cached: StoredAccount | None = None,
-                 generation: int = 0) -> None:
+    index: AccountIndex
+    sequence: int
+    stored: StoredAccount | None = None
+    extras: Extras | None = None
+
+
+class AccountsRead(Message):
+    """Accounts read from the store (all of them at once at startup, so the first rows are
+    replaced in one go); ``warnings`` say what could not be read."""
+
+    def __init__(self, reads: list[AccountRead], warnings: list[str] | None = None, *,
+                 initial: bool = False) -> None:
         super().__init__()
-        self.prepared = prepared
-        self.cached = cached
-        self.generation = generation
-
-
-class CacheLoaded(Message):
-    """Every account's stored invoices were read; ``warnings``: what went wrong meanwhile."""
-
-    def __init__(self, warnings: list[str]) -> None:
-        super().__init__()
-        self.warnings = warnings
+        self.reads = reads
+        self.warnings = warnings or []
+        self.initial = initial

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import contextlib
 import datetime as dt
+import itertools
+import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from functools import partial
 
 from textual import events, on
@@ -19,11 +23,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList
 from textual.worker import Worker, WorkerState
 
-from invoice_tui import gc_policy
 from invoice_tui.config import AccountConfig, Config
-from invoice_tui.model import Invoice
+from invoice_tui.index import (
+    StoreReader,
+    connect_reader,
+    load_account,
+    load_extras,
+    snapshot,
+)
 from invoice_tui.providers import ProviderError
-from invoice_tui.store import InvoiceStore, StoreError
+from invoice_tui.store import InvoiceStore, StoreError, account_key
 from invoice_tui.sync import (
     SyncEvent,
     SyncFailed,
@@ -35,9 +44,9 @@ from invoice_tui.sync import (
 from invoice_tui.sync_state import SyncState
 from invoice_tui.text import sanitize
 from invoice_tui.ui.messages import (
-    AccountDataReady,
+    AccountRead,
+    AccountsRead,
     AccountSyncEvent,
-    CacheLoaded,
     Clock,
     SyncFunction,
 )
@@ -46,7 +55,7 @@ from invoice_tui.ui.screens.error import AccountErrorScreen
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable
 from invoice_tui.ui.widgets.provider_pane import ProviderPane, account_from_option_id
 from invoice_tui.ui.widgets.status_line import StatusLine
-from invoice_tui.view import Period, prepare_account
+from invoice_tui.view import STORED_SORT_KEYS, InvoiceView, Period
 
 COMPACT_FOOTER_BELOW = 110  # terminal columns
 
@@ -73,8 +82,9 @@ class MainScreen(Screen[None]):
     (plain data); the screen feeds it events and redraws the widgets from it.
     """
 
-    # From this many invoices on, a sync's result is sorted and indexed in a worker thread.
-    PREPARE_IN_THREAD_AT = 5_000
+    FIRST_ROWS = 60  # shown before any index is read: more than a terminal's height
+    READ_EVERY = 0.5  # seconds: how often an account's first sync is re-read as pages land
+    SETTLE = 0.3  # seconds the UI has to draw the counted invoices before background work
 
     # Declared, not focus() in on_mount: the screen's own auto-focus runs later and would win.
     AUTO_FOCUS = "#invoices"
@@ -112,7 +122,20 @@ class MainScreen(Screen[None]):
         self.today = today
         self._accounts = {account.name: account for account in config.accounts}
         self.sync_state = SyncState((a.name, a.provider) for a in config.accounts)
-        self.cache_loaded = asyncio.Event()  # set once every account's cache was read
+        # The table reads the store through its own read-only connections (a sync writes
+        # it). Reads run in threads, numbered in the order their snapshots of the store
+        # begin: an account shows the read with the highest number, the newest data.
+        self.reader = StoreReader(store.path)
+        self._keys = {account.name: account_key(account) for account in config.accounts}
+        self._read_numbers = itertools.count(1)
+        self._read_order = threading.Lock()
+        self._shown_read: dict[str, int] = {}
+        self._readers: dict[str, Worker[None]] = {}  # the latest read of each account
+        self._last_read: dict[str, float] = {}
+        self._read_again: set[str] = set()  # a re-read of a first sync is scheduled
+        self._stored: set[str] = set()  # accounts with a complete sync in the store
+        self.cache_loaded = asyncio.Event()  # set once the store's startup read is shown
+        self._initial_shown = threading.Event()  # … and drawn
         self._filtered = False  # a text, status or account filter is on (Esc clears them)
         self._failed = False  # some account's last sync failed (e explains it)
 
@@ -123,82 +146,169 @@ class MainScreen(Screen[None]):
             with Vertical(id="table-area"):
                 yield FilterInput(placeholder="filter: number, label, status, account, line text",
                                   id="filter")
-                yield InvoiceTable(id="invoices")
+                yield InvoiceTable(self._first_rows(), id="invoices")
         yield StatusLine(id="status")
         yield Footer()
 
-    # --- startup: cached data first, then a background refresh ----------------------
+    # --- startup: stored data first, then a background refresh ----------------------
 
     def on_mount(self) -> None:
         self.filter_input.border_title = "Filter · Enter keeps it · Esc clears it"
-        # The store is read in a thread, once the screen is drawn: building 100 000 invoices
-        # holds the GIL for a second or more, which must not hold up the first paint. Each
-        # account appears as soon as its own invoices are read, the smallest first.
-        self.call_after_refresh(self._start_cache_load)
+        # Every account's compact index from a thread, once the first frame (with the first
+        # rows) is drawn: it would slow that frame down (it shares the GIL).
+        self.call_after_refresh(threading.Thread(
+            target=self._read_store, name="invoice-tui store", daemon=True).start)
         self._update_status()
         self.set_interval(60, self._update_status)
         if self.config.warnings:
             self.notify(" · ".join(sanitize(w) for w in self.config.warnings), title="Config",
                         severity="warning", markup=False, timeout=15)
-        self.refresh_accounts(self._accounts)
+        # The syncs too: building their clients (TLS context, keys) blocks the event loop
+        # for a while. The first frame (with the stored rows) comes first, and when there
+        # are stored invoices to index, they are all counted first: the refresh takes the
+        # network's time anyway, and its setup would slow the indexing down (the GIL).
+        self.call_after_refresh(self.refresh_accounts, self._accounts,
+                                after_store=self.table.view.loading)
 
-    def _start_cache_load(self) -> None:
-        # A daemon thread, not a thread worker: workers run in the loop's default executor,
-        # which is waited for on exit, so quitting during a 20 s read of a big cache hung.
-        threading.Thread(target=self._load_cache, name="invoice-tui cache", daemon=True).start()
+    def _first_rows(self) -> InvoiceView:
+        """The table's view, with the newest rows already (one indexed LIMIT query, a few
+        milliseconds): they are in the first frame, long before 100 000 are indexed."""
+        view = InvoiceView(self.reader)
+        try:
+            rows, count = self.reader.first_rows(list(self._keys), self.FIRST_ROWS,
+                                                 keys=list(self._keys.values()))
+        except sqlite3.Error:
+            return view  # _read_store says what is wrong with the store
+        view.set_preview(rows, count)
+        return view
 
-    def _load_cache(self) -> None:
-        """In a thread: every account's stored invoices (headers: lines load on demand)."""
+    def _read_store(self) -> None:
+        """In a thread (a daemon, not a worker: quitting never waits for it): every account's
+        index in one message, then each one's search texts and sort keys, then the store's
+        integrity check (left out of opening it, so that it never delays the first frame)."""
         warnings = list(self._store_warnings)
+        shown = False
         try:
             states = self.store.account_states(self._accounts.values())
-            synced = [account for account in self._accounts.values()
-                      if states[account.name].synced]
-            for account in sorted(synced, key=lambda a: states[a.name].invoice_count):
-                # The cyclic GC would walk the ~1M objects of 100k invoices again and again
-                # while they are made (1 s UI stalls); pause it, then freeze the result.
-                with gc_policy.paused():
-                    try:
-                        headers = self.store.load_headers(account)
-                    except StoreError as error:
-                        warnings.append(f"stored invoices of {account.name} not shown: {error}")
-                        continue
-                    prepared = prepare_account(account.name, headers.invoices, headers.search)
-                    gc_policy.freeze()
-                self.post_message(AccountDataReady(prepared, cached=states[account.name]))
-            warnings.extend(self.store.verify())  # deferred by run_tui: after the rows
-        except StoreError as error:
-            warnings.append(f"stored invoices not shown: {error}")
-        except Exception as error:  # noqa: BLE001 - a bug: say so, keep the app running
-            warnings.append(f"cache not shown (internal error: {type(error).__name__})")
-        finally:
-            self.post_message(CacheLoaded(warnings))
+            conn = connect_reader(self.store.path)
+            reads: list[AccountRead] = []
+            if conn is not None:
+                try:
+                    with self._numbered(conn) as number:
+                        reads = [AccountRead(load_account(conn, name, key), number,
+                                             states.get(name))
+                                 for name, key in self._keys.items()]
+                        self.post_message(AccountsRead(reads, warnings, initial=True))
+                        shown, warnings = True, []
+                        # The rest waits until they are on screen: this thread would slow
+                        # down the frame that counts them (it shares the GIL).
+                        self._initial_shown.wait(timeout=2)
+                        for read in reads:
+                            extras = load_extras(conn, read.index, STORED_SORT_KEYS)
+                            self.post_message(AccountsRead([replace(read, extras=extras)]))
+                finally:
+                    conn.close()
+            if not shown:
+                self.post_message(AccountsRead(reads, warnings, initial=True))
+                shown, warnings = True, []
+            warnings.extend(self.store.verify())
+        except (sqlite3.Error, StoreError) as error:
+            warnings.append(_store_problem(error))
+        except Exception as error:  # noqa: BLE001 - a bug: say so (a thread would lose it)
+            warnings.append(f"internal error while reading invoices: {type(error).__name__}"
+                            " — this is a bug in invoice-tui; please report it")
+        if warnings or not shown:
+            self.post_message(AccountsRead([], warnings, initial=not shown))
 
-    @on(CacheLoaded)
-    def _on_cache_loaded(self, message: CacheLoaded) -> None:
-        self.cache_loaded.set()
+    def _read_account(self, name: str, *, during_sync: bool = False) -> None:
+        """Re-read one account's index in a thread (its sync wrote to the store).
+
+        During a first sync at most every ``READ_EVERY`` seconds and one read at a time,
+        without sort keys: enough to show the pages as they land.
+        """
+        if during_sync:
+            running = self._readers.get(name)
+            wait = self._last_read.get(name, -1e9) + self.READ_EVERY - time.monotonic()
+            if (running is not None and not running.is_finished) or wait > 0:
+                if name not in self._read_again:
+                    self._read_again.add(name)
+                    self.set_timer(max(wait, 0.1), lambda: self._read_later(name))
+                return
+        self._last_read[name] = time.monotonic()
+
+        def read() -> AccountsRead:
+            try:
+                conn = connect_reader(self.store.path)
+                if conn is None:
+                    return AccountsRead([])
+                try:
+                    with self._numbered(conn) as number:
+                        index = load_account(conn, name, self._keys[name])
+                        extras = load_extras(conn, index, {} if during_sync else STORED_SORT_KEYS)
+                finally:
+                    conn.close()
+            except sqlite3.Error as error:
+                return AccountsRead([], [_store_problem(error)])
+            return AccountsRead([AccountRead(index, number, extras=extras)])
+
+        async def read_and_show() -> None:
+            # Shown by the worker itself, so that when it is done the table is up to date.
+            self._on_accounts_read(await asyncio.to_thread(read))
+
+        self._readers[name] = self.run_worker(read_and_show(), name=f"read {name}",
+                                              group=f"read:{name}", exit_on_error=False)
+
+    @contextlib.contextmanager
+    def _numbered(self, conn: sqlite3.Connection) -> Iterator[int]:
+        """A snapshot of the store and its number: a higher one began later, so saw more."""
+        with contextlib.ExitStack() as stack:
+            with self._read_order:
+                stack.enter_context(snapshot(conn))
+                number = next(self._read_numbers)
+            yield number
+
+    def _read_later(self, name: str) -> None:
+        self._read_again.discard(name)
+        if self._in_first_sync(name):
+            self._read_account(name, during_sync=True)
+
+    def _in_first_sync(self, name: str) -> bool:
+        """Syncing with nothing in the store to show yet: its pages are shown as they land.
+        (A refresh of stored invoices is read once, when done: re-reading 100 000 every
+        half second would slow the sync down.)"""
+        state = self.sync_state.accounts.get(name)
+        return (self.cache_loaded.is_set() and name not in self._stored
+                and state is not None and state.phase == "syncing")
+
+    @on(AccountsRead)
+    def _on_accounts_read(self, message: AccountsRead) -> None:
+        for read in message.reads:
+            name = read.index.account
+            if name not in self._accounts:
+                continue
+            stored = read.stored
+            if stored is not None and stored.synced_at is not None and \
+                    self.sync_state.cached_arrived(name, synced_at=stored.synced_at,
+                                                   invoice_count=stored.invoice_count,
+                                                   summary=stored.summary):
+                self._stored.add(name)  # else a sync of this session already brought newer
+                self.pane.redraw(name)
+            if read.sequence < self._shown_read.get(name, 0):
+                continue  # a newer read of this account is already shown
+            self._shown_read[name] = read.sequence
+            if self.table.view.index(name) is not read.index:
+                self.table.set_account_index(read.index)
+            if read.extras is not None:
+                self.table.view.set_extras(read.index, *read.extras)
+        if message.initial:
+            self.cache_loaded.set()
+            # What waited for the invoices to be counted goes on a moment after: the frame
+            # that counts them is written by Textual's writer thread, which needs the GIL
+            # too, and the search texts and the refresh's setup would hold it meanwhile.
+            self.set_timer(self.SETTLE, self._initial_shown.set)
         if message.warnings:
-            self.notify(" · ".join(sanitize(w) for w in message.warnings),
-                        title="Cache", severity="warning", markup=False)
-
-    @on(AccountDataReady)
-    def _on_account_data_ready(self, message: AccountDataReady) -> None:
-        prepared, cached = message.prepared, message.cached
-        name = prepared.account
-        if name not in self._accounts:
-            return
-        if len(prepared.entries) >= self.PREPARE_IN_THREAD_AT:
-            gc_policy.freeze()  # big and long-lived: out of the GC's scans from now on
-        if cached is None:
-            if self.sync_state.is_current(name, message.generation):  # else a newer sync won
-                self.table.set_prepared_account(prepared)
-            return
-        if not self.sync_state.cached_arrived(name, synced_at=cached.synced_at,
-                                              invoice_count=cached.invoice_count,
-                                              summary=cached.summary):
-            return  # a sync of this session already brought newer invoices
-        self.table.set_prepared_account(prepared)
-        self.pane.redraw(name)
+            self.notify(" · ".join(message.warnings), title="Invoice store", severity="warning",
+                        markup=False)
         self._update_status()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -225,36 +335,28 @@ class MainScreen(Screen[None]):
     def filter_input(self) -> FilterInput:
         return self.query_one("#filter", FilterInput)
 
-    def _set_invoices(self, name: str, invoices: Sequence[Invoice]) -> None:
-        """Show a sync's invoices; a big set is prepared in a thread (no stall when it lands)."""
-        generation = self.sync_state.generation(name)
-        if len(invoices) < self.PREPARE_IN_THREAD_AT:
-            self.table.set_account_invoices(name, invoices)
-            return
-
-        def prepare() -> None:
-            self.post_message(AccountDataReady(prepare_account(name, invoices),
-                                               generation=generation))
-
-        self.run_worker(prepare, name=f"prepare {name}", group=f"prepare:{name}",
-                        thread=True, exit_on_error=False)
-
     # --- refresh ----------------------------------------------------------------------
 
-    def refresh_accounts(self, names: Iterable[str]) -> None:
-        """Start (or restart) one background sync per account; one group each."""
+    def refresh_accounts(self, names: Iterable[str], *, after_store: bool = False) -> None:
+        """Start (or restart) one background sync per account; one group each.
+
+        ``after_store``: each sync waits until the stored invoices are counted first.
+        """
         accounts = [self._accounts[name] for name in names]
         self.sync_state.begin_round(account.name for account in accounts)
         for account in accounts:
             name = account.name
             self.pane.redraw(name)
             self.run_worker(
-                self._sync(account), name=f"sync {name}", group=f"sync:{name}",
+                self._sync(account, after_store), name=f"sync {name}", group=f"sync:{name}",
                 exclusive=True, exit_on_error=False,
             )
         self._update_status()
 
-    async def _sync(self, account: AccountConfig) -> SyncOutcome:
+    async def _sync(self, account: AccountConfig, after_store: bool = False) -> SyncOutcome:
+        if after_store:
+            await self.cache_loaded.wait()
+            await asyncio.sleep(self.SETTLE)
         def forward(event: SyncEvent) -> None:
             # Only progress flows through the callback; the outcome is posted once below,
             # whether or not the sync also reports it as an event.
@@ -281,7 +383,7 @@ class MainScreen(Screen[None]):
                 ProviderError(f"internal error: {error}",
                               "this is a bug in invoice-tui; please report it"))))
             return
-        doing = "loading invoices" if group.startswith("prepare:") else "a background task"
+        doing = "reading invoices" if group.startswith("read:") else "a background task"
         self.notify(f"internal error while {doing}: {error}"
                     " — this is a bug in invoice-tui; please report it",
                     severity="error", markup=False)
@@ -292,9 +394,15 @@ class MainScreen(Screen[None]):
         name = event.account
         if name not in self._accounts:
             return
+        first_sync = self._in_first_sync(name)  # before the event: syncing, nothing stored
         round_failed = self.sync_state.apply(event)
-        if isinstance(event, SyncSucceeded):
-            self._set_invoices(name, event.invoices)
+        if isinstance(event, SyncProgress) and first_sync:
+            self._read_account(name, during_sync=True)  # show the pages as they land
+        elif isinstance(event, SyncSucceeded):
+            self._stored.add(name)
+            self._read_account(name)  # the sync stored them: read what it left
+        elif isinstance(event, SyncFailed) and first_sync:
+            self._read_account(name)  # the pages it stored before failing are real
         self.pane.redraw(name)
         if isinstance(event, SyncSucceeded) and event.warnings:
             self.notify(" · ".join(sanitize(w) for w in event.warnings), title=sanitize(name),
@@ -376,8 +484,7 @@ class MainScreen(Screen[None]):
             # Invoices read from the store are headers (lines=()): the detail's lines come
             # from the store now. One indexed lookup, quick enough for the UI thread.
             try:
-                invoice = dataclasses.replace(invoice, lines=self.store.lines(account,
-                                                                              invoice.id))
+                invoice = replace(invoice, lines=self.store.lines(account, invoice.id))
             except StoreError as error:
                 self.notify(f"line items not shown: {error}", severity="warning", markup=False)
         self.app.push_screen(InvoiceDetailScreen(invoice, account, self.config.settings))
@@ -473,10 +580,11 @@ class MainScreen(Screen[None]):
         rows = len(view.rows)
         now = self.now()
         self.query_one(StatusLine).show(
-            visible=rows, total=view.total_count, totals=view.totals(),
+            visible=rows, total=view.total_count, totals=self.table.totals(),
             period=view.period.label(), query=view.query,
             last_sync=self.sync_state.last_synced, now=now,
             syncing=self.sync_state.syncing_count,
+            loading=view.loading,
         )
         syncing = self.sync_state.syncing_count > 0
         self.table.empty_text = "Fetching invoices…" if syncing else "No invoices yet"
@@ -485,3 +593,10 @@ class MainScreen(Screen[None]):
         self.table.border_title = f"Invoices · {rows:,} · {view.period.label()}"
         # Border titles are parsed as markup unless given as Content.
         self.table.border_subtitle = Content(sanitize(scope))
+
+
+def _store_problem(error: sqlite3.Error | StoreError) -> str:
+    if isinstance(error, StoreError):
+        return f"stored invoices not shown: {error}"
+    return (f"the invoice store could not be read ({sanitize(error)}) — "
+            "it is checked and rebuilt if need be at the next start")

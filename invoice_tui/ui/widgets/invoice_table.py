@@ -11,7 +11,7 @@ Text from an API is sanitized and drawn as plain segments: never parsed as marku
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -27,19 +27,20 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from invoice_tui.meaning import meaning
+from invoice_tui.index import AccountIndex
+from invoice_tui.meaning import MoneyFacts, MoneyTotals, meaning, money_totals
 from invoice_tui.model import Invoice
 from invoice_tui.view import (
     Column,
     InvoiceView,
     Period,
-    PreparedAccount,
     cell_text,
     fit_columns,
 )
 
 __all__ = ["InvoiceTable", "TableState"]
 
+_TOTALS_IN_THREAD_AT = 20_000  # visible rows: from here on, totals are summed in a thread
 _GAP = 1  # cells between columns
 _MARGIN = 1  # cells left of the first column
 
@@ -210,6 +211,7 @@ class InvoiceTable(ScrollView, can_focus=True):
         self._rows_stale = True
         self._sync_scheduled = False
         self._empty_text = "No invoices yet"
+        self._totals_version = -1  # the view version whose totals are being summed
 
     # -- public API ----------------------------------------------------------------------
 
@@ -236,14 +238,51 @@ class InvoiceTable(ScrollView, can_focus=True):
         self._sync_rows()
         return self._invoice_at(self.cursor_row)
 
-    def set_account_invoices(self, account: str, invoices: Sequence[Invoice]) -> None:
-        """Replace one account's invoices; the cursor stays on its invoice when still visible."""
-        self._view.set_account(account, invoices)
+    def totals(self) -> dict[str, MoneyTotals] | None:
+        """The view's totals of the visible rows; ``None`` while they are being summed.
+
+        Summing 100 000 invoices exactly takes tens of milliseconds: a big set is summed in
+        a thread (``ViewChanged`` is posted when they are in), so no keystroke waits.
+        """
+        view = self._view
+        if view.loading:
+            return None
+        if view.cached_totals() is not None or len(view.rows) < _TOTALS_IN_THREAD_AT:
+            return view.totals()
+        if self._totals_version != view.version:
+            self._totals_version = version = view.version
+            facts = view.money_facts()
+            self.run_worker(lambda: self._sum(facts, version), name="totals",
+                            group="totals", thread=True, exit_on_error=False)
+        return None
+
+    def _sum(self, facts: Iterable[MoneyFacts], version: int) -> None:
+        totals = money_totals(self._while_current(facts, version))
+        if self._view.version == version:
+            self.app.call_from_thread(self._summed, totals, version)
+
+    def _while_current(self, facts: Iterable[MoneyFacts], version: int
+                       ) -> Iterator[MoneyFacts]:
+        # A keystroke later these totals are of rows no longer shown: stop summing them (the
+        # partial sums are thrown away) rather than hold the GIL the next frame needs.
+        for count, fact in enumerate(facts):
+            if not count % 4096 and self._view.version != version:
+                return
+            yield fact
+
+    def _summed(self, totals: dict[str, MoneyTotals], version: int) -> None:
+        if self._view.set_totals(totals, version):
+            self.post_message(self.ViewChanged(self))
+
+    def set_account_index(self, index: AccountIndex) -> None:
+        """Show one account's invoices (read in a thread from the store), replacing what it
+        showed; the cursor stays on its invoice when still visible."""
+        self._view.set_index(index)
         self.refresh_rows()
 
-    def set_prepared_account(self, prepared: PreparedAccount) -> None:
-        """Like :meth:`set_account_invoices` with the invoices already prepared (in a thread)."""
-        self._view.set_prepared(prepared)
+    def set_preview(self, rows: Sequence[tuple[int, Invoice]], count: int) -> None:
+        """Before any account's index: the first (pk, invoice) rows and how many there are."""
+        self._view.set_preview(rows, count)
         self.refresh_rows()
 
     def remove_account(self, account: str) -> None:
@@ -503,6 +542,8 @@ class InvoiceTable(ScrollView, can_focus=True):
         view = self._view
         if not view.total_count:
             text = self.empty_text
+        elif view.loading:
+            text = f"Loading {view.total_count:,} invoices…"
         elif view.query or view.statuses is not None or view.accounts is not None:
             text = "No invoices match · Esc clears the filters"
         else:

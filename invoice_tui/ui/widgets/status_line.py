@@ -36,21 +36,30 @@ class StatusLine(Static):
         *,
         visible: int,
         total: int,
-        totals: Mapping[str, MoneyTotals],
+        totals: Mapping[str, MoneyTotals] | None,
         period: str,
         query: str,
         last_sync: dt.datetime | None,
         now: dt.datetime,
         syncing: int = 0,
+        loading: bool = False,
     ) -> None:
-        """Redraw from the table's view and the accounts' sync state."""
-        self._totals = totals if visible else {}
+        """Redraw from the table's view and the accounts' sync state.
+
+        ``totals`` is ``None`` while they are being worked out (shown as such); ``loading``
+        while only the first rows of ``total`` invoices are read (no totals yet).
+        """
+        self._totals = (totals or {}) if visible else {}
         self._totals_part = _totals_content(self._totals)
-        sections = [
-            (0, Content.assemble((f"{visible:,}", "bold"), f" of {total:,} invoices")),
-            (0, self._totals_part),
-            (5, Content.assemble(("period ", "$text-muted"), period)),
-        ]
+        if loading:
+            count = Content.assemble(("loading ", "$text-muted"), (f"{total:,}", "bold"),
+                                     " invoices…")
+        else:
+            count = Content.assemble((f"{visible:,}", "bold"), f" of {total:,} invoices")
+        if totals is None and visible:
+            self._totals_part = Content.styled("totals …", "$text-muted")
+        sections = [(0, count)] if loading else [(0, count), (0, self._totals_part)]
+        sections.append((5, Content.assemble(("period ", "$text-muted"), period)))
         if query:
             sections.append((4, Content.assemble(("filter ", "$text-muted"),
                                                  (f"“{sanitize(query)}”", "bold"))))
