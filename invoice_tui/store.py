@@ -51,11 +51,11 @@ from .model import (
 from .text import sanitize
 
 DB_NAME = "invoices.sqlite3"
-SCHEMA_VERSION = 1  # PRAGMA user_version
+SCHEMA_VERSION = 2  # PRAGMA user_version
 
 #: Amounts are exact decimal TEXT (``str(Decimal)``), dates ``YYYY-MM-DD``, flags 0/1.
 #: Column names are SPEC §2's.
-SCHEMA = """
+_DATA_TABLES = """
 CREATE TABLE accounts (
     account_key      TEXT PRIMARY KEY,   -- hash of name, provider, base_url, key path: no secret
     name             TEXT NOT NULL,
@@ -130,10 +130,14 @@ CREATE TABLE taxes (
     FOREIGN KEY (invoice_pk, line_position) REFERENCES lines (invoice_pk, position)
         ON DELETE CASCADE
 ) WITHOUT ROWID;
+"""
+_SYNC_TABLES = """
 -- A running sync, and the invoices it has written: a finished sync deletes the rows
 -- of its account that it did not see, in the same transaction that stamps synced_at.
 CREATE TABLE syncs (
-    sync_id     INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: an id is never handed out twice, so a row written by a sync that
+    -- ended long ago is never taken for one written by a sync running now.
+    sync_id     INTEGER PRIMARY KEY AUTOINCREMENT,
     account_key TEXT NOT NULL,
     pid         INTEGER NOT NULL,
     started_at  TEXT NOT NULL
@@ -144,6 +148,7 @@ CREATE TABLE sync_seen (
     PRIMARY KEY (sync_id, invoice_pk)
 ) WITHOUT ROWID;
 """
+SCHEMA = _DATA_TABLES + _SYNC_TABLES
 
 #: How long a write waits for another writer (this or another process) before failing.
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -347,13 +352,39 @@ def _schema_problem(connection: sqlite3.Connection, quick_check: bool) -> str | 
             return "not an invoice-tui store"
         _create_schema(connection)
         return None
-    if version != SCHEMA_VERSION:
+    if version == 1:
+        _migrate_from_1(connection)
+    elif version != SCHEMA_VERSION:
         return f"schema version {version}, this invoice-tui uses {SCHEMA_VERSION}"
     if not quick_check:
         # The schema is read (and so sane) by now; the pages wait for verify().
         connection.execute("SELECT count(*) FROM accounts").fetchone()
         return None
     return _integrity_problem(connection)
+
+
+def _migrate_from_1(connection: sqlite3.Connection) -> None:
+    """Version 1 reused the ids of ended syncs (``syncs`` had no AUTOINCREMENT): rows an
+    ended sync wrote could pass for a running sync's, and outlive the refresh that should
+    have removed them. Its sync tables hold bookkeeping only: they are made anew, numbering
+    from past every id the invoices carry. A v1 instance still syncing loses its
+    bookkeeping, so its ``finish`` refuses to delete anything ("sync again")."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if connection.execute("PRAGMA user_version").fetchone()[0] == 1:  # not done meanwhile
+            connection.execute("DROP TABLE sync_seen")
+            connection.execute("DROP TABLE syncs")
+            for statement in _SYNC_TABLES.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute(
+                "INSERT INTO sqlite_sequence (name, seq) "
+                "SELECT 'syncs', coalesce(max(sync_id), 0) FROM invoices")
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
 
 
 def _create_schema(connection: sqlite3.Connection) -> None:
@@ -967,8 +998,9 @@ class SyncWriter:
             connection.execute(
                 "DELETE FROM invoices WHERE account_key = ? "
                 "AND pk NOT IN (SELECT invoice_pk FROM sync_seen WHERE sync_id = ?) "
-                "AND sync_id NOT IN (SELECT sync_id FROM syncs WHERE sync_id != ?)",
-                (key, sync_id, sync_id))
+                "AND sync_id NOT IN (SELECT sync_id FROM syncs "
+                "WHERE account_key = ? AND sync_id != ?)",
+                (key, sync_id, key, sync_id))
             count = connection.execute("SELECT count(*) FROM invoices WHERE account_key = ?",
                                        (key,)).fetchone()[0]
             stamp = synced_at.astimezone(dt.UTC).isoformat()

@@ -39,6 +39,7 @@ from invoice_tui.demo.data import VoximplantInvoices
 from invoice_tui.demo.keys import private_key_pem
 from invoice_tui.export import CHUNK_INVOICES, dumps_indented, iter_csv, iter_json
 from invoice_tui.model import INVOICE_FIELDS, LINE_FIELDS, TAX_FIELDS, Invoice, invoice_to_dict
+from invoice_tui.store import SCHEMA_VERSION
 from invoice_tui.text import sanitize
 
 TODAY = dt.date(2026, 11, 15)
@@ -304,7 +305,7 @@ def test_offline_with_a_store_of_another_version_says_so(
     code, out, err = _run(capsys, "export", "--offline", "--account", "vox-main")
     assert code == 1 and json.loads(out) == []
     warning, failure = err.splitlines()
-    assert "(schema version 99, this invoice-tui uses 1)" in warning
+    assert f"(schema version 99, this invoice-tui uses {SCHEMA_VERSION})" in warning
     assert failure == "invoice-tui: vox-main: never synced — run without --offline"
 
 

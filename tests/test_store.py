@@ -240,6 +240,56 @@ def test_a_finish_spares_rows_a_running_sync_wrote(store: InvoiceStore) -> None:
     assert store.account_states([account])["acct"].invoice_count == 3
 
 
+@pytest.mark.parametrize("running", ["another account", "the same account"])
+def test_rows_an_ended_sync_wrote_never_pass_for_a_running_syncs(
+        store: InvoiceStore, running: str) -> None:
+    # Sync ids were SQLite rowids, handed out again once the syncs table was empty: the
+    # next sync (of any account) got the id an ended sync had stamped on its rows, and a
+    # refresh of the account then spared those rows as "a running sync's" (a CI failure).
+    account = _account()
+    old, new, _ = _every_field_case()
+    fill_store(store, account, (old,), WHEN)
+    other = store.begin_sync(_account("other") if running == "another account" else account)
+    writer = store.begin_sync(account)
+    writer.add([new])
+    writer.finish(AccountSummary(), WHEN + dt.timedelta(hours=1))
+    assert [i.id for i in store.iter_invoices([account])] == [new.id]
+    other.abandon()
+
+
+def _as_version_1(path: Path) -> None:
+    """Give a store the sync tables of schema version 1 (ids reused once the table empties)."""
+    with contextlib.closing(_connect(path)) as connection:
+        connection.executescript("""
+            BEGIN;
+            DROP TABLE sync_seen; DROP TABLE syncs; DELETE FROM sqlite_sequence;
+            CREATE TABLE syncs (sync_id INTEGER PRIMARY KEY, account_key TEXT NOT NULL,
+                                pid INTEGER NOT NULL, started_at TEXT NOT NULL);
+            CREATE TABLE sync_seen (sync_id INTEGER NOT NULL, invoice_pk INTEGER NOT NULL,
+                                    PRIMARY KEY (sync_id, invoice_pk)) WITHOUT ROWID;
+            PRAGMA user_version = 1;
+            COMMIT;""")
+
+
+def test_a_version_1_store_is_upgraded_in_place_keeping_its_invoices(tmp_path: Path) -> None:
+    account = _account()
+    invoices = _every_field_case()
+    with new_store(tmp_path) as store:
+        for hour in range(3):  # its rows carry sync ids up to 3
+            fill_store(store, account, invoices, WHEN + dt.timedelta(hours=hour))
+        path = store.path
+    _as_version_1(path)
+    opened = open_store(path.parent)
+    assert opened.warnings == ()
+    with opened.store as store:
+        assert _rows(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+        assert {i.id for i in store.iter_invoices([account])} == {i.id for i in invoices}
+        assert store.begin_sync(_account("other")).sync_id > max(
+            sync_id for (sync_id,) in _rows(path, "SELECT sync_id FROM invoices"))
+    assert "AUTOINCREMENT" in _rows(path, "SELECT sql FROM sqlite_schema "
+                                          "WHERE name = 'syncs'")[0][0]
+
+
 def test_duplicate_ids_keep_the_first_and_are_counted(store: InvoiceStore) -> None:
     account = _account()
     first = _every_field_case()[1]
@@ -397,7 +447,8 @@ def _corrupt_page(path: Path) -> None:
 @pytest.mark.parametrize("damage, why", [
     (_garbage, "DatabaseError: file is not a database"),
     (_truncate, "malformed"),
-    (_future_version, f"schema version {SCHEMA_VERSION + 1}, this invoice-tui uses 1"),
+    (_future_version,
+     f"schema version {SCHEMA_VERSION + 1}, this invoice-tui uses {SCHEMA_VERSION}"),
     (_someone_elses, "not an invoice-tui store"),
     (_corrupt_page, "integrity check failed"),
 ])
