@@ -68,9 +68,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # --- argument parsing ------------------------------------------------------------
 
-def _month(text: str) -> tuple[int, int]:
+def _since(text: str) -> tuple[int, int]:
     try:
         return parse_month(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _until(text: str) -> tuple[int, int]:
+    try:
+        return parse_month(text, end=True)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -135,10 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="CSV: one row per line item instead of per invoice")
     export.add_argument("--account", action="append", metavar="NAME", default=[],
                         help="only this account (repeatable)")
-    export.add_argument("--since", type=_month, metavar="YYYY-MM",
-                        help="issued in or after this month")
-    export.add_argument("--until", type=_month, metavar="YYYY-MM",
-                        help="issued in or before this month")
+    export.add_argument("--since", type=_since, metavar="YYYY-MM",
+                        help="issued in or after this month (a year alone: its January)")
+    export.add_argument("--until", type=_until, metavar="YYYY-MM",
+                        help="issued in or before this month (a year alone: its December)")
     export.add_argument("--offline", action="store_true",
                         help="read the local invoice store instead of fetching")
     export.add_argument("--output", metavar="FILE",
@@ -316,6 +323,10 @@ def _write_export(args: argparse.Namespace, output: Path | None,
 def _run_export(args: argparse.Namespace) -> int:
     if args.lines and args.format != "csv":
         _say("--lines only applies to --format csv")
+        return 2
+    if args.offline and args.demo:
+        _say("--offline reads your own invoice store, and --demo uses a throwaway one that "
+             "holds nothing yet — drop --offline to export the demo's invoices")
         return 2
     if args.since and args.until and args.since > args.until:
         _say("--since is after --until — swap them")

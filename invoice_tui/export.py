@@ -35,14 +35,18 @@ from .text import sanitize
 
 FORMATS = ("json", "csv")
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
 
 
-def parse_month(text: str) -> tuple[int, int]:
-    """``"2026-03"`` → ``(2026, 3)``; ``ValueError`` with a fix-it message otherwise."""
+def parse_month(text: str, *, end: bool = False) -> tuple[int, int]:
+    """``"2026-03"`` → ``(2026, 3)``; a year alone is its first month, or its last when
+    ``end`` (``"2026"`` → ``(2026, 1)`` as a start, ``(2026, 12)`` as an end).
+    ``ValueError`` with a fix-it message otherwise."""
     match = _MONTH.match(text.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise ValueError(f"{text!r} is not a month — use YYYY-MM, e.g. 2026-03")
+    if not match or (match.group(2) is not None and not 1 <= int(match.group(2)) <= 12):
+        raise ValueError(f"{text!r} is not a month — use YYYY-MM or YYYY, e.g. 2026-03")
+    if match.group(2) is None:
+        return int(match.group(1)), 12 if end else 1
     return int(match.group(1)), int(match.group(2))
 
 

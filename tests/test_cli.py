@@ -256,10 +256,24 @@ def test_since_until_filter(configured: DemoServer, capsys: pytest.CaptureFixtur
     assert data == expected and len(data) >= 4 * 6
     assert _export_json(capsys, "--since", "2026-11") == [
         i for i in everything if i["issued"] and i["issued"] >= "2026-11-01"]
+    # A year alone is the whole year: its January as a start, its December as an end.
+    year = [i for i in everything if i["issued"] and i["issued"].startswith("2025-")]
+    assert _export_json(capsys, "--since", "2025", "--until", "2025") == year and year
+    assert {i["issued"][5:7] for i in year} >= {"01", "12"}
     for bad in (["--since", "2025-13"], ["--until", "25-01"], ["--since", "2025-05",
-                                                                "--until", "2025-01"]):
+                                                                "--until", "2025-01"],
+                ["--since", "2026", "--until", "2025"], ["--since", "20255"]):
         code, out, err = _run(capsys, "export", *bad)
         assert code == 2 and out == "" and err.strip()
+
+
+def test_demo_offline_says_what_it_would_do(capsys: pytest.CaptureFixture[str]) -> None:
+    # It printed [] and exited 1 ("never synced"): the demo's store is a throwaway one.
+    code, out, err = _run(capsys, "export", "--demo", "--offline")
+    assert (code, out) == (2, "")
+    assert err == ("invoice-tui: --offline reads your own invoice store, and --demo uses a "
+                   "throwaway one that holds nothing yet — drop --offline to export the "
+                   "demo's invoices\n")
 
 
 # --- offline and failures --------------------------------------------------------------------

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import webbrowser
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from store_helpers import fill_store
 from ui_helpers import (
     ACCOUNTS,
@@ -188,15 +190,60 @@ async def test_untrusted_text_is_shown_literally_everywhere(tmp_path: Path) -> N
         assert UNTRUSTED not in shown  # the escapes were stripped, not passed through
 
 
-async def test_o_opens_the_invoice_url(tmp_path: Path) -> None:
+class _FakeBrowser(webbrowser.BaseBrowser):
+    """A browser ``webbrowser.get()`` hands out: records what it was asked to open."""
+
+    def __init__(self, name: str, works: bool = True) -> None:
+        super().__init__(name)
+        self.works = works
+        self.opened: list[str] = []
+
+    def open(self, url: str, new: int = 0, autoraise: bool = True) -> bool:
+        self.opened.append(url)
+        return self.works
+
+
+async def _press_o(tmp_path: Path, browser: _FakeBrowser | None,
+                   monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], str | None]:
+    """Open the hostile invoice's detail, press o; the toasts and what was copied."""
+    def get(using: str | None = None) -> webbrowser.BaseBrowser:
+        if browser is None:
+            raise webbrowser.Error("could not locate runnable browser")
+        return browser
+
+    monkeypatch.setattr(webbrowser, "get", get)
     sync = ScriptedSync({"vox-main": (), "acme": (hostile_invoice("acme"),)})
     app = scripted_app(tmp_path, sync, *ACCOUNTS)
-    opened: list[str] = []
-    app.open_url = lambda url, new_tab=True: opened.append(url)  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("enter", "o")
-        assert opened == ["https://billing.example/inv/1"]
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        return [n.message for n in app._notifications], app.clipboard or None
+
+
+async def test_o_opens_the_invoice_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    browser = _FakeBrowser("firefox")
+    toasts, copied = await _press_o(tmp_path, browser, monkeypatch)
+    assert browser.opened == ["https://billing.example/inv/1"]
+    assert "Opening https://billing.example/inv/1" in toasts and copied is None
+
+
+@pytest.mark.parametrize("browser", [None, _FakeBrowser("lynx"), _FakeBrowser("/usr/bin/w3m"),
+                                     _FakeBrowser("xdg-open", works=False)],
+                         ids=["none", "console", "console-path", "fails"])
+async def test_o_without_a_browser_says_so_and_copies_the_link(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, browser: _FakeBrowser | None) -> None:
+    # It toasted "Opening …" and nothing opened (ssh, no desktop); a console browser
+    # would have taken over the terminal the TUI draws on.
+    toasts, copied = await _press_o(tmp_path, browser, monkeypatch)
+    url = "https://billing.example/inv/1"
+    assert copied == url
+    assert (f"No web browser could be opened here; the link was copied to the clipboard: "
+            f"{url}") in toasts
+    assert not any(t.startswith("Opening") for t in toasts)
+    if browser is not None and browser.name != "xdg-open":
+        assert browser.opened == []  # never started inside the terminal
 
 
 async def test_o_without_a_url_says_so(tmp_path: Path) -> None:

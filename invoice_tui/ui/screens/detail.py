@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
+from invoice_tui.browser import open_in_browser
 from invoice_tui.config import AccountConfig, Settings
 from invoice_tui.meaning import billed_exclusion
 from invoice_tui.model import (
@@ -48,7 +49,8 @@ NUMERIC_COLUMNS = ("Qty", "Unit price", "Net", "Tax", "Gross")
 USAGE_WIDTH = 30  # room kept for the usage bar when a line is metered
 CHECK_MARKS = {"exact": "=", "rounding": "≈", "mismatch": "≠"}
 # Each worker group's toast title and what it failed to do, should it fail with a bug.
-WORKER_TASKS = {"download": ("PDF", "save the PDF")}
+WORKER_TASKS = {"download": ("PDF", "save the PDF"),
+                "browser": ("Open in browser", "open the link")}
 
 
 def _date(value: dt.date | None) -> str:
@@ -254,8 +256,26 @@ class InvoiceDetailScreen(Screen[None]):
             self.notify("The invoice link is not a web address; not opening it.",
                         severity="warning", markup=False)
             return
-        self.app.open_url(url)
-        self.notify(f"Opening {sanitize(url)}", markup=False)
+        if self.app.is_web:  # served in a browser: the browser opens it
+            self.app.open_url(url)
+            self.notify(f"Opening {sanitize(url)}", markup=False)
+        else:
+            self._open_in_browser(url)
+
+    @work(thread=True, group="browser", exit_on_error=False)
+    def _open_in_browser(self, url: str) -> None:
+        opened = open_in_browser(url)
+        self.app.call_from_thread(self._browser_result, url, opened)
+
+    def _browser_result(self, url: str, opened: bool) -> None:
+        if opened:
+            self.notify(f"Opening {sanitize(url)}", markup=False)
+            return
+        # Over ssh, or with no desktop: the link is still one paste away (OSC 52).
+        self.app.copy_to_clipboard(url)
+        self.notify(f"No web browser could be opened here; the link was copied to the "
+                    f"clipboard: {sanitize(url)}", title="Open in browser",
+                    severity="warning", markup=False, timeout=8)
 
     def action_download_pdf(self) -> None:
         if self.account is None:
