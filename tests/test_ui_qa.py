@@ -284,9 +284,10 @@ async def test_help_names_every_key_of_the_spec_and_the_mouse() -> None:
         titles = [widget_text(w).strip() for w in app.screen.query(".help-title")]
         by_title = dict(zip(titles, sections, strict=True))
         pane = by_title["Accounts pane"]
-        for key in ("↑ / k", "↓ / j", "home / g", "end / G", "⏎"):
+        for key in ("↑ / k", "↓ / j", "home / g", "end / G", "⏎", "^d", "^u"):
             assert key in pane
-        assert "Show account" in pane
+        assert "Go to invoices" in pane and "Half page down" in pane
+        assert "← / h" in by_title["Main screen"] and "→ / l" in by_title["Main screen"]
         lines = by_title["Invoice detail"]
         assert "↑ / k" in lines and "Line detail" in lines
         assert "Next pane" in by_title["Everywhere"]

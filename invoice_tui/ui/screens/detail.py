@@ -6,6 +6,7 @@ import datetime as dt
 
 from rich.text import Text
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -83,7 +84,15 @@ class LinesTable(DataTable[object]):
                 tooltip="Last line item"),
         Binding("enter", "select_cursor", "Line detail", id="lines.select",
                 tooltip="The line's taxes and metering"),
+        Binding("left,h", "scroll_left_or_back", "Scroll left", show=False, id="lines.left",
+                tooltip="Scroll the lines left; at the left edge, back to the invoice list"),
     ]
+
+    def action_scroll_left_or_back(self) -> None:
+        if self.scroll_x > 0:
+            self.scroll_left()
+        else:
+            raise SkipAction()  # at the edge: the screen's ← (back) gets the key
 
 
 class InvoiceDetailScreen(Screen[None]):
@@ -93,6 +102,9 @@ class InvoiceDetailScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="detail.back", tooltip="Back to the invoice list"),
+        # As in tig and less: q leaves the view (the main screen's q quits).
+        Binding("q,backspace,left,h", "back", "Back", show=False, id="detail.back_keys",
+                tooltip="Back to the invoice list"),
         Binding("o", "open_url", "Open in browser", id="detail.open",
                 tooltip="Open the invoice's web page"),
         Binding("d", "download_pdf", "Download PDF", id="detail.download",
@@ -241,8 +253,14 @@ class InvoiceDetailScreen(Screen[None]):
 
     @on(DataTable.RowSelected, "#lines")
     def _on_line_selected(self, event: DataTable.RowSelected) -> None:
-        line = self.invoice.lines[int(str(event.row_key.value))]
-        self.app.push_screen(LineDetailScreen(self.invoice, line))
+        position = int(str(event.row_key.value))
+        self.app.push_screen(LineDetailScreen(self.invoice, position),
+                             callback=self._after_line_detail)
+
+    def _after_line_detail(self, position: int | None) -> None:
+        # j/k stepped through the lines there: come back on the line last shown.
+        if position is not None:
+            self.query_one("#lines", DataTable).move_cursor(row=position)
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -73,7 +73,14 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape", "close", "Close", id="help.close"),
         Binding("question_mark", "close", "Close", show=False, key_display="?",
                 id="help.close_question"),
-        Binding("q", "close", "Close", show=False, id="help.close_q"),
+        Binding("q,backspace,left,h", "close", "Close", show=False, id="help.close_q"),
+        Binding("down,j", "scroll(1)", "Scroll down", show=False, id="help.down"),
+        Binding("up,k", "scroll(-1)", "Scroll up", show=False, id="help.up"),
+        Binding("pagedown,space,ctrl+d", "scroll_page(1)", "Page down", show=False,
+                id="help.page_down"),
+        Binding("pageup,ctrl+u", "scroll_page(-1)", "Page up", show=False, id="help.page_up"),
+        Binding("home,g", "scroll_to_edge(-1)", "Top", show=False, id="help.top"),
+        Binding("end,G", "scroll_to_edge(1)", "Bottom", show=False, id="help.bottom"),
     ]
 
     def __init__(self, app_bindings: Iterable[BindingType]) -> None:
@@ -124,6 +131,21 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_scroll(self, lines: int) -> None:
+        self.query_one("#help-dialog").scroll_relative(y=lines, animate=False)
+
+    def action_scroll_page(self, direction: int) -> None:
+        dialog = self.query_one("#help-dialog")
+        dialog.scroll_relative(y=direction * max(1, dialog.scrollable_content_region.height - 1),
+                               animate=False)
+
+    def action_scroll_to_edge(self, direction: int) -> None:
+        dialog = self.query_one("#help-dialog")
+        if direction > 0:
+            dialog.scroll_end(animate=False)
+        else:
+            dialog.scroll_home(animate=False)
 
 
 def _render_rows(rows: list[tuple[str, str, str]], width: int | None) -> Content:

@@ -18,36 +18,66 @@ TAX_COLUMNS = ("Tax", "Rate", "Taxable", "Amount", "Level", "Category")
 NAME_WIDTH = 30  # one tax row must fit the dialog
 
 
-class LineDetailScreen(ModalScreen[None]):
-    """Taxes and metering of one line, over the detail screen."""
+class LineDetailScreen(ModalScreen[int]):
+    """Taxes and metering of one line, over the detail screen; j/k step to the next or
+    previous line. Dismissed with the position of the line last shown."""
 
     AUTO_FOCUS = None  # keys go to the modal: Enter or Esc closes it
 
     BINDINGS = [
         Binding("escape", "close", "Back", id="line.back", tooltip="Back to the invoice"),
-        Binding("enter", "close", "Back", show=False, id="line.back_enter"),
+        Binding("enter,q,backspace,left,h", "close", "Back", show=False, id="line.back_keys"),
+        Binding("down,j", "step(1)", "Next line", id="line.next", tooltip="The next line item"),
+        Binding("up,k", "step(-1)", "Previous line", id="line.previous",
+                tooltip="The previous line item"),
     ]
 
-    def __init__(self, invoice: Invoice, line: Line) -> None:
+    def __init__(self, invoice: Invoice, position: int) -> None:
         super().__init__()
         self.invoice = invoice
-        self.line = line
+        self.position = position
+
+    @property
+    def line(self) -> Line:
+        """The line shown."""
+        return self.invoice.lines[self.position]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="line-dialog", classes="dialog"):
-            yield Static(self._metering(), id="line-metering")
-            yield DataTable(id="line-taxes", cursor_type="row", show_cursor=False)
+            yield Static(id="line-metering")
+            # Not focusable: it took Enter (select a row) and j/k, which belong to the modal.
+            taxes: DataTable[object] = DataTable(id="line-taxes", cursor_type="row",
+                                                 show_cursor=False)
+            taxes.can_focus = False
+            yield taxes
         yield Footer()
 
     def on_mount(self) -> None:
+        table = self.query_one("#line-taxes", DataTable)
+        for label in TAX_COLUMNS:
+            table.add_column(label, key=label.lower())
+        self._show_line()
+
+    def action_step(self, delta: int) -> None:
+        position = self.position + delta
+        if not 0 <= position < len(self.invoice.lines):
+            self.notify("No next line." if delta > 0 else "No previous line.", markup=False,
+                        timeout=2)
+            return
+        self.position = position
+        self._show_line()
+
+    def _show_line(self) -> None:
         line = self.line
+        count = len(self.invoice.lines)
         dialog = self.query_one("#line-dialog")
         # Border titles are parsed as markup unless given as Content.
         dialog.border_title = Content(f"{sanitize(line.kind)} line · {sanitize(line.description)}")
+        dialog.border_subtitle = f"line {self.position + 1} of {count} · j/k: next/previous"
+        self.query_one("#line-metering", Static).update(self._metering())
         table = self.query_one("#line-taxes", DataTable)
+        table.clear()
         table.border_title = f"Taxes · {len(line.taxes)}"
-        for label in TAX_COLUMNS:
-            table.add_column(label, key=label.lower())
         variables = self.app.theme_variables
         for tax in line.taxes:
             currency = tax.currency or line.currency or self.invoice.currency
@@ -60,8 +90,7 @@ class LineDetailScreen(ModalScreen[None]):
                 sanitize(tax.level) or "—",
                 sanitize(tax.category) or "—",
             )))
-        if not line.taxes:
-            table.display = False
+        table.display = bool(line.taxes)
 
     def _metering(self) -> Content:
         line = self.line
@@ -91,4 +120,4 @@ class LineDetailScreen(ModalScreen[None]):
         return field_block(rows)
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        self.dismiss(self.position)

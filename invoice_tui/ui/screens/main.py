@@ -108,6 +108,10 @@ class MainScreen(Screen[None]):
                 tooltip="Clear the text, status and account filters (the period stays)"),
         Binding("e", "show_error", "Why it failed", id="main.error",
                 tooltip="Show the full reason and hint of a failed account"),
+        Binding("left,h", "focus_pane", "Accounts", show=False, id="main.focus_pane",
+                tooltip="Move to the accounts pane"),
+        Binding("right,l", "focus_table", "Invoices", show=False, id="main.focus_table",
+                tooltip="Move to the invoice table"),
     ]
 
     def __init__(self, config: Config, store: InvoiceStore,
@@ -430,6 +434,9 @@ class MainScreen(Screen[None]):
         return self.pane.highlighted_account
 
     def action_refresh_account(self) -> None:
+        if self.pane.has_focus and self.pane.highlighted_accounts is not None:
+            self.refresh_accounts(sorted(self.pane.highlighted_accounts))  # one, or a provider's
+            return
         name = self._selected_account()
         if name is None:
             self.action_refresh_all()
@@ -441,10 +448,13 @@ class MainScreen(Screen[None]):
 
     # --- the account pane -----------------------------------------------------------
 
+    @on(ProviderPane.AccountsHighlighted)
+    def _on_accounts_highlighted(self, event: ProviderPane.AccountsHighlighted) -> None:
+        self._show_accounts(event.accounts)
+
     @on(OptionList.OptionSelected, "#providers")
     def _on_account_selected(self, event: OptionList.OptionSelected) -> None:
         name = account_from_option_id(event.option_id)
-        self.show_account(name)
         state = self.sync_state.accounts.get(name) if name is not None else None
         if state is not None and state.phase == "failed":
             self.action_show_error(name)
@@ -453,8 +463,18 @@ class MainScreen(Screen[None]):
 
     def show_account(self, name: str | None) -> None:
         """Filter the table to one account (``None``: all accounts) and move the pane cursor."""
-        self.table.set_accounts(None if name is None else frozenset({name}))
+        self._show_accounts(None if name is None else frozenset({name}))
         self.pane.select_account(name)
+
+    def _show_accounts(self, accounts: frozenset[str] | None) -> None:
+        if accounts != self.table.view.accounts:  # a refilter of 100 000 is not free
+            self.table.set_accounts(accounts)
+
+    def action_focus_pane(self) -> None:
+        self.pane.focus()
+
+    def action_focus_table(self) -> None:
+        self.table.focus()
 
     def action_show_error(self, name: str | None = None) -> None:
         failed = [s for s in self.sync_state.failed if s.error]
@@ -539,14 +559,10 @@ class MainScreen(Screen[None]):
 
     # --- period ---------------------------------------------------------------------
 
-    def _anchor_date(self) -> dt.date:
-        invoice = self.table.cursor_invoice
-        if invoice is not None and invoice.issued is not None:
-            return invoice.issued
-        return self.today
-
     def action_cycle_period(self) -> None:
-        self.table.set_period(self.table.view.period.cycle(self._anchor_date()))
+        # From today, not from the cursor's invoice: after scrolling back to 2024, p
+        # still means "this year", then "this month" (the brackets step from there).
+        self.table.set_period(self.table.view.period.cycle(self.today))
 
     def action_step_period(self, delta: int) -> None:
         view = self.table.view

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 
 from textual.binding import Binding
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
@@ -20,6 +21,10 @@ from invoice_tui.ui.formatting import money_text, relative_time
 
 ALL_ACCOUNTS = "all"
 _ACCOUNT_PREFIX = "account:"
+_PROVIDER_PREFIX = "provider:"
+#: Lines a failure reason may take in its entry (wrapped to the pane; its tooltip and
+#: `e` have it all).
+REASON_LINES = 6
 # Width of the state line before the pane is laid out; then the pane's own width.
 STATE_WIDTH = 29
 
@@ -52,9 +57,20 @@ class ProviderPane(OptionList):
         Binding("home,g", "first", "First", show=False, id="pane.first",
                 tooltip="All accounts"),
         Binding("end,G", "last", "Last", show=False, id="pane.last", tooltip="Last account"),
-        Binding("enter", "select", "Show account", show=False, id="pane.select",
-                tooltip="Show this account's invoices (a failed account: why it failed)"),
+        Binding("ctrl+u", "half_page(-1)", "Half page up", show=False, id="pane.half_page_up",
+                tooltip="Move half a pane up"),
+        Binding("ctrl+d", "half_page(1)", "Half page down", show=False,
+                id="pane.half_page_down", tooltip="Move half a pane down"),
+        Binding("enter", "select", "Go to invoices", show=False, id="pane.select",
+                tooltip="Go to the invoices shown (a failed account: why it failed)"),
     ]
+
+    class AccountsHighlighted(Message):
+        """The cursor moved: show these accounts' invoices (``None``: all accounts)."""
+
+        def __init__(self, accounts: frozenset[str] | None) -> None:
+            super().__init__()
+            self.accounts = accounts
 
     def __init__(
         self,
@@ -80,10 +96,10 @@ class ProviderPane(OptionList):
             providers.setdefault(state.provider, []).append(state.name)
         for provider, names in providers.items():
             title = f"{provider_display_name(provider)} · {len(names)}"
+            # Not disabled: on the heading, the table shows all of the provider's accounts.
             options.append(
-                Option(Content.styled(sanitize(title), "bold $accent"), id=f"provider:{provider}",
-                       disabled=True)
-            )
+                Option(Content.styled(sanitize(title), "bold $accent"),
+                       id=_PROVIDER_PREFIX + provider))
             options.extend(Option(self._prompt(self.states[n]), id=account_option_id(n))
                            for n in names)
         return options
@@ -106,6 +122,8 @@ class ProviderPane(OptionList):
         """Draw one account's entry (and the counts in the border) from its current state."""
         self.replace_option_prompt(account_option_id(name), self._prompt(self.states[name]))
         self._update_titles()
+        if name == self.highlighted_account:
+            self._update_tooltip()
 
     def refresh_times(self) -> None:
         """Redraw every entry so relative times stay true."""
@@ -119,10 +137,56 @@ class ProviderPane(OptionList):
         option = self.highlighted_option
         return account_from_option_id(option.id) if option is not None else None
 
+    @property
+    def highlighted_accounts(self) -> frozenset[str] | None:
+        """The accounts the cursor stands for: one, a provider's, or ``None`` (all)."""
+        option = self.highlighted_option
+        option_id = option.id if option is not None else None
+        name = account_from_option_id(option_id)
+        if name is not None:
+            return frozenset({name})
+        if option_id and option_id.startswith(_PROVIDER_PREFIX):
+            provider = option_id[len(_PROVIDER_PREFIX):]
+            return frozenset(s.name for s in self.states.values() if s.provider == provider)
+        return None
+
     def select_account(self, name: str | None) -> None:
         """Move the cursor to an account (``None``: "All accounts")."""
         option_id = ALL_ACCOUNTS if name is None else account_option_id(name)
         self.highlighted = self.get_option_index(option_id)
+
+    def _on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        # As in lazygit: moving the cursor shows that account, no Enter needed.
+        event.stop()
+        self._update_tooltip()
+        self.post_message(self.AccountsHighlighted(self.highlighted_accounts))
+
+    def _update_tooltip(self) -> None:
+        # A failed account's whole reason and hint, under the mouse or the cursor.
+        name = self.highlighted_account
+        state = self.states.get(name) if name is not None else None
+        if state is None or state.phase != "failed" or state.error is None:
+            self.tooltip = None
+            return
+        error = state.error
+        hint = f" — {sanitize(error.hint)}" if error.hint else ""
+        self.tooltip = Content(f"{sanitize(state.name)}: {sanitize(error.reason)}{hint} "
+                               "(e: details, r: retry)")
+
+    def action_half_page(self, direction: int) -> None:
+        """Move the cursor by about half the pane's height (entries are several lines)."""
+        if self.highlighted is None or not self.option_count:
+            return
+        budget = max(1, self.scrollable_content_region.height // 2)
+        index = self.highlighted
+        while budget > 0 and 0 <= index + direction < self.option_count:
+            index += direction
+            budget -= self._option_height(index)
+        self.highlighted = index
+
+    def _option_height(self, index: int) -> int:
+        prompt = self.get_option_at_index(index).prompt
+        return str(prompt).count("\n") + 1
 
     # --- rendering ------------------------------------------------------------------
 
@@ -144,11 +208,13 @@ class ProviderPane(OptionList):
 
     def _prompt(self, state: AccountState) -> Content:
         lines = [Content.styled(sanitize(state.name), "bold")]
-        # A reason is one line: truncated to the pane, the modal has the rest.
         state_line = Content.assemble(" ", self._state_line(state))
-        if state_line.cell_length > self._state_width:  # a narrow pane: the terse form
-            state_line = Content.assemble(" ", self._state_line(state, terse=True))
-        lines.append(state_line.truncate(self._state_width, ellipsis=True))
+        if state.phase == "failed":
+            lines.extend(self._reason_lines(state))
+        else:
+            if state_line.cell_length > self._state_width:  # a narrow pane: the terse form
+                state_line = Content.assemble(" ", self._state_line(state, terse=True))
+            lines.append(state_line.truncate(self._state_width, ellipsis=True))
         facts = zip(summary_facts(state.summary), summary_facts(state.summary, terse=True),
                     strict=True)
         for fact, terse in facts:
@@ -157,6 +223,18 @@ class ProviderPane(OptionList):
                 line = Content.assemble(" ", (terse, "$text-muted"))
             lines.append(line.truncate(self._state_width, ellipsis=True))
         return Content("\n").join(lines)
+
+    def _reason_lines(self, state: AccountState) -> list[Content]:
+        """A failed account's reason, wrapped under its ✗ (``"✗ Voximplant error 2: HT…"``
+        said nothing); past :data:`REASON_LINES` it ends in … and `e` shows it all."""
+        width = max(4, self._state_width - 3)  # " ✗ " before the first line, 3 spaces after
+        wrapped = self._state_line(state).wrap(width)
+        if len(wrapped) > REASON_LINES:
+            rest = Content(" ").join(line.rstrip() for line in wrapped[REASON_LINES - 1:])
+            wrapped = [*wrapped[:REASON_LINES - 1], rest]
+        return [Content.assemble(" " if number == 0 else "   ",
+                                 line.rstrip().truncate(width, ellipsis=True))
+                for number, line in enumerate(wrapped)]
 
     def _state_line(self, state: AccountState, *, terse: bool = False) -> Content:
         now = self._now()
