@@ -54,80 +54,251 @@ class SpendPick:
 
 @dataclass(frozen=True, slots=True)
 class _Line:
-    """A row of the grid: a figure row (``spend``) or a drawing (chart, changes)."""
+    """A row of the grid: a figure row (``spend``), a chart row (``level``) or the changes."""
 
     key: str
-    spend: SpendRow | None
     block: CurrencySpend
+    spend: SpendRow | None = None
+    level: int | None = None
 
 
 def _row_key(block: CurrencySpend, row: SpendRow) -> str:
     return f"{block.currency}:{row.kind}:{row.provider}:{row.account}"
 
 
+def _lines(table: SpendTable) -> list[_Line]:
+    lines: list[_Line] = []
+    for block in table.blocks:
+        lines += [_Line(f"{block.currency}:chart:{level}", block, level=level)
+                  for level in range(CHART_HEIGHT)]
+        lines += [_Line(_row_key(block, row), block, row) for row in block.rows]
+        lines.append(_Line(f"{block.currency}:change", block))
+    return lines
+
+
+def _money(amount: Decimal | None, currency: str) -> str:
+    return format_money(amount, currency) if amount is not None else ""
+
+
+def _label(block: CurrencySpend, row: SpendRow) -> Text:
+    if row.kind == "total":
+        return Text(f"Total {block.currency}", style="bold")
+    if row.kind == "provider":
+        return Text(provider_display_name(sanitize(row.provider)), style="bold")
+    # Under its provider; Text, so a name is never markup.
+    last = next(r for r in reversed(block.rows) if r.provider == row.provider)
+    return Text(("└ " if last is row else "├ ") + sanitize(row.account))
+
+
 class SpendGrid(DataTable[Text]):
-    """Months across, accounts down; the cursor only rests on figures."""
+    """Months across, accounts down; the cursor only rests on figures.
+
+    Only as many whole months as fit are columns (never a figure cut by a scroll: ",368.50"
+    would read as 368.50); moving past the first or last shown month shifts them.
+    ``row`` and ``month`` (an index into the table's months, ``None``: the estimate) are
+    the cursor, whatever is shown.
+    """
 
     BINDINGS = [
-        Binding("left,h", "cursor_left", "Earlier", show=False, id="spend.earlier",
+        Binding("left,h", "earlier", "Earlier", show=False, id="spend.earlier",
                 tooltip="The month before"),
-        Binding("right,l", "cursor_right", "Later", show=False, id="spend.later",
-                tooltip="The month after (last: the estimate)"),
+        Binding("right,l", "later", "Later", show=False, id="spend.later",
+                tooltip="The month after (after the last: the estimate)"),
         Binding("up,k", "cursor_up", "Up", show=False, id="spend.up",
                 tooltip="The account or provider above"),
         Binding("down,j", "cursor_down", "Down", show=False, id="spend.down",
                 tooltip="The account or provider below"),
         Binding("home,g", "first_month", "First month", show=False, id="spend.first",
-                tooltip="The first month shown"),
+                tooltip="The first month"),
         Binding("end,G", "last_month", "Last month", show=False, id="spend.last",
-                tooltip="The last month shown"),
+                tooltip="The last month"),
         Binding("enter", "select_cursor", "Invoices", id="spend.select",
                 tooltip="The invoice table, filtered to this account (or provider) and month"),
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
-        super().__init__(id=id, cursor_type="cell", fixed_columns=1, zebra_stripes=False,
-                         show_cursor=True)
-        self.lines: list[_Line] = []
+    def __init__(self, table: SpendTable, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id, cursor_type="cell", zebra_stripes=False)
+        self.table = table
+        self.lines = _lines(table)
+        self.row = next((i for i, line in enumerate(self.lines)
+                         if line.spend is not None and line.spend.kind == "account"), 0)
+        self.month: int | None = len(table.months) - 1
+        self.first = 0  # the first month shown
+        self.shown = 0  # how many months are shown (0: not drawn yet)
+        self._measure()
+
+    def _measure(self) -> None:
+        table = self.table
+        rows = [(block, row) for block in table.blocks for row in block.rows]
+        self.label_width = max(LABEL_WIDTH[0], min(LABEL_WIDTH[1], max(
+            (len(_label(block, row).plain) for block, row in rows), default=0)))
+        texts = [_money(value, block.currency) for block, row in rows for value in row.billed]
+        texts += [change_text(change) for block in table.blocks
+                  for change in block.total.changes()]
+        self.month_width = max(7, *map(len, texts))
+        self.estimate_width = max(len(ESTIMATE), *(
+            len(ESTIMATE_MARK + _money(row.estimate, block.currency)) for block, row in rows))
+
+    # --- what fits ------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        padding = 2 * self.cell_padding
+        room = self.scrollable_content_region.width - self.label_width - padding
+        if self.table.has_estimate:
+            room -= self.estimate_width + padding
+        self._show(max(1, room // (self.month_width + padding)))
+
+    def _show(self, shown: int | None = None) -> None:
+        """Shift the months so the cursor's is in view, redraw if need be, put the cursor."""
+        count = len(self.table.months)
+        shown = min(count, shown or self.shown)
+        if not shown:
+            return
+        month = count - 1 if self.month is None else self.month
+        first = min(max(self.first, month - shown + 1), month)
+        first = max(0, min(first, count - shown))
+        if (first, shown) != (self.first, self.shown):
+            self.first, self.shown = first, shown
+            self._draw()
+        column = len(self.columns) - 1 if self.month is None else self.month - first + 1
+        self.move_cursor(row=self.row, column=column)
+
+    def _draw(self) -> None:
+        table = self.table
+        self.clear(columns=True)
+        months = range(self.first, self.first + self.shown)
+        self.add_column("", width=self.label_width, key="label")
+        for index in months:
+            month = table.months[index]
+            self.add_column(month_label(month), key=str(month), width=self.month_width)
+        if table.has_estimate:
+            self.add_column(Text(ESTIMATE, style="italic"), key="estimate",
+                            width=self.estimate_width)
+        variables = self.app.theme_variables
+        for line in self.lines:
+            label, cells = self._cells(line, months, variables)
+            if table.has_estimate:
+                cells.append(self._estimate(line))
+            self.add_row(label, *cells, key=line.key)
+        if not table.blocks:
+            self.add_row(Text("No invoices to sum in this period and these accounts",
+                              style="italic"), key="empty")
+
+    def _cells(self, line: _Line, months: range, variables: dict[str, str]
+               ) -> tuple[Text, list[Text]]:
+        block, row = line.block, line.spend
+        code = block.currency
+        if row is not None:
+            return _label(block, row), [self._figure_text(row.billed[i], code, row)
+                                        for i in months]
+        if line.level is not None:  # the chart of the block's totals, scaled per currency
+            totals = block.total.billed
+            largest = max((v for v in totals if v is not None), default=Decimal(0))
+            label = (Text(code, style="bold") if line.level == 0 else Text(
+                f"max {format_money(largest, code)}" if largest > 0 else "", style="dim"))
+            return label, [to_rich(Content.styled(
+                bar_blocks(totals[i], largest, CHART_HEIGHT)[line.level] * self.month_width,
+                "$accent"), variables) for i in months]
+        return Text("vs month before", style="dim"), [
+            Text(change_text(block.total.change(i)), justify="right", style="dim")
+            for i in months]
+
+    @staticmethod
+    def _figure_text(value: Decimal | None, currency: str, row: SpendRow) -> Text:
+        if value is None:
+            return Text(NOTHING, style="dim", justify="right")
+        return Text(format_money(value, currency), justify="right",
+                    style="bold" if row.kind != "account" else "")
+
+    @staticmethod
+    def _estimate(line: _Line) -> Text:
+        row = line.spend
+        if row is None:
+            return Text("")
+        if not row.estimate:  # nothing estimated (a prepaid account): no figure
+            return Text(NOTHING, style="dim", justify="right")
+        return Text(ESTIMATE_MARK + _money(row.estimate, line.block.currency),
+                    style="italic", justify="right")
+
+    # --- moving ---------------------------------------------------------------------
 
     def _figure(self, row: int) -> bool:
         return 0 <= row < len(self.lines) and self.lines[row].spend is not None
 
     def action_cursor_up(self) -> None:
-        self._move_to_figure(self.cursor_row, -1)
+        self._move_to_figure(-1)
 
     def action_cursor_down(self) -> None:
-        self._move_to_figure(self.cursor_row, 1)
+        self._move_to_figure(1)
 
-    def _move_to_figure(self, row: int, step: int) -> None:
-        row += step
+    def _move_to_figure(self, step: int) -> None:
+        row = self.row + step
         while 0 <= row < len(self.lines) and not self._figure(row):
             row += step
         if self._figure(row):
-            self.move_cursor(row=row)
+            self.row = row
+            self._show()
 
-    def action_cursor_left(self) -> None:
-        if self.cursor_column > 1:  # column 0 is the names
-            self.move_cursor(column=self.cursor_column - 1)
+    def action_earlier(self) -> None:
+        if self.month is None:
+            self.month = len(self.table.months) - 1
+        elif self.month > 0:
+            self.month -= 1
+        self._show()
+
+    def action_later(self) -> None:
+        if self.month is not None and self.month < len(self.table.months) - 1:
+            self.month += 1
+        elif self.table.has_estimate:
+            self.month = None
+        self._show()
 
     def action_first_month(self) -> None:
-        self.move_cursor(column=1)
+        self.month = 0
+        self._show()
 
     def action_last_month(self) -> None:
-        self.move_cursor(column=len(self.columns) - 1)
+        self.month = len(self.table.months) - 1
+        self._show()
+
+    def place(self, row_key: str, month: int | None) -> None:
+        """Put the cursor on that row's month (``None``: the estimate), if shown at all."""
+        row = next((i for i, line in enumerate(self.lines) if line.key == row_key), None)
+        months = self.table.months
+        if row is None or (month is None and not self.table.has_estimate) or (
+                month is not None and month not in months):
+            return
+        self.row, self.month = row, None if month is None else months.index(month)
+        self._show()
 
     @on(DataTable.CellHighlighted)
-    def _keep_on_figures(self, event: DataTable.CellHighlighted) -> None:
-        # A click may land on a name, a bar or a change: the nearest figure instead.
+    def _follow(self, _: DataTable.CellHighlighted) -> None:
+        # A click: the cell it chose, or the nearest figure (not a name, bar or change).
         row, column = self.cursor_coordinate  # not the event's: it may be stale by now
-        if column == 0 and len(self.columns) > 1:
-            self.move_cursor(column=1)
-        if not self._figure(row):
+        if not self.shown:
+            return
+        if 1 <= column <= self.shown:
+            self.month = self.first + column - 1
+        elif column > self.shown and self.table.has_estimate:
+            self.month = None
+        if row != self.row:
             below = next((r for r in range(row, len(self.lines)) if self._figure(r)), None)
             above = next((r for r in range(row, -1, -1) if self._figure(r)), None)
-            target = below if below is not None else above
-            if target is not None:
-                self.move_cursor(row=target)
+            self.row = below if below is not None else above if above is not None else self.row
+        if (row, column) != self._coordinate():
+            self.move_cursor(row=self.row, column=self._coordinate()[1])
+
+    def _coordinate(self) -> tuple[int, int]:
+        column = len(self.columns) - 1 if self.month is None else self.month - self.first + 1
+        return self.row, column
+
+    def picked(self) -> tuple[SpendRow, CurrencySpend, int | None] | None:
+        """The figure row under the cursor, its block and month (``None``: the estimate)."""
+        if not self.lines or not self._figure(self.row):
+            return None
+        line = self.lines[self.row]
+        assert line.spend is not None
+        return line.spend, line.block, self.month
 
 
 class SpendScreen(Screen[SpendPick | None]):
@@ -168,7 +339,7 @@ class SpendScreen(Screen[SpendPick | None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield SpendGrid(id="spend")
+        yield SpendGrid(self.table, id="spend")
         yield Static(id="spend-info")
         yield Footer()
 
@@ -184,120 +355,9 @@ class SpendScreen(Screen[SpendPick | None]):
         grid.border_title = Content(f"Spend by month · billed · {table.period.label()}")
         undated = f" · {table.undated:,} undated not shown" if table.undated else ""
         grid.border_subtitle = Content(scope + undated)
-        self._fill(grid)
-        self._place_cursor(grid)
+        if self._cursor is not None:  # back from the invoices: the cell it left
+            grid.place(*self._cursor)
         self._describe()
-
-    # --- drawing --------------------------------------------------------------------
-
-    def _fill(self, grid: SpendGrid) -> None:
-        table = self.table
-        label_width = max(LABEL_WIDTH[0], min(LABEL_WIDTH[1], max(
-            (len(self._label(block, row).plain) for block in table.blocks
-             for row in block.rows), default=0)))
-        grid.add_column("", width=label_width, key="label")
-        for column, month in enumerate(table.months):
-            texts = [self._money(row.billed[column], block.currency)
-                     for block in table.blocks for row in block.rows]
-            texts += [change_text(block.total.change(column)) for block in table.blocks]
-            grid.add_column(month_label(month), key=str(month),
-                            width=max(7, *(len(text) for text in texts)))
-        if table.has_estimate:
-            texts = [ESTIMATE_MARK + self._money(row.estimate, block.currency)
-                     for block in table.blocks for row in block.rows]
-            grid.add_column(Text(ESTIMATE, style="italic"), key="estimate",
-                            width=max(len(ESTIMATE), *(len(text) for text in texts)))
-        for block in table.blocks:
-            self._add_block(grid, block, label_width)
-        if not table.blocks:
-            grid.add_row(Text("No invoices to sum in this period and these accounts",
-                              style="italic"), key="empty")
-
-    def _add_block(self, grid: SpendGrid, block: CurrencySpend, label_width: int) -> None:
-        table = self.table
-        widths = [column.width for column in list(grid.columns.values())[1:]]
-        totals = block.total.billed
-        largest = max((value for value in totals if value is not None), default=Decimal(0))
-        bars = [bar_blocks(value, largest, CHART_HEIGHT) for value in totals]
-        variables = self.app.theme_variables
-        scale = f"max {format_money(largest, block.currency)}" if largest > 0 else ""
-        for level in range(CHART_HEIGHT):
-            label = (Text(block.currency, style="bold") if level == 0
-                     else Text(scale[:label_width], style="dim"))
-            cells = [to_rich(Content.styled(bar[level] * width, "$accent"), variables)
-                     for bar, width in zip(bars, widths, strict=False)]
-            if table.has_estimate:
-                cells.append(Text(""))
-            self._add(grid, _Line(f"{block.currency}:chart:{level}", None, block), label, cells)
-        for row in block.rows:
-            cells = [self._figure_text(value, block.currency, row) for value in row.billed]
-            if table.has_estimate:  # nothing estimated (a prepaid account): no figure
-                estimate = self._money(row.estimate, block.currency) if row.estimate else ""
-                cells.append(Text(ESTIMATE_MARK + estimate if estimate else NOTHING,
-                                  style="italic" if estimate else "dim", justify="right"))
-            self._add(grid, _Line(_row_key(block, row), row, block),
-                      self._label(block, row), cells)
-        changes = [Text(change_text(block.total.change(column)), justify="right",
-                        style="dim") for column in range(len(table.months))]
-        if table.has_estimate:
-            changes.append(Text(""))
-        self._add(grid, _Line(f"{block.currency}:change", None, block),
-                  Text("vs month before", style="dim"), changes)
-
-    @staticmethod
-    def _add(grid: SpendGrid, line: _Line, label: Text, cells: list[Text]) -> None:
-        grid.lines.append(line)
-        grid.add_row(label, *cells, key=line.key)
-
-    @staticmethod
-    def _label(block: CurrencySpend, row: SpendRow) -> Text:
-        if row.kind == "total":
-            return Text(f"Total {block.currency}", style="bold")
-        if row.kind == "provider":
-            return Text(provider_display_name(sanitize(row.provider)), style="bold")
-        # Under its provider; Text, so a name is never markup.
-        last = next(r for r in reversed(block.rows) if r.provider == row.provider)
-        return Text(("└ " if last is row else "├ ") + sanitize(row.account))
-
-    @staticmethod
-    def _money(amount: Decimal | None, currency: str) -> str:
-        return format_money(amount, currency) if amount is not None else ""
-
-    def _figure_text(self, value: Decimal | None, currency: str, row: SpendRow) -> Text:
-        if value is None:
-            return Text(NOTHING, style="dim", justify="right")
-        return Text(format_money(value, currency), justify="right",
-                    style="bold" if row.kind != "account" else "")
-
-    # --- the cursor -----------------------------------------------------------------
-
-    def _place_cursor(self, grid: SpendGrid) -> None:
-        """On the cell it left (Esc from the invoices), else the first account's last month."""
-        months = [str(month) for month in self.table.months]
-        if self._cursor is not None:
-            key, month = self._cursor
-            row = next((i for i, line in enumerate(grid.lines) if line.key == key), None)
-            column = (len(months) + 1 if month is None and self.table.has_estimate
-                      else months.index(str(month)) + 1 if str(month) in months else None)
-            if row is not None and column is not None:
-                grid.move_cursor(row=row, column=column)
-                return
-        first = next((i for i, line in enumerate(grid.lines)
-                      if line.spend is not None and line.spend.kind == "account"), 0)
-        grid.move_cursor(row=first, column=len(months))
-        # The estimate beside the newest month in view too, once the grid knows its width.
-        self.call_after_refresh(lambda: grid.scroll_to(x=grid.max_scroll_x, animate=False))
-
-    def _picked(self) -> tuple[_Line, int | None] | None:
-        """The line and month column under the cursor (``None`` column: the estimate)."""
-        grid = self.grid
-        row, column = grid.cursor_coordinate
-        if not grid.lines or not 0 <= row < len(grid.lines) or column < 1:
-            return None
-        line = grid.lines[row]
-        if line.spend is None:
-            return None
-        return line, (column - 1 if column <= len(self.table.months) else None)
 
     @on(DataTable.CellHighlighted, "#spend")
     def _on_highlighted(self, _: DataTable.CellHighlighted) -> None:
@@ -306,19 +366,17 @@ class SpendScreen(Screen[SpendPick | None]):
     def _describe(self) -> None:
         """The cursor's cell in words, under the grid."""
         info = self.query_one("#spend-info", Static)
-        picked = self._picked()
+        picked = self.grid.picked()
         if picked is None:
             info.update(Content(""))
             return
-        line, column = picked
-        row = line.spend
-        assert row is not None
-        code = line.block.currency
+        row, block, column = picked
+        code = block.currency
         who = sanitize(row.account) if row.kind == "account" else (
             provider_display_name(sanitize(row.provider)) if row.kind == "provider"
             else f"All {code}")
         if column is None:
-            amount = self._money(row.estimate, code) if row.estimate else ""
+            amount = _money(row.estimate, code) if row.estimate else ""
             what = (f"est. {amount} {code}: estimates and next invoices, not in billed"
                     if amount else "no estimate")
         else:
@@ -337,13 +395,13 @@ class SpendScreen(Screen[SpendPick | None]):
     @on(DataTable.CellSelected, "#spend")
     def _on_selected(self, event: DataTable.CellSelected) -> None:
         event.stop()
-        picked = self._picked()
+        grid = self.grid
+        picked = grid.picked()
         if picked is None:
             return
-        line, column = picked
-        assert line.spend is not None
+        row, _, column = picked
         month = None if column is None else self.table.months[column]
-        self.dismiss(SpendPick(self.table.drill(line.spend, column), line.key, month))
+        self.dismiss(SpendPick(self.table.drill(row, column), grid.lines[grid.row].key, month))
 
     def action_back(self) -> None:
         self.dismiss(None)
