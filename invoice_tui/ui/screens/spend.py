@@ -34,9 +34,9 @@ from invoice_tui.ui.formatting import to_rich
 from invoice_tui.ui.widgets.provider_pane import provider_display_name
 from invoice_tui.view import ESTIMATE_MARK
 
-# Rows of bars per currency: 16 steps of an eighth, and two currencies of two providers
-# still fit on 24 lines.
-CHART_HEIGHT = 2
+# Rows of bars per currency: at least 2 (16 steps of an eighth: two currencies of two
+# providers still fit on 24 lines), taller where the rows leave room.
+CHART_HEIGHT = (2, 6)
 ESTIMATE = "est."
 NOTHING = "·"  # a month without any invoice in the currency
 LABEL_WIDTH = (12, 22)  # the first column: at least, at most (a longer name is cut)
@@ -66,11 +66,11 @@ def _row_key(block: CurrencySpend, row: SpendRow) -> str:
     return f"{block.currency}:{row.kind}:{row.provider}:{row.account}"
 
 
-def _lines(table: SpendTable) -> list[_Line]:
+def _lines(table: SpendTable, chart_height: int) -> list[_Line]:
     lines: list[_Line] = []
     for block in table.blocks:
         lines += [_Line(f"{block.currency}:chart:{level}", block, level=level)
-                  for level in range(CHART_HEIGHT)]
+                  for level in range(chart_height)]
         lines += [_Line(_row_key(block, row), block, row) for row in block.rows]
         lines.append(_Line(f"{block.currency}:change", block))
     return lines
@@ -119,7 +119,8 @@ class SpendGrid(DataTable[Text]):
     def __init__(self, table: SpendTable, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, cursor_type="cell", zebra_stripes=False)
         self.table = table
-        self.lines = _lines(table)
+        self.chart_height = CHART_HEIGHT[0]
+        self.lines = _lines(table, self.chart_height)
         self.row = next((i for i, line in enumerate(self.lines)
                          if line.spend is not None and line.spend.kind == "account"), 0)
         self.month: int | None = len(table.months) - 1
@@ -142,11 +143,27 @@ class SpendGrid(DataTable[Text]):
     # --- what fits ------------------------------------------------------------------
 
     def on_resize(self) -> None:
+        self._fit_chart()
         padding = 2 * self.cell_padding
         room = self.scrollable_content_region.width - self.label_width - padding
         if self.table.has_estimate:
             room -= self.estimate_width + padding
         self._show(max(1, room // (self.month_width + padding)))
+
+    def _fit_chart(self) -> None:
+        """As tall a chart as the rows leave room for (the header row aside)."""
+        blocks = len(self.table.blocks)
+        if not blocks:
+            return
+        figures = len(self.lines) - blocks * self.chart_height
+        room = (self.scrollable_content_region.height - 1 - figures) // blocks
+        height = max(CHART_HEIGHT[0], min(CHART_HEIGHT[1], room))
+        if height != self.chart_height:
+            key = self.lines[self.row].key
+            self.chart_height = height
+            self.lines = _lines(self.table, height)
+            self.row = next(i for i, line in enumerate(self.lines) if line.key == key)
+            self.shown = 0  # redraw
 
     def _show(self, shown: int | None = None) -> None:
         """Shift the months so the cursor's is in view, redraw if need be, put the cursor."""
@@ -195,9 +212,10 @@ class SpendGrid(DataTable[Text]):
             totals = block.total.billed
             largest = max((v for v in totals if v is not None), default=Decimal(0))
             label = (Text(code, style="bold") if line.level == 0 else Text(
-                f"max {format_money(largest, code)}" if largest > 0 else "", style="dim"))
+                f"max {format_money(largest, code)}" if largest > 0 and line.level == 1
+                else "", style="dim"))
             return label, [to_rich(Content.styled(
-                bar_blocks(totals[i], largest, CHART_HEIGHT)[line.level] * self.month_width,
+                bar_blocks(totals[i], largest, self.chart_height)[line.level] * self.month_width,
                 "$accent"), variables) for i in months]
         return Text("vs month before", style="dim"), [
             Text(change_text(block.total.change(i)), justify="right", style="dim")
