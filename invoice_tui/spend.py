@@ -104,10 +104,15 @@ def account_spend(index: AccountIndex) -> AccountSpend:
     while start < len(by_month):
         month = by_month[start]
         end = bisect_right(by_month, month, start)
-        group = positions[start:end]
-        facts = zip(map(providers.__getitem__, group), map(statuses.__getitem__, group),
-                    map(currencies.__getitem__, group), map(totals.__getitem__, group),
-                    map(dues.__getitem__, group), strict=True)
+        low, high = positions[start], positions[end - 1] + 1
+        if high - low == end - start:  # stored together (pages arrive by date): slices
+            facts = zip(providers[low:high], statuses[low:high], currencies[low:high],
+                        totals[low:high], dues[low:high], strict=True)
+        else:
+            group = positions[start:end]
+            facts = zip(map(providers.__getitem__, group), map(statuses.__getitem__, group),
+                        map(currencies.__getitem__, group), map(totals.__getitem__, group),
+                        map(dues.__getitem__, group), strict=True)
         for code, money in money_totals(facts).items():
             billed.setdefault(code, {})[month] = money.billed
             estimated.setdefault(code, {})[month] = money.estimated

@@ -78,9 +78,13 @@ def test_cancelled_estimates_and_upcoming_are_not_billed_estimates_are_apart() -
     assert spend.estimate_statuses == {"estimate", "upcoming"}
 
 
-def test_a_cell_is_what_money_totals_says_for_that_account_and_month() -> None:
+@pytest.mark.parametrize("by_date", [False, True], ids=["shuffled", "stored-by-date"])
+def test_a_cell_is_what_money_totals_says_for_that_account_and_month(by_date: bool) -> None:
     # The one money rule: each cell equals the status line's billed for the same invoices.
+    # Stored by date, each month's invoices are together (read as slices); shuffled, not.
     invoices = synthetic_invoices(3000)
+    if by_date:
+        invoices.sort(key=lambda i: (i.issued or dt.date.min, i.id), reverse=True)
     by_key: dict[tuple[str, int, str], list[Invoice]] = {}
     for invoice in invoices:
         if invoice.issued is not None:
