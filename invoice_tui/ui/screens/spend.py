@@ -172,7 +172,9 @@ class SpendGrid(DataTable[Text]):
         if not shown:
             return
         month = count - 1 if self.month is None else self.month
-        first = min(max(self.first, month - shown + 1), month)
+        # First drawn: the newest months (as when it opened, on coming back to a cell).
+        first = self.first if self.shown else count - shown
+        first = min(max(first, month - shown + 1), month)
         first = max(0, min(first, count - shown))
         if (first, shown) != (self.first, self.shown):
             self.first, self.shown = first, shown
