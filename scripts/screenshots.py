@@ -99,6 +99,10 @@ async def _help(pilot: Any) -> None:
     await pilot.press("question_mark")
 
 
+async def _spend(pilot: Any) -> None:
+    await pilot.press("m")
+
+
 FAILING = (Fault("vox_error", account="vox-eu", code=100, times=-1),)
 
 
@@ -128,6 +132,7 @@ SCENARIOS = (
     Scenario("failure", _failure, FAILING),
     Scenario("failure-detail", _failure_detail, FAILING),
     Scenario("help", _help),
+    Scenario("spend", _spend),
 )
 
 

@@ -41,6 +41,8 @@ def main_screen_commands(main: MainScreen) -> list[Command]:
         ("Period: previous", partial(main.action_step_period, -1), "The previous year or month"),
         ("Period: next", partial(main.action_step_period, 1), "The next year or month"),
     ]
+    commands.append(("View: spend by month", main.action_spend,
+                     "Billed per account and month, per currency (key: m)"))
     commands += [(f"Sort: by {c.key}", partial(table.sort_by, c.key),
                   "Sort the table (again: reverse)") for c in COLUMNS]
     return commands

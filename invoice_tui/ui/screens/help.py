@@ -17,6 +17,7 @@ from invoice_tui.ui.screens.detail import InvoiceDetailScreen, LinesTable
 from invoice_tui.ui.screens.error import AccountErrorScreen, ConfigErrorScreen
 from invoice_tui.ui.screens.line_detail import LineDetailScreen
 from invoice_tui.ui.screens.main import FilterInput, MainScreen
+from invoice_tui.ui.screens.spend import SpendGrid, SpendScreen
 from invoice_tui.ui.screens.welcome import WelcomeScreen
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable
 from invoice_tui.ui.widgets.provider_pane import ProviderPane
@@ -55,6 +56,7 @@ def help_sections(app_bindings: Iterable[BindingType]) -> list[tuple[str, list[B
         ("Invoice detail", [*_bindings(InvoiceDetailScreen.BINDINGS),
                             *_bindings(LinesTable.BINDINGS)]),
         ("Line detail", _bindings(LineDetailScreen.BINDINGS)),
+        ("Spend by month", [*_bindings(SpendScreen.BINDINGS), *_bindings(SpendGrid.BINDINGS)]),
         ("Welcome", _bindings(WelcomeScreen.BINDINGS)),
         ("Config error", _bindings(ConfigErrorScreen.BINDINGS)),
     ]

@@ -32,6 +32,7 @@ from invoice_tui.index import (
     snapshot,
 )
 from invoice_tui.providers import ProviderError
+from invoice_tui.spend import SpendBook, spend_table
 from invoice_tui.store import InvoiceStore, StoreError, account_key
 from invoice_tui.sync import (
     SyncEvent,
@@ -52,7 +53,8 @@ from invoice_tui.ui.messages import (
 )
 from invoice_tui.ui.screens.detail import InvoiceDetailScreen
 from invoice_tui.ui.screens.error import AccountErrorScreen
-from invoice_tui.ui.widgets.invoice_table import InvoiceTable
+from invoice_tui.ui.screens.spend import SpendPick, SpendScreen
+from invoice_tui.ui.widgets.invoice_table import InvoiceTable, TableState
 from invoice_tui.ui.widgets.provider_pane import ProviderPane, account_from_option_id
 from invoice_tui.ui.widgets.status_line import StatusLine
 from invoice_tui.view import STORED_SORT_KEYS, InvoiceView, Period
@@ -104,6 +106,13 @@ class MainScreen(Screen[None]):
                 tooltip="Refresh the selected account"),
         Binding("R", "refresh_all", "Refresh all", id="main.refresh_all",
                 tooltip="Refresh every account"),
+        Binding("m", "spend", "Spend", id="main.spend",
+                tooltip="Billed per account and month, per currency (Enter on a cell: its "
+                        "invoices)"),
+        # Before Clear filters: after Enter on a cell of the spend screen, Esc goes back to
+        # that cell (check_action lets only one of the two be active).
+        Binding("escape", "back_to_spend", "Back to spend", id="main.back_to_spend",
+                tooltip="Back to the spend screen, on the cell you came from"),
         Binding("escape", "clear_filters", "Clear filters", id="main.clear_filters",
                 tooltip="Clear the text, status and account filters (the period stays)"),
         Binding("e", "show_error", "Why it failed", id="main.error",
@@ -142,6 +151,9 @@ class MainScreen(Screen[None]):
         self._initial_shown = threading.Event()  # … and drawn
         self._filtered = False  # a text, status or account filter is on (Esc clears them)
         self._failed = False  # some account's last sync failed (e explains it)
+        self._spend_book = SpendBook()  # each account's sums per month, once per index
+        # After Enter on a spend cell: the table as it was, and the cell to go back to.
+        self._spend_return: tuple[TableState, str, int | None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -450,7 +462,7 @@ class MainScreen(Screen[None]):
 
     @on(ProviderPane.AccountsHighlighted)
     def _on_accounts_highlighted(self, event: ProviderPane.AccountsHighlighted) -> None:
-        self._show_accounts(event.accounts)
+        self._apply_accounts(event.accounts)
 
     @on(OptionList.OptionSelected, "#providers")
     def _on_account_selected(self, event: OptionList.OptionSelected) -> None:
@@ -464,9 +476,14 @@ class MainScreen(Screen[None]):
     def show_account(self, name: str | None) -> None:
         """Filter the table to one account (``None``: all accounts) and move the pane cursor."""
         self._show_accounts(None if name is None else frozenset({name}))
-        self.pane.select_account(name)
 
     def _show_accounts(self, accounts: frozenset[str] | None) -> None:
+        """Filter the table to these accounts; the pane's cursor goes to the entry that
+        stands for them (an account, a provider's heading, all), if one does."""
+        self._apply_accounts(accounts)
+        self.pane.select_accounts(accounts)
+
+    def _apply_accounts(self, accounts: frozenset[str] | None) -> None:
         if accounts != self.table.view.accounts:  # a refilter of 100 000 is not free
             self.table.set_accounts(accounts)
 
@@ -541,8 +558,10 @@ class MainScreen(Screen[None]):
         self.table.set_query(text)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back_to_spend":
+            return self._spend_return is not None
         if action == "clear_filters":  # Esc only when there is something to clear
-            return self._filtered
+            return self._filtered and self._spend_return is None
         if action == "show_error":  # e only when an account failed
             return self._failed
         return True
@@ -580,6 +599,49 @@ class MainScreen(Screen[None]):
     def set_period(self, period: Period) -> None:
         """Show one period (palette commands)."""
         self.table.set_period(period)
+
+    # --- spend by month -------------------------------------------------------------
+
+    def action_spend(self) -> None:
+        """The spend screen over the table's period and account filters (back to the cell
+        it left, after Enter on one)."""
+        if self._spend_return is not None:
+            self.action_back_to_spend()
+        else:
+            self._open_spend(None)
+
+    def _open_spend(self, cursor: tuple[str, int | None] | None) -> None:
+        view = self.table.view
+        indexes = [index for name in view.account_names
+                   if (index := view.index(name)) is not None]
+        self._spend_book.forget(index.account for index in indexes)
+        table = spend_table(map(self._spend_book.spend, indexes), view.period, self.today,
+                            view.accounts)
+        self.app.push_screen(SpendScreen(table, cursor), callback=self._after_spend)
+
+    def _after_spend(self, pick: SpendPick | None) -> None:
+        if pick is None:
+            return
+        self._spend_return = (self.table.snapshot_state(), pick.row, pick.month)
+        drill = pick.drill
+        self.set_filter("")
+        self.table.set_statuses(drill.statuses)
+        self.table.set_period(drill.period)
+        self._show_accounts(drill.accounts)
+        self.table.action_cursor_first()
+        self.table.focus()
+        self.refresh_bindings()
+
+    def action_back_to_spend(self) -> None:
+        if self._spend_return is None:
+            return
+        state, row, month = self._spend_return
+        self._spend_return = None
+        self.set_filter(state.query)
+        self.table.restore_state(state)
+        self._show_accounts(state.accounts)
+        self.refresh_bindings()
+        self._open_spend((row, month))
 
     # --- status line ----------------------------------------------------------------
 

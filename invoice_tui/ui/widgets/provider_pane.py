@@ -155,6 +155,18 @@ class ProviderPane(OptionList):
         option_id = ALL_ACCOUNTS if name is None else account_option_id(name)
         self.highlighted = self.get_option_index(option_id)
 
+    def select_accounts(self, accounts: frozenset[str] | None) -> None:
+        """Move the cursor to the entry standing for these accounts: one account, all of a
+        provider's (its heading), or all (``None``); left where it is when none does."""
+        if accounts is None or len(accounts) == 1:
+            self.select_account(None if accounts is None else next(iter(accounts)))
+            return
+        providers = {self.states[name].provider for name in accounts if name in self.states}
+        if len(providers) == 1:
+            provider = providers.pop()
+            if accounts == {s.name for s in self.states.values() if s.provider == provider}:
+                self.highlighted = self.get_option_index(_PROVIDER_PREFIX + provider)
+
     def _on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         # As in lazygit: moving the cursor shows that account, no Enter needed.
         event.stop()
