@@ -138,6 +138,7 @@ class MainScreen(Screen[None]):
         self._initial_shown = threading.Event()  # … and drawn
         self._filtered = False  # a text, status or account filter is on (Esc clears them)
         self._failed = False  # some account's last sync failed (e explains it)
+        self._table_titles = ("", "")  # the table's border title and subtitle, as set
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -574,9 +575,10 @@ class MainScreen(Screen[None]):
         if (filtered, failed) != (self._filtered, self._failed):
             # Esc (clear filters) and e (why it failed) come and go with what they act on.
             # Only on a change: it recomposes the footer, far too slow for every sync
-            # progress event.
+            # progress event — and after the frame that shows the change (the first
+            # filter key's rows and count come first, the footer a frame later).
             self._filtered, self._failed = filtered, failed
-            self.refresh_bindings()
+            self.call_after_refresh(self.refresh_bindings)
         rows = len(view.rows)
         now = self.now()
         self.query_one(StatusLine).show(
@@ -590,9 +592,13 @@ class MainScreen(Screen[None]):
         self.table.empty_text = "Fetching invoices…" if syncing else "No invoices yet"
         accounts = view.accounts
         scope = "All accounts" if accounts is None else ", ".join(sorted(accounts))
-        self.table.border_title = f"Invoices · {rows:,} · {view.period.label()}"
-        # Border titles are parsed as markup unless given as Content.
-        self.table.border_subtitle = Content(sanitize(scope))
+        titles = (f"Invoices · {rows:,} · {view.period.label()}", sanitize(scope))
+        if titles != self._table_titles:
+            # Only on a change: setting a border title repaints every line of the table.
+            self._table_titles = titles
+            self.table.border_title = titles[0]
+            # Border titles are parsed as markup unless given as Content.
+            self.table.border_subtitle = Content(titles[1])
 
 
 def _store_problem(error: sqlite3.Error | StoreError) -> str:

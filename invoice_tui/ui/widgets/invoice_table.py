@@ -207,6 +207,9 @@ class InvoiceTable(ScrollView, can_focus=True):
         self._cursor_key: tuple[str, str] | None = None
         self._highlighted_key: tuple[str, str] | None | bool = False  # False: never posted
         self._line_cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
+        # Rich styles by (focused, component classes): worked out once, not per line drawn
+        # (rich_style walks the ancestors; a screen of rows asked for it ~200 times).
+        self._styles: dict[tuple[bool, tuple[str, ...]], Style] = {}
         self._columns_cache: tuple[tuple[int, int], list[tuple[Column, int]]] | None = None
         self._rows_stale = True
         self._sync_scheduled = False
@@ -486,6 +489,18 @@ class InvoiceTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._line_cache.clear()
+        self._styles.clear()
+
+    def _style(self, *components: str) -> Style:
+        """The widget's style plus these component classes' (``invoice-table--`` + each)."""
+        key = (self.has_focus, components)
+        style = self._styles.get(key)
+        if style is None:
+            style = self.rich_style
+            for name in components:
+                style = style + self.get_component_rich_style(f"invoice-table--{name}")
+            self._styles[key] = style
+        return style
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -514,7 +529,7 @@ class InvoiceTable(ScrollView, can_focus=True):
             return self._render_empty(y, width)
         row = round(self.scroll_y) + y - 1
         if row >= len(rows):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._style())
         focused = self.has_focus
         is_cursor = row == self.cursor_row
         key = (self._view.version, row, width, is_cursor, focused)
@@ -525,8 +540,8 @@ class InvoiceTable(ScrollView, can_focus=True):
         return strip
 
     def _render_header(self, width: int) -> Strip:
-        base = self.rich_style + self.get_component_rich_style("invoice-table--header")
-        sorted_style = base + self.get_component_rich_style("invoice-table--header-sorted")
+        base = self._style("header")
+        sorted_style = self._style("header", "header-sorted")
         arrow = " ▼" if self._view.sort_reverse else " ▲"
         cells: list[tuple[str, Style]] = []
         for col, col_width in self._columns():
@@ -538,7 +553,7 @@ class InvoiceTable(ScrollView, can_focus=True):
 
     def _render_empty(self, y: int, width: int) -> Strip:
         if y != max(1, self.scrollable_content_region.height // 2):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._style())
         view = self._view
         if not view.total_count:
             text = self.empty_text
@@ -548,29 +563,25 @@ class InvoiceTable(ScrollView, can_focus=True):
             text = "No invoices match · Esc clears the filters"
         else:
             text = f"No invoices in {view.period.label()}"
-        style = self.rich_style + self.get_component_rich_style("invoice-table--empty")
+        style = self._style("empty")
         return Strip([Segment(_fit(text, width, "center"), style)], width)
 
     def _render_row(self, invoice: Invoice, row: int, width: int, is_cursor: bool) -> Strip:
-        base = self.rich_style
-        if row % 2 == 0:  # zebra stripes; style the class as nothing to turn them off
-            base = base + self.get_component_rich_style("invoice-table--even-row")
-        overlay = self.get_component_rich_style("invoice-table--cursor") if is_cursor else None
-        status_style = self.get_component_rich_style(f"invoice-table--status-{meaning(invoice)}")
-        amount_style = (self.get_component_rich_style("invoice-table--estimate")
-                        if invoice.is_estimate else Style())
+        # zebra stripes (style the class as nothing to turn them off), then the cursor on top
+        row_parts = (*(("even-row",) if row % 2 == 0 else ()), *(("cursor",) if is_cursor else ()))
+        row_style = self._style(*row_parts)
+        status_style = self._style(*row_parts[:1], f"status-{meaning(invoice)}", *row_parts[1:])
+        amount_style = (self._style(*row_parts[:1], "estimate", *row_parts[1:])
+                        if invoice.is_estimate else row_style)
         cells: list[tuple[str, Style]] = []
         for col, col_width in self._columns():
             text = cell_text(invoice, col.key)
-            style = base
+            style = row_style
             if col.key == "status":
-                style = base + status_style
+                style = status_style
             elif col.align == "right":
-                style = base + amount_style
-            if overlay is not None:
-                style = style + overlay
+                style = amount_style
             cells.append((_fit(text, col_width, col.align), style))
-        row_style = base + overlay if overlay is not None else base
         return _assemble(cells, width, row_style)
 
 

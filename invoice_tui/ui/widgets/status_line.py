@@ -99,7 +99,8 @@ class StatusLine(Static):
         for _, part in shown:
             pieces += [_SEPARATOR, part] if pieces else [part]
         line = Content.assemble(*pieces)
-        self.update(line.truncate(width, ellipsis=True) if width else line)
+        # One line, always (its CSS height): no layout of the whole screen for new text.
+        self.update(line.truncate(width, ellipsis=True) if width else line, layout=False)
 
 
 def _totals_content(totals: Mapping[str, MoneyTotals], width: int | None = None) -> Content:
