@@ -505,8 +505,11 @@ async def _first_sync(count: int, page: int, every: float) -> dict[str, Any]:
 
 
 def _child(function: str, *args: str) -> Any:
-    output = subprocess.run([sys.executable, __file__, "--child", function, *args],
-                            check=True, capture_output=True, text=True).stdout
+    done = subprocess.run([sys.executable, __file__, "--child", function, *args],
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{function} failed: {done.stderr[-2000:]}")
+    output = done.stdout
     return json.loads(output.strip().splitlines()[-1])
 
 

@@ -19,17 +19,18 @@ import datetime as dt
 import re
 from array import array
 from bisect import bisect_left, bisect_right
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import chain
+from itertools import chain, compress
 from typing import Any, Literal, Protocol, TypeVar, overload
 
 from invoice_tui.index import (
     AccountIndex,
     Extras,
     KeySource,
+    SearchTexts,
     parse_amounts,
     parse_date,
 )
@@ -495,7 +496,7 @@ class _Merged:
                 for index in shown for start in (self.starts[index.account],)]
         self.base = sorted(chain.from_iterable(runs), key=self.days.__getitem__, reverse=True)
         self.keys: dict[str, list[Any]] = {}  # column → sort key per invoice
-        self.search: list[bytes] | None = None
+        self.search: SearchTexts | None = None
 
     def __len__(self) -> int:
         return len(self.pks)
@@ -592,9 +593,11 @@ class InvoiceView:
         # Derived state, rebuilt lazily: the merged indexes, a sorted universe of their
         # invoices (and its search texts, aligned), then the filtered rows.
         self._merged: _Merged | None = None
-        self._orders: dict[tuple[str, bool], tuple[Sequence[int], list[bytes] | None]] = {}
+        # Per sort order: the universe and each invoice's place in it (made when a filter
+        # first needs it).
+        self._orders: dict[tuple[str, bool], tuple[Sequence[int], array[int] | None]] = {}
         self._universe: Sequence[int] | None = None
-        self._haystacks: list[bytes] | None = None
+        self._places: array[int] | None = None
         self._positions: Sequence[int] = range(0)
         self._rows: Sequence[Invoice] | None = None
         self._applied: _Filter | None = None
@@ -610,7 +613,7 @@ class InvoiceView:
         self._preview = []
         self._data_changed()
 
-    def set_extras(self, index: AccountIndex, search: list[bytes] | None,
+    def set_extras(self, index: AccountIndex, search: SearchTexts | None,
                    sort_keys: Mapping[str, list[Any]]) -> bool:
         """Give an index its search texts and sort keys (:func:`index.load_extras`).
 
@@ -714,8 +717,9 @@ class InvoiceView:
     def set_query(self, text: str) -> None:
         """Filter by words (case-insensitive substrings, all must match) over number, label,
         status, account and line descriptions."""
-        self.query = text
-        self._filter_changed()
+        if text != self.query:
+            self.query = text
+            self._filter_changed()
 
     def set_period(self, period: Period) -> None:
         """Show only invoices issued in ``period``."""
@@ -854,7 +858,7 @@ class InvoiceView:
             self._orders[order] = (self._sorted_universe(merged), None)
             while len(self._orders) > _KEPT_ORDERS:
                 del self._orders[next(iter(self._orders))]  # the oldest
-        self._universe, self._haystacks = self._orders[order]
+        self._universe, self._places = self._orders[order]
         return self._universe
 
     def _sorted_universe(self, merged: _Merged) -> Sequence[int]:
@@ -895,23 +899,46 @@ class InvoiceView:
         index.sort_keys[key] = keys
         return keys
 
-    def _ensure_haystacks(self, universe: Sequence[int]) -> list[bytes]:
-        if self._haystacks is None:
-            merged = self._ensure_merged()
-            if merged.search is None:
-                for index in merged.indexes:
-                    if index.search is None:  # not loaded yet: read it now
-                        index.search = self._read_search(index)
-                merged.search = list(chain.from_iterable(
-                    index.search or () for index in merged.indexes))
-            self._haystacks = list(map(merged.search.__getitem__, universe))
-            self._orders[(self.sort_key, self.sort_reverse)] = (universe, self._haystacks)
-        return self._haystacks
+    def _ensure_search(self) -> SearchTexts:
+        merged = self._ensure_merged()
+        if merged.search is None:
+            for index in merged.indexes:
+                if index.search is None:  # not loaded yet: read it now
+                    index.search = self._read_search(index)
+            merged.search = SearchTexts.concat(
+                [index.search for index in merged.indexes if index.search is not None])
+        return merged.search
 
-    def _read_search(self, index: AccountIndex) -> list[bytes]:
-        if self.source is None:
-            return [b""] * len(index)
-        return self.source.extras(index, {}, search=True)[0] or [b""] * len(index)
+    def _read_search(self, index: AccountIndex) -> SearchTexts:
+        found = self.source.extras(index, {}, search=True)[0] if self.source else None
+        return found if found is not None else SearchTexts.of([b""] * len(index))
+
+    def _ensure_places(self, universe: Sequence[int]) -> array[int]:
+        """Where each invoice is in ``universe`` (the inverse permutation)."""
+        if self._places is None:
+            places = self._places = array("i", bytes(4 * len(universe)))
+            deque(map(places.__setitem__, universe, range(len(universe))), maxlen=0)  # in C
+            self._orders[(self.sort_key, self.sort_reverse)] = (universe, places)
+        return self._places
+
+    def _containing(self, token: bytes, positions: Sequence[int]) -> Sequence[int]:
+        """The ``positions`` (ascending places in the universe) whose invoice's search text
+        holds ``token``."""
+        universe = self._universe
+        assert universe is not None
+        texts = self._ensure_search()
+        if len(positions) < len(universe):  # a narrower set: its own texts, one by one
+            invoices = list(map(universe.__getitem__, positions))
+            return list(compress(positions, texts.flags(token, invoices)))
+        if texts.common(token):  # every text in order, then read in the universe's order
+            mask = texts.mask(token)
+            if 0 not in mask:
+                return positions  # the first letters typed often match every invoice
+            return list(compress(positions, map(mask.__getitem__, universe)))
+        # A rarer token over every invoice: one scan of the blob, then the invoices found
+        # put in the universe's order.
+        places = self._ensure_places(universe)
+        return sorted(map(places.__getitem__, texts.containing(token)))
 
     def _compute_rows(self) -> None:
         wanted = self._current_filter()
@@ -937,7 +964,7 @@ class InvoiceView:
         assert universe is not None and merged is not None
         if wanted.everything:
             return candidates
-        positions = list(candidates)
+        positions = candidates  # a range (all) stays one while nothing is taken out
         if wanted.accounts is not None:
             accounts, owner = wanted.accounts, merged.accounts
             positions = [p for p in positions if owner[universe[p]] in accounts]
@@ -949,10 +976,8 @@ class InvoiceView:
             first, last = wanted.period.days()
             days = merged.days
             positions = [p for p in positions if first <= days[universe[p]] <= last]
-        if wanted.tokens:
-            haystacks = self._ensure_haystacks(universe)
-            for token in wanted.tokens:
-                positions = [p for p in positions if token in haystacks[p]]
+        for token in wanted.tokens:
+            positions = self._containing(token, positions)
         return positions
 
     def invoice_at(self, invoices: Sequence[int], row: int) -> Invoice:

@@ -9,7 +9,7 @@ import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
 
@@ -67,6 +67,16 @@ class FilterInput(Input):
         Binding("escape", "clear_filter", "Clear filter", id="filter.clear",
                 tooltip="Clear the filter and go back to the table"),
     ]
+
+    def __init__(self, on_change: Callable[[str], None], *, placeholder: str,
+                 id: str) -> None:  # noqa: A002 - Textual's name
+        super().__init__(placeholder=placeholder, id=id)
+        self._on_change = on_change
+
+    def watch_value(self, value: str) -> None:
+        # Applied in the key's own handler, not on the Changed message it posts (three hops
+        # up, often a frame later): the rows a key filters are in the frame that shows it.
+        self._on_change(value)
 
     def action_clear_filter(self) -> None:
         self.value = ""
@@ -145,8 +155,8 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             yield ProviderPane(self.sync_state, self.now, id="providers")
             with Vertical(id="table-area"):
-                yield FilterInput(placeholder="filter: number, label, status, account, line text",
-                                  id="filter")
+                yield FilterInput(self._filter_typed, id="filter",
+                                  placeholder="filter: number, label, status, account, line text")
                 yield InvoiceTable(self._first_rows(), id="invoices")
         yield StatusLine(id="status")
         yield Footer()
@@ -502,9 +512,9 @@ class MainScreen(Screen[None]):
         self.filter_input.add_class("-visible")
         self.set_focus(self.filter_input)  # now, not after the queued keys (focus() defers)
 
-    @on(Input.Changed, "#filter")
-    def _on_filter_changed(self, event: Input.Changed) -> None:
-        self.table.set_query(event.value)
+    def _filter_typed(self, text: str) -> None:
+        self.table.set_query(text)
+        self._update_status()  # the count in the same frame as the rows
 
     @on(Input.Submitted, "#filter")
     def _on_filter_submitted(self) -> None:

@@ -40,7 +40,7 @@ from invoice_tui.view import (
 
 __all__ = ["InvoiceTable", "TableState"]
 
-_TOTALS_IN_THREAD_AT = 20_000  # visible rows: from here on, totals are summed in a thread
+_TOTALS_IN_THREAD_AT = 4096  # visible rows: from here on, totals are summed in a thread
 _GAP = 1  # cells between columns
 _MARGIN = 1  # cells left of the first column
 
@@ -245,7 +245,8 @@ class InvoiceTable(ScrollView, can_focus=True):
         """The view's totals of the visible rows; ``None`` while they are being summed.
 
         Summing 100 000 invoices exactly takes tens of milliseconds: a big set is summed in
-        a thread (``ViewChanged`` is posted when they are in), so no keystroke waits.
+        a thread (``ViewChanged`` is posted when they are in), so no keystroke waits — and
+        only once the frame with the rows is drawn, which it would slow down (the GIL).
         """
         view = self._view
         if view.loading:
@@ -253,11 +254,16 @@ class InvoiceTable(ScrollView, can_focus=True):
         if view.cached_totals() is not None or len(view.rows) < _TOTALS_IN_THREAD_AT:
             return view.totals()
         if self._totals_version != view.version:
-            self._totals_version = version = view.version
-            facts = view.money_facts()
-            self.run_worker(lambda: self._sum(facts, version), name="totals",
-                            group="totals", thread=True, exit_on_error=False)
+            self._totals_version = view.version
+            self.call_after_refresh(self._start_sum, view.version)
         return None
+
+    def _start_sum(self, version: int) -> None:
+        if self._view.version != version:
+            return  # another key came first: its own totals are on their way
+        facts = self._view.money_facts()
+        self.run_worker(lambda: self._sum(facts, version), name="totals",
+                        group="totals", thread=True, exit_on_error=False)
 
     def _sum(self, facts: Iterable[MoneyFacts], version: int) -> None:
         totals = money_totals(self._while_current(facts, version))
