@@ -23,7 +23,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import chain, compress
+from itertools import chain, compress, repeat
+from operator import is_, is_not, ne
 from typing import Any, Literal, Protocol, TypeVar, overload
 
 from invoice_tui.index import (
@@ -459,6 +460,21 @@ class _Filter:
                 and not self.tokens)
 
 
+def _reversed_runs(order: Sequence[int], keys: Sequence[Any]) -> list[int]:
+    """``order`` (sorted by ``keys``, missing ones last) in the other direction: the runs of
+    equal keys in reverse, each in its own order (the tie order, both ways); missing ones
+    still last. Slices joined in C: no sort, no Python step per invoice."""
+    values = list(map(keys.__getitem__, order))
+    present = len(values) - values.count(None)  # the missing ones are all at the end
+    starts = [0, *compress(range(1, present), map(ne, values[1:present],
+                                                   values[:present - 1]))][:present]
+    ends = [*starts[1:], present]
+    result = list(chain.from_iterable(map(order.__getitem__,
+                                          map(slice, reversed(starts), reversed(ends)))))
+    result.extend(order[present:])
+    return result
+
+
 class _Merged:
     """Every account's index side by side: invoice ``g`` of the view is entry ``g`` of each
     list (accounts by name, each in its tie order), and ``base`` is the tie order."""
@@ -868,11 +884,15 @@ class InvoiceView:
         if keys is None:
             keys = merged.keys[self.sort_key] = list(chain.from_iterable(
                 self._column_keys(index) for index in merged.indexes))
+        opposite = self._orders.get((self.sort_key, not self.sort_reverse))
+        if opposite is not None:  # S: the other direction, by reversing it, not sorting
+            return _reversed_runs(opposite[0], keys)
         base = merged.base
-        present = [g for g in base if keys[g] is not None]
+        present = list(compress(base, map(is_not, map(keys.__getitem__, base), repeat(None))))
         # sort() with reverse=True is still stable, so ties keep the base order both ways.
         present.sort(key=keys.__getitem__, reverse=self.sort_reverse)
-        present.extend(g for g in base if keys[g] is None)
+        if len(present) < len(base):
+            present.extend(compress(base, map(is_, map(keys.__getitem__, base), repeat(None))))
         return present
 
     def _column_keys(self, index: AccountIndex) -> list[Any]:
