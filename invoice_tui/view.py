@@ -882,13 +882,21 @@ class InvoiceView:
             return merged.base  # the tie order is newest first
         keys = merged.keys.get(self.sort_key)
         if keys is None:
-            keys = merged.keys[self.sort_key] = list(chain.from_iterable(
-                self._column_keys(index) for index in merged.indexes))
+            columns = [self._column_keys(index) for index in merged.indexes]
+            # One account: its own list (replaced when it changes, never changed in place).
+            keys = merged.keys[self.sort_key] = (
+                columns[0] if len(columns) == 1 else list(chain.from_iterable(columns)))
         opposite = self._orders.get((self.sort_key, not self.sort_reverse))
         if opposite is not None:  # S: the other direction, by reversing it, not sorting
             return _reversed_runs(opposite[0], keys)
         base = merged.base
-        present = list(compress(base, map(is_not, map(keys.__getitem__, base), repeat(None))))
+        if keys and keys.count(keys[0]) == len(keys):
+            return base  # one account, one currency: every key ties, the tie order stays
+        if None not in keys:
+            present = list(base)
+        else:
+            present = list(compress(base, map(is_not, map(keys.__getitem__, base),
+                                              repeat(None))))
         # sort() with reverse=True is still stable, so ties keep the base order both ways.
         present.sort(key=keys.__getitem__, reverse=self.sort_reverse)
         if len(present) < len(base):
