@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain, compress, repeat
-from operator import is_, is_not, ne
+from operator import eq, is_, is_not, not_
 from typing import Any, Literal, Protocol, TypeVar, overload
 
 from invoice_tui.index import (
@@ -467,16 +467,37 @@ class _Filter:
 def _reversed_runs(order: Sequence[int], keys: Sequence[Any]) -> list[int]:
     """``order`` (sorted by ``keys``, missing ones last) in the other direction: the runs of
     equal keys in reverse, each in its own order (the tie order, both ways); missing ones
-    still last. Slices joined in C: no sort, no Python step per invoice."""
+    still last. No sort: a backwards copy, then only the ties put back, or (few long runs)
+    the runs' slices joined in C."""
     values = list(map(keys.__getitem__, order))
     present = len(values) - values.count(None)  # the missing ones are all at the end
-    starts = [0, *compress(range(1, present), map(ne, values[1:present],
-                                                   values[:present - 1]))][:present]
-    ends = [*starts[1:], present]
-    result = list(chain.from_iterable(map(order.__getitem__,
-                                          map(slice, reversed(starts), reversed(ends)))))
+    same = list(map(eq, values[1:present], values[:present - 1]))  # i ties with i + 1
+    ties = same.count(True)
+    if ties * 2 > present:  # few runs (a status, a currency): their slices in reverse
+        starts = [0, *compress(range(1, present), map(not_, same))]
+        ends = [*starts[1:], present]
+        result = list(chain.from_iterable(map(order.__getitem__,
+                                              map(slice, reversed(starts), reversed(ends)))))
+    else:  # mostly distinct keys: backwards, then each run of ties back in its order
+        result = list(order[present - 1::-1]) if present else []
+        _restore_ties(result, list(compress(range(present - 1), same)))
     result.extend(order[present:])
     return result
+
+
+def _restore_ties(backwards: list[int], ties: list[int]) -> None:
+    """In ``backwards`` (a sorted order reversed), put each run of equal keys back in its
+    first order; ``ties`` are the indexes ``i`` (in the sorted order) equal to ``i + 1``."""
+    count = len(backwards)
+    index = 0
+    while index < len(ties):
+        first = last = ties[index]
+        while index + 1 < len(ties) and ties[index + 1] == last + 1:
+            index += 1
+            last = ties[index]
+        low, high = count - last - 2, count - first  # the run [first, last + 2), reversed
+        backwards[low:high] = backwards[low:high][::-1]
+        index += 1
 
 
 class _Merged:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -454,12 +455,17 @@ def test_a_sort_keeps_the_totals_a_filter_drops_them() -> None:
     assert view.set_totals(totals, view.version) and view.cached_totals() is totals
 
 
-def test_reversing_a_sort_keeps_ties_in_the_tie_order_and_missing_last() -> None:
-    # Many ties and missing totals: S reverses the runs of equal keys (not re-sorted), and
-    # each run stays in the tie order (issued newest first, account, id) both ways.
+@pytest.mark.parametrize("amount", [
+    lambda n: Decimal(n % 3),  # few long runs of ties
+    lambda n: Decimal(n) / 4,  # no ties
+    lambda n: Decimal(n * 10 - 10 if n % 6 == 0 else n * 10),  # pairs of ties: 6k - 1, 6k
+])
+def test_reversing_a_sort_keeps_ties_in_the_tie_order_and_missing_last(amount: Any) -> None:
+    # Ties and missing totals: S reverses the sorted order (not sorted again), and each
+    # run of ties stays in the tie order (issued newest first, account, id) both ways.
     invoices = [make_invoice("vox" if n % 3 else "unl", str(n), status="paid",
                              issued=dt.date(2026, 1 + n % 5, 1) if n % 7 else None,
-                             total=None if n % 4 == 0 else Decimal(n % 3))
+                             total=None if n % 4 == 0 else amount(n))
                 for n in range(40)]
     view = view_of(*invoices)
 
