@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain, compress, repeat
-from operator import eq, is_, is_not, not_
+from operator import is_, is_not
 from typing import Any, Literal, Protocol, TypeVar, overload
 
 from invoice_tui.index import (
@@ -464,42 +464,6 @@ class _Filter:
                 and not self.tokens)
 
 
-def _reversed_runs(order: Sequence[int], keys: Sequence[Any]) -> list[int]:
-    """``order`` (sorted by ``keys``, missing ones last) in the other direction: the runs of
-    equal keys in reverse, each in its own order (the tie order, both ways); missing ones
-    still last. No sort: a backwards copy, then only the ties put back, or (few long runs)
-    the runs' slices joined in C."""
-    values = list(map(keys.__getitem__, order))
-    present = len(values) - values.count(None)  # the missing ones are all at the end
-    same = list(map(eq, values[1:present], values[:present - 1]))  # i ties with i + 1
-    ties = same.count(True)
-    if ties * 2 > present:  # few runs (a status, a currency): their slices in reverse
-        starts = [0, *compress(range(1, present), map(not_, same))]
-        ends = [*starts[1:], present]
-        result = list(chain.from_iterable(map(order.__getitem__,
-                                              map(slice, reversed(starts), reversed(ends)))))
-    else:  # mostly distinct keys: backwards, then each run of ties back in its order
-        result = list(order[present - 1::-1]) if present else []
-        _restore_ties(result, list(compress(range(present - 1), same)))
-    result.extend(order[present:])
-    return result
-
-
-def _restore_ties(backwards: list[int], ties: list[int]) -> None:
-    """In ``backwards`` (a sorted order reversed), put each run of equal keys back in its
-    first order; ``ties`` are the indexes ``i`` (in the sorted order) equal to ``i + 1``."""
-    count = len(backwards)
-    index = 0
-    while index < len(ties):
-        first = last = ties[index]
-        while index + 1 < len(ties) and ties[index + 1] == last + 1:
-            index += 1
-            last = ties[index]
-        low, high = count - last - 2, count - first  # the run [first, last + 2), reversed
-        backwards[low:high] = backwards[low:high][::-1]
-        index += 1
-
-
 class _Merged:
     """Every account's index side by side: invoice ``g`` of the view is entry ``g`` of each
     list (accounts by name, each in its tie order), and ``base`` is the tie order."""
@@ -908,21 +872,26 @@ class InvoiceView:
             # One account: its own list (replaced when it changes, never changed in place).
             keys = merged.keys[self.sort_key] = (
                 columns[0] if len(columns) == 1 else list(chain.from_iterable(columns)))
-        opposite = self._orders.get((self.sort_key, not self.sort_reverse))
-        if opposite is not None:  # S: the other direction, by reversing it, not sorting
-            return _reversed_runs(opposite, keys)
         base = merged.base
         if keys and keys.count(keys[0]) == len(keys):
             return base  # one account, one currency: every key ties, the tie order stays
-        if None not in keys:
-            present = list(base)
-        else:
+        missing = keys.count(None)
+        opposite = self._orders.get((self.sort_key, not self.sort_reverse))
+        if opposite is not None:
+            # S: from the other direction, already sorted (ties in the tie order, missing
+            # keys last), not from the tie order: list.sort finds its runs and is done in
+            # about one pass (a third of sorting afresh at 100 000 invoices).
+            present = list(opposite[:len(opposite) - missing])
+            missed: Iterable[int] = opposite[len(opposite) - missing:]
+        elif missing:
             present = list(compress(base, map(is_not, map(keys.__getitem__, base),
                                               repeat(None))))
+            missed = compress(base, map(is_, map(keys.__getitem__, base), repeat(None)))
+        else:
+            present, missed = list(base), ()
         # sort() with reverse=True is still stable, so ties keep the base order both ways.
         present.sort(key=keys.__getitem__, reverse=self.sort_reverse)
-        if len(present) < len(base):
-            present.extend(compress(base, map(is_, map(keys.__getitem__, base), repeat(None))))
+        present.extend(missed)
         return present
 
     def _column_keys(self, index: AccountIndex) -> list[Any]:
@@ -937,6 +906,11 @@ class InvoiceView:
             keys = [index.account.casefold()] * len(index)
         elif key == "currency":
             keys = list(index.currencies)
+        elif key == "status" and len(set(index.providers)) == 1:  # no pairs to build
+            provider = index.providers[0]
+            by_status = {status: label_of_status(provider, status).casefold()
+                         for status in set(index.statuses)}
+            keys = list(map(by_status.__getitem__, index.statuses))
         elif key == "status":
             labels = {pair: label_of_status(*pair).casefold()
                       for pair in set(zip(index.providers, index.statuses, strict=True))}
