@@ -115,6 +115,7 @@ def _decode(data: bytes) -> str:
 # A token in more than about half the texts is checked text by text (a few hundred ns
 # each); rarer ones are found by one scan of the blob (about as much per text found).
 _DENSE = 2
+_ALL_BYTES = bytes(range(256))
 
 
 class SearchTexts(Sequence[bytes]):
@@ -194,8 +195,13 @@ class SearchTexts(Sequence[bytes]):
                         range(step // 16, 17 * step, step)))
         return found * 16 * _DENSE > len(self)
 
-    def mask(self, token: bytes) -> bytes:
-        """For each text in order, 1 if it holds ``token``, else 0."""
+    def mask(self, token: bytes) -> Sequence[object]:
+        """For each text in order, something true if it holds ``token``, false if not."""
+        if len(token) == 1 and self._pure:
+            # One byte (the first key typed): every other byte deleted, then split at the
+            # separators, all in C — half the cost of a find() per text.
+            return self._blob.translate(None, _ALL_BYTES.translate(None, token + _SEP_BYTES)
+                                        ).split(_SEP_BYTES)[:-1]
         return bytes(map((-1).__lt__, map(self._blob.find, repeat(token),
                                           self._starts, self._ends)))
 

@@ -947,8 +947,8 @@ class InvoiceView:
             invoices = list(map(universe.__getitem__, positions))
             return list(compress(positions, texts.flags(token, invoices)))
         if texts.common(token):  # every text in order, then read in the universe's order
-            mask: bytes | bytearray = texts.mask(token)
-            if 0 not in mask:
+            mask: Sequence[object] = texts.mask(token)
+            if all(mask):
                 return positions  # the first letters typed often match every invoice
         else:  # a rarer one: one scan of the blob finds them, then the same
             mask = bytearray(len(texts))
