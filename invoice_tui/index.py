@@ -26,20 +26,22 @@ import datetime as dt
 import re
 import sqlite3
 from array import array
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from itertools import accumulate, compress, repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from invoice_tui.meaning import MoneyFacts
 from invoice_tui.model import Invoice
 
 __all__ = [
-    "AccountIndex", "Extras", "KeySource", "StoreReader", "connect_reader", "load_account",
-    "load_extras", "parse_amount", "parse_amounts", "parse_date", "snapshot",
+    "AccountIndex", "Extras", "KeySource", "SearchTexts", "StoreReader", "connect_reader",
+    "load_account", "load_extras", "parse_amount", "parse_amounts", "parse_date", "snapshot",
 ]
 
 _SEP = "\x1f"  # the unit separator: sanitized text never holds a control character
@@ -108,6 +110,111 @@ def _decode(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
+# --- search texts ---------------------------------------------------------------------------
+
+# A token in more than about half the texts is checked text by text (a few hundred ns
+# each); rarer ones are found by one scan of the blob (about as much per text found).
+_DENSE = 2
+_ALL_BYTES = bytes(range(256))
+
+
+class SearchTexts(Sequence[bytes]):
+    """Search texts (UTF-8, case-folded: ``view.search_text``) as one blob, each text
+    followed by the unit separator: text ``i`` is ``blob[starts[i]:starts[i + 1] - 1]``.
+
+    One bytes object and an array of offsets, not an object per invoice: a filter token is
+    looked for in contiguous memory at C speed (``bytes.find``, ``re``), and the offsets
+    say which text each match is in (:func:`bisect.bisect_right`). No filter token holds
+    the separator (``str.split`` takes it for whitespace), so no match runs from one text
+    into the next, even when a text of a damaged file holds a separator itself.
+    """
+
+    __slots__ = ("_blob", "_ends", "_pure", "_starts")
+
+    def __init__(self, blob: bytes, starts: array[int]) -> None:
+        self._blob = blob
+        self._starts = starts
+        self._ends = memoryview(starts)[1:]  # where each text's find() may stop
+        # Whether no text holds a separator: then one regex match per text is enough.
+        self._pure = blob.count(_SEP_BYTES) == len(self)
+
+    @classmethod
+    def of(cls, texts: Iterable[bytes]) -> SearchTexts:
+        """The texts in this order."""
+        texts = list(texts)
+        return cls.joined(_SEP_BYTES.join([*texts, b""]), map(len, texts))
+
+    @classmethod
+    def joined(cls, blob: bytes, lengths: Iterable[int]) -> SearchTexts:
+        """From ``blob``: texts of these byte ``lengths``, each followed by a separator."""
+        return cls(blob, array("q", accumulate(map((1).__add__, lengths), initial=0)))
+
+    @classmethod
+    def concat(cls, parts: Sequence[SearchTexts]) -> SearchTexts:
+        """These texts one after the other (every account's, for the view)."""
+        if len(parts) == 1:
+            return parts[0]
+        starts, shift = array("q", [0]), 0
+        for part in parts:
+            starts.extend(map(shift.__add__, part._starts[1:]))
+            shift += len(part._blob)
+        return cls(b"".join(part._blob for part in parts), starts)
+
+    def __len__(self) -> int:
+        return len(self._starts) - 1
+
+    @overload
+    def __getitem__(self, item: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, item: slice) -> list[bytes]: ...
+
+    def __getitem__(self, item: int | slice) -> bytes | list[bytes]:
+        if isinstance(item, slice):
+            return [self[i] for i in range(*item.indices(len(self)))]
+        if item < 0:
+            item += len(self)
+        if not 0 <= item < len(self):
+            raise IndexError(item)
+        return self._blob[self._starts[item]:self._starts[item + 1] - 1]
+
+    def flags(self, token: bytes, items: Sequence[int]) -> Iterator[bool]:
+        """Whether each of the texts ``items`` (numbers, in any order) holds ``token``."""
+        return map((-1).__lt__, map(self._blob.find, repeat(token),
+                                    map(self._starts.__getitem__, items),
+                                    map(self._ends.__getitem__, items)))
+
+    def common(self, token: bytes) -> bool:
+        """Whether ``token`` is likely in more than one text of ``_DENSE`` (by its count in
+        a sixteenth of the blob, in 16 places: the texts of a stretch of invoice numbers or
+        dates may look alike): then :meth:`mask` is quicker than :meth:`containing`."""
+        blob, step = self._blob, len(self._blob) // 16
+        if step < 4096:  # a small blob: count it all
+            return blob.count(token) * _DENSE > len(self)
+        found = sum(map(blob.count, repeat(token, 16), range(0, 16 * step, step),
+                        range(step // 16, 17 * step, step)))
+        return found * 16 * _DENSE > len(self)
+
+    def mask(self, token: bytes) -> Sequence[object]:
+        """For each text in order, something true if it holds ``token``, false if not."""
+        if len(token) == 1 and self._pure:
+            # One byte (the first key typed): every other byte deleted, then split at the
+            # separators, all in C — half the cost of a find() per text.
+            return self._blob.translate(None, _ALL_BYTES.translate(None, token + _SEP_BYTES)
+                                        ).split(_SEP_BYTES)[:-1]
+        return bytes(map((-1).__lt__, map(self._blob.find, repeat(token),
+                                          self._starts, self._ends)))
+
+    def containing(self, token: bytes) -> list[int]:
+        """The numbers of the texts holding ``token``, ascending: one scan of the blob."""
+        if not self._pure or self.common(token):
+            return list(compress(range(len(self)), self.mask(token)))
+        # The rest of a text after a match is part of the match: the next is in a later text.
+        matches = re.finditer(re.escape(token) + b"[^\x1f]*", self._blob)
+        return list(map((-1).__add__, map(bisect_right, repeat(self._starts),
+                                          map(re.Match.start, matches))))
+
+
 # --- connections ----------------------------------------------------------------------------
 
 
@@ -165,7 +272,7 @@ class AccountIndex:
     order: Sequence[int] = field(default_factory=list)  # an array of positions
     longest_title: int = 0
     key: str | None = None  # the account's identity in the store, when it was read by it
-    search: list[bytes] | None = None  # UTF-8, case-folded (view.search_text)
+    search: SearchTexts | None = None  # UTF-8, case-folded (view.search_text)
     sort_keys: dict[str, list[Any]] = field(default_factory=dict)
     # The pks as the store's scan gave them: a later scan that gives the same lines up.
     scan_pks: str = field(default="", repr=False)
@@ -287,9 +394,9 @@ def _load_account_slowly(conn: sqlite3.Connection, account: str, key: str | None
 #: as ``""``) and a function making the keys of a list of its values (``None``: missing).
 KeySource = tuple[str, Callable[[list[str]], list[Any]]]
 
-#: What :func:`load_extras` reads: the search texts as UTF-8 (``None`` when not asked for)
-#: and sort keys by column, each aligned with the index.
-Extras = tuple[list[bytes] | None, dict[str, list[Any]]]
+#: What :func:`load_extras` reads: the search texts (``None`` when not asked for) and sort
+#: keys by column, each aligned with the index.
+Extras = tuple[SearchTexts | None, dict[str, list[Any]]]
 
 
 def load_extras(conn: sqlite3.Connection, index: AccountIndex, keys: Mapping[str, KeySource],
@@ -308,7 +415,9 @@ def load_extras(conn: sqlite3.Connection, index: AccountIndex, keys: Mapping[str
     values: list[list[Any]] = [
         (text.split(_SEP_BYTES) if type(text) is bytes else text.split(_SEP)) if count else []
         for text in joined]
+    blob = joined[0] if search and count else None  # the search texts, joined already
     if any(len(column) != count for column in values):  # a separator inside a value
+        blob = None
         selected = ", ".join("CAST(search AS BLOB)" if e == "search" else e for e in expressions)
         rows = conn.execute(f"SELECT pk, {selected} FROM invoices NOT INDEXED "
                             "WHERE (account_key = ?2 OR ?2 IS NULL) AND account = ?1",
@@ -326,7 +435,11 @@ def load_extras(conn: sqlite3.Connection, index: AccountIndex, keys: Mapping[str
             return column
         return [column[i] if i >= 0 else missing for i in wanted]
 
-    texts = place(values.pop(0), b"") if search else None
+    texts = None
+    if search:
+        split = values.pop(0)
+        texts = (SearchTexts.joined(blob + _SEP_BYTES, map(len, split))
+                 if aligned and type(blob) is bytes else SearchTexts.of(place(split, b"")))
     made: dict[str, list[Any]] = {}
     for (name, (_, make)), column in zip(keys.items(), values, strict=True):
         made[name] = place(make(column), None)
@@ -448,7 +561,7 @@ class StoreReader:
             conn = self._connection()
             if conn is not None:
                 return load_extras(conn, index, keys, search=search)
-        return ([b""] * len(index) if search else None), {
+        return (SearchTexts.of([b""] * len(index)) if search else None), {
             name: [None] * len(index) for name in keys}
 
     def __enter__(self) -> StoreReader:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -452,3 +453,31 @@ def test_a_sort_keeps_the_totals_a_filter_drops_them() -> None:
     assert view.cached_totals() is None
     assert not view.set_totals(totals, view.version - 1)  # summed for rows no longer shown
     assert view.set_totals(totals, view.version) and view.cached_totals() is totals
+
+
+@pytest.mark.parametrize("amount", [
+    lambda n: Decimal(n % 3),  # few long runs of ties
+    lambda n: Decimal(n) / 4,  # no ties
+    lambda n: Decimal(n * 10 - 10 if n % 6 == 0 else n * 10),  # pairs of ties: 6k - 1, 6k
+])
+def test_reversing_a_sort_keeps_ties_in_the_tie_order_and_missing_last(amount: Any) -> None:
+    # Ties and missing totals: S reverses the sorted order (not sorted again), and each
+    # run of ties stays in the tie order (issued newest first, account, id) both ways.
+    invoices = [make_invoice("vox" if n % 3 else "unl", str(n), status="paid",
+                             issued=dt.date(2026, 1 + n % 5, 1) if n % 7 else None,
+                             total=None if n % 4 == 0 else amount(n))
+                for n in range(40)]
+    view = view_of(*invoices)
+
+    def stable(reverse: bool) -> list[tuple[str, str]]:
+        by_tie = keys(view_of(*invoices).rows)  # the default order is the tie order
+        present = [inv for inv in invoices if inv.total is not None]
+        present.sort(key=lambda inv: by_tie.index((inv.account, inv.id)))
+        present.sort(key=lambda inv: inv.total, reverse=reverse)  # type: ignore[arg-type,return-value]
+        missing = sorted((inv for inv in invoices if inv.total is None),
+                         key=lambda inv: by_tie.index((inv.account, inv.id)))
+        return keys(present + missing)
+
+    for reverse in (True, False, True, False):  # sorted, then each way from the other
+        view.sort_by("total", reverse)
+        assert keys(view.rows) == stable(reverse)

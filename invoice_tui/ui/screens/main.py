@@ -9,7 +9,7 @@ import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
 
@@ -69,6 +69,16 @@ class FilterInput(Input):
         Binding("escape", "clear_filter", "Clear filter", id="filter.clear",
                 tooltip="Clear the filter and go back to the table"),
     ]
+
+    def __init__(self, on_change: Callable[[str], None], *, placeholder: str,
+                 id: str) -> None:  # noqa: A002 - Textual's name
+        super().__init__(placeholder=placeholder, id=id)
+        self._on_change = on_change
+
+    def watch_value(self, value: str) -> None:
+        # Applied in the key's own handler, not on the Changed message it posts (three hops
+        # up, often a frame later): the rows a key filters are in the frame that shows it.
+        self._on_change(value)
 
     def action_clear_filter(self) -> None:
         self.value = ""
@@ -154,14 +164,15 @@ class MainScreen(Screen[None]):
         self._spend_book = SpendBook()  # each account's sums per month, once per index
         # After Enter on a spend cell: the table as it was, and the cell to go back to.
         self._spend_return: tuple[TableState, str, int | None] | None = None
+        self._table_titles = ("", "")  # the table's border title and subtitle, as set
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="body"):
             yield ProviderPane(self.sync_state, self.now, id="providers")
             with Vertical(id="table-area"):
-                yield FilterInput(placeholder="filter: number, label, status, account, line text",
-                                  id="filter")
+                yield FilterInput(self._filter_typed, id="filter",
+                                  placeholder="filter: number, label, status, account, line text")
                 yield InvoiceTable(self._first_rows(), id="invoices")
         yield StatusLine(id="status")
         yield Footer()
@@ -538,9 +549,9 @@ class MainScreen(Screen[None]):
         self.filter_input.add_class("-visible")
         self.set_focus(self.filter_input)  # now, not after the queued keys (focus() defers)
 
-    @on(Input.Changed, "#filter")
-    def _on_filter_changed(self, event: Input.Changed) -> None:
-        self.table.set_query(event.value)
+    def _filter_typed(self, text: str) -> None:
+        self.table.set_query(text)
+        self._update_status()  # the count in the same frame as the rows
 
     @on(Input.Submitted, "#filter")
     def _on_filter_submitted(self) -> None:
@@ -652,9 +663,10 @@ class MainScreen(Screen[None]):
         if (filtered, failed) != (self._filtered, self._failed):
             # Esc (clear filters) and e (why it failed) come and go with what they act on.
             # Only on a change: it recomposes the footer, far too slow for every sync
-            # progress event.
+            # progress event — and after the frame that shows the change (the first
+            # filter key's rows and count come first, the footer a frame later).
             self._filtered, self._failed = filtered, failed
-            self.refresh_bindings()
+            self.call_after_refresh(self.refresh_bindings)
         rows = len(view.rows)
         now = self.now()
         self.query_one(StatusLine).show(
@@ -668,9 +680,13 @@ class MainScreen(Screen[None]):
         self.table.empty_text = "Fetching invoices…" if syncing else "No invoices yet"
         accounts = view.accounts
         scope = "All accounts" if accounts is None else ", ".join(sorted(accounts))
-        self.table.border_title = f"Invoices · {rows:,} · {view.period.label()}"
-        # Border titles are parsed as markup unless given as Content.
-        self.table.border_subtitle = Content(sanitize(scope))
+        titles = (f"Invoices · {rows:,} · {view.period.label()}", sanitize(scope))
+        if titles != self._table_titles:
+            # Only on a change: setting a border title repaints every line of the table.
+            self._table_titles = titles
+            self.table.border_title = titles[0]
+            # Border titles are parsed as markup unless given as Content.
+            self.table.border_subtitle = Content(titles[1])
 
 
 def _store_problem(error: sqlite3.Error | StoreError) -> str:

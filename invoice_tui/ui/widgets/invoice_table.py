@@ -40,7 +40,7 @@ from invoice_tui.view import (
 
 __all__ = ["InvoiceTable", "TableState"]
 
-_TOTALS_IN_THREAD_AT = 20_000  # visible rows: from here on, totals are summed in a thread
+_TOTALS_IN_THREAD_AT = 4096  # visible rows: from here on, totals are summed in a thread
 _GAP = 1  # cells between columns
 _MARGIN = 1  # cells left of the first column
 
@@ -207,7 +207,11 @@ class InvoiceTable(ScrollView, can_focus=True):
         self._cursor_key: tuple[str, str] | None = None
         self._highlighted_key: tuple[str, str] | None | bool = False  # False: never posted
         self._line_cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
+        # Rich styles by (focused, component classes): worked out once, not per line drawn
+        # (rich_style walks the ancestors; a screen of rows asked for it ~200 times).
+        self._styles: dict[tuple[bool, tuple[str, ...]], Style] = {}
         self._columns_cache: tuple[tuple[int, int], list[tuple[Column, int]]] | None = None
+        self._layout: tuple[tuple[str, int], ...] = ()  # the columns' keys and widths
         self._rows_stale = True
         self._sync_scheduled = False
         self._empty_text = "No invoices yet"
@@ -242,7 +246,8 @@ class InvoiceTable(ScrollView, can_focus=True):
         """The view's totals of the visible rows; ``None`` while they are being summed.
 
         Summing 100 000 invoices exactly takes tens of milliseconds: a big set is summed in
-        a thread (``ViewChanged`` is posted when they are in), so no keystroke waits.
+        a thread (``ViewChanged`` is posted when they are in), so no keystroke waits — and
+        only once the frame with the rows is drawn, which it would slow down (the GIL).
         """
         view = self._view
         if view.loading:
@@ -250,11 +255,16 @@ class InvoiceTable(ScrollView, can_focus=True):
         if view.cached_totals() is not None or len(view.rows) < _TOTALS_IN_THREAD_AT:
             return view.totals()
         if self._totals_version != view.version:
-            self._totals_version = version = view.version
-            facts = view.money_facts()
-            self.run_worker(lambda: self._sum(facts, version), name="totals",
-                            group="totals", thread=True, exit_on_error=False)
+            self._totals_version = view.version
+            self.call_after_refresh(self._start_sum, view.version)
         return None
+
+    def _start_sum(self, version: int) -> None:
+        if self._view.version != version:
+            return  # another key came first: its own totals are on their way
+        facts = self._view.money_facts()
+        self.run_worker(lambda: self._sum(facts, version), name="totals",
+                        group="totals", thread=True, exit_on_error=False)
 
     def _sum(self, facts: Iterable[MoneyFacts], version: int) -> None:
         totals = money_totals(self._while_current(facts, version))
@@ -333,8 +343,7 @@ class InvoiceTable(ScrollView, can_focus=True):
         if not self._rows_stale:
             return
         self._rows_stale = False
-        rows = self._view.rows
-        self._line_cache.clear()
+        rows = self._view.rows  # (lines are cached by what they show: nothing to drop)
         self.virtual_size = Size(0, len(rows) + 1)  # + the header line
         target: int | None = None
         if self._cursor_key is not None:
@@ -486,6 +495,18 @@ class InvoiceTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._line_cache.clear()
+        self._styles.clear()
+
+    def _style(self, *components: str) -> Style:
+        """The widget's style plus these component classes' (``invoice-table--`` + each)."""
+        key = (self.has_focus, components)
+        style = self._styles.get(key)
+        if style is None:
+            style = self.rich_style
+            for name in components:
+                style = style + self.get_component_rich_style(f"invoice-table--{name}")
+            self._styles[key] = style
+        return style
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -495,6 +516,7 @@ class InvoiceTable(ScrollView, can_focus=True):
         if self._columns_cache is None or self._columns_cache[0] != key:
             natural = self._view.natural_widths()
             self._columns_cache = (key, fit_columns(max(0, width - _MARGIN), _GAP, natural))
+            self._layout = tuple((col.key, col_width) for col, col_width in self._columns_cache[1])
         return self._columns_cache[1]
 
     def _column_at(self, x: int) -> str | None:
@@ -514,19 +536,22 @@ class InvoiceTable(ScrollView, can_focus=True):
             return self._render_empty(y, width)
         row = round(self.scroll_y) + y - 1
         if row >= len(rows):
-            return Strip.blank(width, self.rich_style)
-        focused = self.has_focus
+            return Strip.blank(width, self._style())
+        invoice = rows[row]
         is_cursor = row == self.cursor_row
-        key = (self._view.version, row, width, is_cursor, focused)
+        # By what the line shows, not where: after a sort or a narrower filter, invoices
+        # still on screen are not drawn again (an Invoice hashes by value).
+        self._columns()
+        key = (invoice, row % 2, width, is_cursor, self.has_focus, self._layout)
         strip = self._line_cache.get(key)
         if strip is None:
-            strip = self._render_row(rows[row], row, width, is_cursor)
+            strip = self._render_row(invoice, row, width, is_cursor)
             self._line_cache[key] = strip
         return strip
 
     def _render_header(self, width: int) -> Strip:
-        base = self.rich_style + self.get_component_rich_style("invoice-table--header")
-        sorted_style = base + self.get_component_rich_style("invoice-table--header-sorted")
+        base = self._style("header")
+        sorted_style = self._style("header", "header-sorted")
         arrow = " ▼" if self._view.sort_reverse else " ▲"
         cells: list[tuple[str, Style]] = []
         for col, col_width in self._columns():
@@ -538,7 +563,7 @@ class InvoiceTable(ScrollView, can_focus=True):
 
     def _render_empty(self, y: int, width: int) -> Strip:
         if y != max(1, self.scrollable_content_region.height // 2):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._style())
         view = self._view
         if not view.total_count:
             text = self.empty_text
@@ -548,29 +573,25 @@ class InvoiceTable(ScrollView, can_focus=True):
             text = "No invoices match · Esc clears the filters"
         else:
             text = f"No invoices in {view.period.label()}"
-        style = self.rich_style + self.get_component_rich_style("invoice-table--empty")
+        style = self._style("empty")
         return Strip([Segment(_fit(text, width, "center"), style)], width)
 
     def _render_row(self, invoice: Invoice, row: int, width: int, is_cursor: bool) -> Strip:
-        base = self.rich_style
-        if row % 2 == 0:  # zebra stripes; style the class as nothing to turn them off
-            base = base + self.get_component_rich_style("invoice-table--even-row")
-        overlay = self.get_component_rich_style("invoice-table--cursor") if is_cursor else None
-        status_style = self.get_component_rich_style(f"invoice-table--status-{meaning(invoice)}")
-        amount_style = (self.get_component_rich_style("invoice-table--estimate")
-                        if invoice.is_estimate else Style())
+        # zebra stripes (style the class as nothing to turn them off), then the cursor on top
+        row_parts = (*(("even-row",) if row % 2 == 0 else ()), *(("cursor",) if is_cursor else ()))
+        row_style = self._style(*row_parts)
+        status_style = self._style(*row_parts[:1], f"status-{meaning(invoice)}", *row_parts[1:])
+        amount_style = (self._style(*row_parts[:1], "estimate", *row_parts[1:])
+                        if invoice.is_estimate else row_style)
         cells: list[tuple[str, Style]] = []
         for col, col_width in self._columns():
             text = cell_text(invoice, col.key)
-            style = base
+            style = row_style
             if col.key == "status":
-                style = base + status_style
+                style = status_style
             elif col.align == "right":
-                style = base + amount_style
-            if overlay is not None:
-                style = style + overlay
+                style = amount_style
             cells.append((_fit(text, col_width, col.align), style))
-        row_style = base + overlay if overlay is not None else base
         return _assemble(cells, width, row_style)
 
 
@@ -590,11 +611,23 @@ def _fit(text: str, width: int, align: str) -> str:
 
 
 def _assemble(cells: list[tuple[str, Style]], width: int, fill: Style) -> Strip:
-    """One line: margin, cells ``_GAP`` apart, padded (or cropped) to ``width``."""
-    segments = [Segment(" " * _MARGIN, fill)]
+    """One line: margin, cells ``_GAP`` apart, padded (or cropped) to ``width``.
+
+    Neighbours of the same style are one segment: Textual then filters, divides and
+    measures a handful per line instead of twenty.
+    """
+    texts, styles = [" " * _MARGIN], [fill]
     for index, (text, style) in enumerate(cells):
         if index:
-            segments.append(Segment(" " * _GAP, fill))
-        segments.append(Segment(text, style))
+            texts.append(" " * _GAP)
+            styles.append(fill)
+        texts.append(text)
+        styles.append(style)
+    segments: list[Segment] = []
+    start = 0
+    for end in range(1, len(texts) + 1):
+        if end == len(texts) or styles[end] is not styles[start]:
+            segments.append(Segment("".join(texts[start:end]), styles[start]))
+            start = end
     strip = Strip(segments)
     return strip.crop_extend(0, width, fill) if strip.cell_length != width else strip

@@ -30,6 +30,7 @@ class StatusLine(Static):
         self._sections: list[tuple[int, Content]] = []  # (drop order, 0 = never), in order
         self._totals: Mapping[str, MoneyTotals] = {}
         self._totals_part: Content | None = None  # the section that shortens to fit
+        self._line: tuple[str, tuple[object, ...]] | None = None  # text and styles shown
 
     def show(
         self,
@@ -99,7 +100,12 @@ class StatusLine(Static):
         for _, part in shown:
             pieces += [_SEPARATOR, part] if pieces else [part]
         line = Content.assemble(*pieces)
-        self.update(line.truncate(width, ellipsis=True) if width else line)
+        line = line.truncate(width, ellipsis=True) if width else line
+        drawn = (line.plain, tuple(line.spans))  # Content's == compares the text alone
+        if drawn != self._line:  # a repaint only for a change (a sort changes nothing here)
+            self._line = drawn
+            # One line, always (its CSS height): no layout of the whole screen for new text.
+            self.update(line, layout=False)
 
 
 def _totals_content(totals: Mapping[str, MoneyTotals], width: int | None = None) -> Content:
