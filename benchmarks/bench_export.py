@@ -103,7 +103,7 @@ def emulator(root: Path, case: Case) -> Iterator[Path]:
                 time.sleep(0.05)
             yield config_path
         finally:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGTERM)  # SIGINT is ignored in a background job
             process.wait(timeout=30)
 
 

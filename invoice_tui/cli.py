@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__
+from . import __version__, gc_policy
 from .config import (
     Config,
     ConfigError,
@@ -352,10 +352,11 @@ def _run_export(args: argparse.Namespace) -> int:
                      f"{', '.join(known) or '(none configured)'}")
                 return 2
             names = list(dict.fromkeys(args.account)) or known
-            invoices, failures, warnings = _collect(source, names, args)
-            warnings[:0] = [*source.config.warnings, *source.warnings]
-            # Inside the with: an offline export streams from the open store.
-            code = _write_export(args, output, invoices)
+            with gc_policy.paused():  # a batch holding every invoice: see gc_policy
+                invoices, failures, warnings = _collect(source, names, args)
+                warnings[:0] = [*source.config.warnings, *source.warnings]
+                # Inside the with: an offline export streams from the open store.
+                code = _write_export(args, output, invoices)
             if code is not None:
                 return code
     except ConfigMissing as exc:

@@ -210,6 +210,40 @@ def test_pks_stay_stable_and_a_finished_sync_drops_what_it_did_not_see(
     assert _rows(store.path, "SELECT count(*) FROM sync_seen") == [(0,)]
 
 
+def test_a_dropped_invoice_takes_its_lines_and_taxes_along(store: InvoiceStore) -> None:
+    # The writer's connection has foreign keys off (its deletes are its own): nothing of a
+    # dropped invoice may stay behind, and nothing of another account goes.
+    account, other = _account(), _account("other")
+    first = _every_field_case()
+    fill_store(store, other, [dataclasses.replace(i, account="other") for i in first], WHEN)
+    fill_store(store, account, first, WHEN)
+    fill_store(store, account, first[1:], WHEN + dt.timedelta(hours=1))  # first[0] is gone
+    assert [i.id for i in store.iter_invoices([account])] == [first[2].id, first[1].id]
+    assert _rows(store.path, "SELECT count(*) FROM lines l LEFT JOIN invoices i "
+                             "ON i.pk = l.invoice_pk WHERE i.pk IS NULL") == [(0,)]
+    assert _rows(store.path, "SELECT count(*) FROM taxes t LEFT JOIN lines l "
+                             "ON (l.invoice_pk, l.position) = (t.invoice_pk, t.line_position) "
+                             "WHERE l.invoice_pk IS NULL") == [(0,)]
+    assert _dicts(store.iter_invoices([other])) == _dicts(
+        sort_for_export(dataclasses.replace(i, account="other") for i in first))
+    assert _rows(store.path, "PRAGMA foreign_key_check") == []
+
+
+def test_a_refresh_clears_what_the_new_values_leave_out(store: InvoiceStore) -> None:
+    # A batch binds only the columns some invoice of it fills: an upsert must still
+    # clear a value the refreshed invoice no longer has, and fill one it gained.
+    account = _account()
+    full, bare, _ = _every_field_case()
+    fill_store(store, account, [full], WHEN)
+    emptied = Invoice(account=full.account, provider=full.provider, id=full.id,
+                      currency=full.currency, status=full.status,
+                      lines=(Line(kind="main", description="only"),))
+    fill_store(store, account, [emptied, bare], WHEN + dt.timedelta(hours=1))
+    assert _dicts(store.iter_invoices([account])) == _dicts(sort_for_export([emptied, bare]))
+    fill_store(store, account, [full, bare], WHEN + dt.timedelta(hours=2))
+    assert _dicts(store.iter_invoices([account])) == _dicts(sort_for_export([full, bare]))
+
+
 def test_abandon_keeps_every_row_and_drops_the_bookkeeping(store: InvoiceStore) -> None:
     account = _account()
     invoices = _every_field_case()
