@@ -634,6 +634,9 @@ def _int_param(params: Mapping[str, str], name: str, default: int | None) -> int
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Many clients connect at once (a bulk download: 8 per account, every account): the
+    # default backlog of 5 drops connections under that burst.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], demo: DemoServer) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
