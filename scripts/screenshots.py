@@ -99,6 +99,12 @@ async def _help(pilot: Any) -> None:
     await pilot.press("question_mark")
 
 
+async def _export(pilot: Any) -> None:
+    _main_screen(pilot).show_account("vox-main")
+    await pilot.press("ctrl+e")
+    pilot.app.screen.query_one("#export-path").cursor_blink = False
+
+
 FAILING = (Fault("vox_error", account="vox-eu", code=100, times=-1),)
 
 
@@ -128,6 +134,7 @@ SCENARIOS = (
     Scenario("failure", _failure, FAILING),
     Scenario("failure-detail", _failure_detail, FAILING),
     Scenario("help", _help),
+    Scenario("export", _export),
 )
 
 
