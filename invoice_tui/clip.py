@@ -16,8 +16,8 @@ SHOWN_LIMIT = 40
 
 
 def _cell(text: str) -> str:
-    # A tab or a line break inside a cell would shift every column after it.
-    return " ".join(sanitize(text).split())
+    # sanitize makes every tab and line break a space: none shifts the columns after it.
+    return sanitize(text)
 
 
 def invoice_reference(invoice: Invoice) -> str:
@@ -25,14 +25,10 @@ def invoice_reference(invoice: Invoice) -> str:
     return _cell(invoice.number or invoice.id)
 
 
-def table_header() -> str:
-    """The invoice table's column titles, tab-separated (the order of :func:`invoice_row`)."""
-    return "\t".join(column.title for column in COLUMNS)
-
-
 def invoice_row(invoice: Invoice) -> str:
     """The invoice's row of the table, every column (shown at this width or not), as
-    tab-separated plain text: the cells exactly as the table writes them."""
+    tab-separated plain text: the cells exactly as the table writes them, in its column
+    order (:data:`~invoice_tui.view.COLUMNS`)."""
     return "\t".join(_cell(cell_text(invoice, column.key)) for column in COLUMNS)
 
 
@@ -49,5 +45,5 @@ def line_row(invoice: Invoice, line: Line) -> str:
 
 def shortened(text: str, limit: int = SHOWN_LIMIT) -> str:
     """``text`` for a toast: tabs shown as ``·``, cut with ``…`` past ``limit`` characters."""
-    shown = _cell(text.replace("\t", " · "))
+    shown = sanitize(text.replace("\t", " · "))
     return shown if len(shown) <= limit else shown[:limit - 1] + "…"

@@ -5,19 +5,29 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import json
 import os
 import stat
 from pathlib import Path
 
 import pytest
+from store_helpers import new_store
 
 from invoice_tui import cli
 from invoice_tui.config import Config, Settings, config_path
 from invoice_tui.demo import DemoServer, Fault, parse_fault, write_demo_config
+from invoice_tui.export import (
+    export_file,
+    export_target,
+    format_for_path,
+    home_relative,
+    parse_month_bound,
+)
 from invoice_tui.meaning import ESTIMATED_MEANINGS, meaning
 from invoice_tui.model import Invoice
 from invoice_tui.pdfs import PdfSummary, download_pdfs, pdf_name, plan_pdfs, save_pdf
-from invoice_tui.sync import SyncSucceeded, sync_all
+from invoice_tui.providers import ProviderError
+from invoice_tui.sync import SyncSucceeded, check_pdf, sync_all
 
 TODAY = dt.date(2026, 11, 15)
 pytestmark = pytest.mark.demo_server(today=TODAY)
@@ -304,3 +314,66 @@ async def test_an_invoice_scoped_fault_hits_that_pdf_only(
         "Unleash response larger than 1 MB"}
     assert Fault("huge", size_mb=2, times=-1, invoice="in_unleash-acme_202610") in [
         fault for fault, _ in server.pending_faults()]
+
+
+# --- the pieces beside it: the PDF check, export paths, lines for an export ---------------
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    (b"", "an empty answer"),
+    (b"<!DOCTYPE html><html><title>Sign in</title>", "an HTML page"),
+    (b"  <html>", "an HTML page"),
+    (b'{"error": {"code": 2}}', "JSON"),
+    (b"PK\x03\x04 a zip", "10 bytes that are not a PDF"),
+])
+def test_a_body_that_is_no_pdf_is_refused(body: bytes, said: str) -> None:
+    invoice = _invoice("INV-9")
+    with pytest.raises(ProviderError) as refused:
+        check_pdf(body, invoice)
+    assert refused.value.reason == f"the server sent {said} instead of the PDF of INV-9"
+    check_pdf(b"%PDF-1.7\n", invoice)
+    check_pdf(b"\xef\xbb\xbf junk a reader skips %PDF-1.4", invoice)
+
+
+def test_since_and_until_take_a_year() -> None:
+    assert parse_month_bound("2026") == (2026, 1)
+    assert parse_month_bound("2026", end=True) == (2026, 12)
+    assert parse_month_bound("2026-03", end=True) == (2026, 3)
+    with pytest.raises(ValueError, match="use YYYY-MM or YYYY"):
+        parse_month_bound("26")
+
+
+def test_export_targets(tmp_path: Path, isolated_home: Path) -> None:
+    assert format_for_path(Path("a.CSV")) == "csv" and format_for_path(Path("b.json")) == "json"
+    assert export_target("x.json", tmp_path) == (tmp_path / "x.json", None)
+    assert export_target("~/y.csv", tmp_path) == (isolated_home / "y.csv", None)
+    assert export_target("  ", tmp_path) == (None, "type a file name ending in .csv or .json")
+    assert export_target("z.xlsx", tmp_path)[1] == (
+        "z.xlsx does not end in .csv or .json — name the format by the file's extension")
+    (tmp_path / "d.csv").mkdir()
+    assert export_target(str(tmp_path / "d.csv"), tmp_path)[1] == (
+        f"{tmp_path / 'd.csv'} is a directory — give a file name inside it")
+    assert home_relative(isolated_home / "Downloads" / "a.csv") == "~/Downloads/a.csv"
+
+
+async def test_an_export_of_headers_gets_its_lines_from_the_store(
+        demo: Config, tmp_path: Path) -> None:
+    store = new_store(tmp_path)
+    outcomes = await sync_all(demo, ACCOUNTS, store=store)
+    full = [i for o in outcomes.values() if isinstance(o, SyncSucceeded) for i in o.invoices]
+    headers = [dataclasses.replace(i, lines=()) for i in reversed(full)]
+    accounts = {a.name: a for a in demo.accounts}
+    assert store.with_lines(accounts, headers) == list(reversed(full))
+    stranger = _invoice("X-1", account="not-configured")
+    assert store.with_lines(accounts, [stranger]) == [stranger]
+    export_file(tmp_path / "out.json", store.with_lines(accounts, headers[:3]))
+    assert [d["lines"] != [] for d in json.loads((tmp_path / "out.json").read_text())] == [
+        bool(i.lines) for i in reversed(full)][:3]
+    store.close()
+
+
+def test_export_accepts_a_year_too(
+        configured: DemoServer, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["export", "--since", "2026", "--until", "2026"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data and {d["issued"][:4] for d in data} == {"2026"}
