@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ui_helpers import TODAY, main_screen, run_palette_command, settle, settled_demo
 
-from invoice_tui.clip import invoice_row, line_row
+from invoice_tui.clip import invoice_row, line_row, shortened
 from invoice_tui.demo import Fault
 from invoice_tui.ui.screens.detail import InvoiceDetailScreen
 from invoice_tui.ui.screens.export_prompt import ExportScreen
@@ -76,7 +76,8 @@ async def test_y_in_the_detail_copies_the_number_and_in_a_line_the_line() -> Non
         assert app.clipboard == line_row(detail.invoice, line)
         kind, description, *_, currency = app.clipboard.split("\t")
         assert (kind, description, currency) == (line.kind, line.description, line.currency)
-        assert any(m.startswith("Copied the line ") for _, m in _toasts(app))
+        toast = f"Copied the line “{shortened(line.description, 30)}”"
+        assert ("information", toast) in _toasts(app)
 
 
 # --- D: every PDF of the visible invoices -----------------------------------------------
@@ -193,6 +194,8 @@ async def test_ctrl_e_says_what_is_wrong_with_a_path_and_stays(isolated_home: Pa
             await pilot.press("enter")
             assert app.screen is prompt
             assert str(error.render()) == said
+        await pilot.press("x")  # the error was about the text before
+        assert str(error.render()) == ""
         (isolated_home / "taken.csv").mkdir()
         field.value = "~/taken.csv"  # type: ignore[attr-defined]
         await pilot.press("enter")

@@ -67,5 +67,9 @@ class ExportScreen(ModalScreen[Path | None]):
             return
         self.dismiss(path)
 
+    @on(Input.Changed, "#export-path")
+    def _on_changed(self) -> None:
+        self.query_one("#export-error", Static).update("")  # the error was about other text
+
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -98,4 +98,4 @@ class LineDetailScreen(ModalScreen[None]):
 
     def action_yank(self) -> None:
         copy_text(self, line_row(self.invoice, self.line),
-                  f"the line {shortened(self.line.description, 30)!r}")
+                  f"the line “{shortened(self.line.description, 30)}”")
