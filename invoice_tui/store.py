@@ -28,7 +28,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from operator import attrgetter
 from pathlib import Path
@@ -835,27 +835,28 @@ class InvoiceStore:
                 return ()
             return reader.lines_of(connection, [found[0]]).get(found[0], ())
 
-    def with_lines(self, accounts: Mapping[str, AccountConfig],
-                   invoices: Sequence[Invoice]) -> list[Invoice]:
-        """``invoices`` (headers, as the table reads them) with their lines and taxes, in
-        the same order; one query per 500 invoices, not one per invoice. An invoice of an
-        account not in ``accounts``, or no longer stored, keeps the lines it has."""
+    def invoices_of(self, accounts: Mapping[str, AccountConfig],
+                    keys: Sequence[tuple[str, str]], *, lines: bool = False) -> list[Invoice]:
+        """The stored invoices with these ``(account, id)`` keys, in the order of ``keys``,
+        with their lines and taxes if ``lines``; one query per 500, in one snapshot. A key
+        of an account not in ``accounts``, or no longer stored, is left out."""
         wanted: dict[str, list[str]] = {}
-        for invoice in invoices:
-            if invoice.account in accounts:
-                wanted.setdefault(invoice.account, []).append(invoice.id)
-        found: dict[tuple[str, str], tuple[Line, ...]] = {}
+        for name, invoice_id in keys:
+            if name in accounts:
+                wanted.setdefault(name, []).append(invoice_id)
+        found: dict[tuple[str, str], Invoice] = {}
         with self._reading() as (connection, reader):
             for name, ids in wanted.items():
                 key = account_key(accounts[name])
                 for chunk in _chunks(ids, _IN_CHUNK):
-                    pks = dict(connection.execute(
-                        "SELECT pk, id FROM invoices WHERE account_key = ? "
-                        f"AND id IN ({', '.join('?' * len(chunk))})", (key, *chunk)).fetchall())
-                    for pk, lines in reader.lines_of(connection, list(pks)).items():
-                        found[name, pks[pk]] = lines
-        return [replace(invoice, lines=found.get((invoice.account, invoice.id), invoice.lines))
-                for invoice in invoices]
+                    rows = connection.execute(
+                        f"SELECT {_SELECT_INVOICE} FROM invoices WHERE account_key = ? "
+                        f"AND id IN ({', '.join('?' * len(chunk))})", (key, *chunk)).fetchall()
+                    details = reader.lines_of(connection, [row[0] for row in rows]) if lines else {}
+                    for row in rows:
+                        invoice = reader.invoice(row[1:], details.get(row[0], ()))
+                        found[name, invoice.id] = invoice
+        return [found[key] for key in keys if key in found]
 
     def iter_invoices(
         self,

@@ -356,17 +356,19 @@ def test_export_targets(tmp_path: Path, isolated_home: Path) -> None:
     assert home_relative(isolated_home / "Downloads" / "a.csv") == "~/Downloads/a.csv"
 
 
-async def test_an_export_of_headers_gets_its_lines_from_the_store(
+async def test_an_export_reads_the_visible_invoices_from_the_store(
         demo: Config, tmp_path: Path) -> None:
     store = new_store(tmp_path)
     outcomes = await sync_all(demo, ACCOUNTS, store=store)
     full = [i for o in outcomes.values() if isinstance(o, SyncSucceeded) for i in o.invoices]
-    headers = [dataclasses.replace(i, lines=()) for i in reversed(full)]
+    keys = [(i.account, i.id) for i in reversed(full)]
     accounts = {a.name: a for a in demo.accounts}
-    assert store.with_lines(accounts, headers) == list(reversed(full))
-    stranger = _invoice("X-1", account="not-configured")
-    assert store.with_lines(accounts, [stranger]) == [stranger]
-    export_file(tmp_path / "out.json", store.with_lines(accounts, headers[:3]))
+    assert store.invoices_of(accounts, keys, lines=True) == list(reversed(full))
+    headers = store.invoices_of(accounts, keys)
+    assert headers == [dataclasses.replace(i, lines=()) for i in reversed(full)]
+    gone = [("not-configured", "1"), ("vox-main", "no-such-id")]
+    assert store.invoices_of(accounts, [*gone, keys[0]]) == headers[:1]
+    export_file(tmp_path / "out.json", store.invoices_of(accounts, keys[:3], lines=True))
     assert [d["lines"] != [] for d in json.loads((tmp_path / "out.json").read_text())] == [
         bool(i.lines) for i in reversed(full)][:3]
     store.close()

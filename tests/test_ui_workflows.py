@@ -89,7 +89,8 @@ async def test_D_downloads_the_visible_invoices_pdfs(isolated_home: Path) -> Non
         main.show_account("vox-main")
         main.set_period(Period("year", 2026))
         await pilot.pause()
-        visible = main.visible_invoices()
+        visible = list(main.table.view.rows)
+        assert main.table.view.visible_keys() == [(i.account, i.id) for i in visible]
         assert 0 < len(visible) < main.table.view.total_count
         await pilot.press("D")  # (the modal may be gone already: a dozen PDFs on loopback)
         await settle(app, pilot)
@@ -147,7 +148,8 @@ async def test_ctrl_e_exports_the_visible_invoices_as_csv_then_json(isolated_hom
         main.show_account("vox-eu")
         main.set_period(Period("year", 2026))
         await pilot.pause()
-        visible = main.visible_invoices()
+        visible = list(main.table.view.rows)
+        assert main.table.view.visible_keys() == [(i.account, i.id) for i in visible]
         assert 0 < len(visible) < main.table.view.total_count
         await pilot.press("ctrl+e")
         prompt = app.screen
@@ -230,3 +232,18 @@ async def test_the_keys_are_in_the_help_and_the_palette() -> None:
         assert app.clipboard == main_screen(app).table.cursor_invoice.number
         await run_palette_command(app, pilot, "Export: the visible invoices to a file")
         assert isinstance(app.screen, ExportScreen)
+
+
+def test_the_notice_after_a_download_that_could_not_start() -> None:
+    from invoice_tui.pdfs import PdfSummary
+    from invoice_tui.ui.screens.pdfs import PdfRun, pdf_run_notice
+
+    folder = Path("/tmp/x")
+    assert pdf_run_notice(PdfRun(PdfSummary(), folder, problem="the store \x1b[2Jis gone")) == (
+        "✗ no PDF downloaded: the store is gone", "error")
+    assert pdf_run_notice(PdfRun(PdfSummary(), folder, bug="KeyError")) == (
+        "✗ could not download the PDFs (internal error: KeyError) — this is a bug in "
+        "invoice-tui; please report it", "error")
+    assert pdf_run_notice(PdfRun(PdfSummary(total=3, downloaded=1), folder, cancelled=True)) == (
+        "Stopped: downloaded 1, skipped 0 already there, 0 without a PDF, 0 failed — in /tmp/x",
+        "warning")

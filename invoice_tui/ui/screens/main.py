@@ -36,7 +36,6 @@ from invoice_tui.index import (
     load_extras,
     snapshot,
 )
-from invoice_tui.model import Invoice
 from invoice_tui.providers import ProviderError
 from invoice_tui.store import InvoiceStore, StoreError, account_key
 from invoice_tui.sync import (
@@ -584,10 +583,6 @@ class MainScreen(Screen[None]):
 
     # --- PDFs, export, yank ---------------------------------------------------------
 
-    def visible_invoices(self) -> list[Invoice]:
-        """The invoices the table shows (filtered, in its order), as headers."""
-        return list(self.table.view.rows)
-
     def _downloads_folder(self) -> Path | None:
         folder = self.config.settings.downloads_dir()
         if folder.is_absolute():
@@ -598,12 +593,15 @@ class MainScreen(Screen[None]):
         return None
 
     def action_download_pdfs(self) -> None:
-        invoices = self.visible_invoices()
+        # The keys only: reading 100 000 invoices here would freeze the UI for seconds;
+        # the download screen reads them from the store in a thread.
+        keys = self.table.view.visible_keys()
         folder = self._downloads_folder()
-        if not invoices:
+        if not keys:
             self.notify("No invoices shown: nothing to download.", markup=False)
         elif folder is not None:
-            self.app.push_screen(PdfDownloadScreen(self.config, invoices, folder),
+            load = partial(self.store.invoices_of, self._accounts, keys)
+            self.app.push_screen(PdfDownloadScreen(self.config, load, len(keys), folder),
                                  callback=self._after_pdfs)
 
     def _after_pdfs(self, run: PdfRun | None) -> None:
@@ -622,16 +620,16 @@ class MainScreen(Screen[None]):
 
     def _export_to(self, path: Path | None) -> None:
         if path is not None:
-            self._export(path, self.visible_invoices())
+            self._export(path, self.table.view.visible_keys())
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def _export(self, path: Path, invoices: list[Invoice]) -> None:
+    def _export(self, path: Path, keys: list[tuple[str, str]]) -> None:
         shown = sanitize(home_relative(path))
         severity: SeverityLevel = "error"
         try:
             fmt = format_for_path(path)
-            if fmt == "json":  # the table holds headers; JSON carries the line items too
-                invoices = self.store.with_lines(self._accounts, invoices)
+            # JSON carries the line items too; the CSV (a row per invoice) needs none.
+            invoices = self.store.invoices_of(self._accounts, keys, lines=fmt == "json")
             export_file(path, invoices, fmt)
         except (OutputRefused, ValueError) as error:
             text = f"✗ {shown} {sanitize(str(error))}"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from textual.worker import Worker, WorkerState
 from invoice_tui.config import Config
 from invoice_tui.model import Invoice
 from invoice_tui.pdfs import PdfSummary, download_pdfs
+from invoice_tui.store import StoreError
 from invoice_tui.text import sanitize
 
 
@@ -26,12 +28,14 @@ from invoice_tui.text import sanitize
 class PdfRun:
     """What the download screen hands back: the summary, where, and whether Esc stopped it.
 
-    ``bug`` names an internal error's type when the download itself failed (a bug).
+    ``problem`` says why nothing was downloaded (the store could not be read); ``bug``
+    names an internal error's type when the download itself failed (a bug).
     """
 
     summary: PdfSummary
     folder: Path
     cancelled: bool = False
+    problem: str | None = None
     bug: str | None = None
 
 
@@ -56,23 +60,25 @@ class PdfDownloadScreen(ModalScreen[PdfRun]):
                 tooltip="Stop downloading (the PDFs saved so far stay)"),
     ]
 
-    def __init__(self, config: Config, invoices: Sequence[Invoice], folder: Path) -> None:
+    def __init__(self, config: Config, load: Callable[[], Sequence[Invoice]], count: int,
+                 folder: Path) -> None:
+        """``load`` reads the ``count`` invoices (in a thread: it may read the store)."""
         super().__init__()
         self.config = config
-        self.invoices = invoices
+        self.load = load
+        self.count = count
         self.folder = folder
-        self.summary = PdfSummary(total=len(invoices))
+        self.summary = PdfSummary(total=count)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="pdfs-dialog", classes="dialog"):
             yield Static(id="pdfs-text")
-            yield ProgressBar(total=max(1, len(self.invoices)), show_eta=False,
-                              id="pdfs-progress")
+            yield ProgressBar(total=max(1, self.count), show_eta=False, id="pdfs-progress")
         yield Footer()
 
     def on_mount(self) -> None:
         dialog = self.query_one("#pdfs-dialog")
-        count = len(self.invoices)
+        count = self.count
         dialog.border_title = f"PDFs of {count:,} invoice{'s' if count != 1 else ''}"
         dialog.border_subtitle = "Esc stops"
         self.show_progress(self.summary)
@@ -88,7 +94,13 @@ class PdfDownloadScreen(ModalScreen[PdfRun]):
 
     @work(exclusive=True, group="pdfs", exit_on_error=False)
     async def _download(self) -> None:
-        summary = await download_pdfs(self.config, self.invoices, self.folder,
+        try:
+            invoices = await asyncio.to_thread(self.load)
+        except StoreError as error:
+            self.dismiss(PdfRun(self.summary, self.folder, problem=str(error)))
+            return
+        self.query_one("#pdfs-progress", ProgressBar).update(total=max(1, len(invoices)))
+        summary = await download_pdfs(self.config, invoices, self.folder,
                                       on_progress=self.show_progress)
         self.dismiss(PdfRun(summary, self.folder))
 
@@ -111,6 +123,8 @@ def pdf_run_notice(run: PdfRun, shown_failures: int = 3) -> tuple[str, SeverityL
     if run.bug is not None:
         return (f"✗ could not download the PDFs (internal error: {run.bug}) — this is a bug "
                 "in invoice-tui; please report it", "error")
+    if run.problem is not None:
+        return f"✗ no PDF downloaded: {sanitize(run.problem)}", "error"
     head = "Stopped: " if run.cancelled else ""
     lines = [f"{head}{summary.line()} — in {sanitize(str(run.folder))}"]
     lines += [f"✗ {sanitize(str(failure))}" for failure in summary.failures[:shown_failures]]
