@@ -26,7 +26,7 @@ from .fs import file_kind, write_atomic
 from .meaning import ESTIMATED_MEANINGS, meaning
 from .model import Invoice
 from .providers.base import NoPdf, Provider, ProviderError
-from .sync import as_provider_error, check_pdf, make_client, safe_file_stem
+from .sync import as_provider_error, check_pdf, file_name_stem, make_client
 from .text import sanitize
 
 #: A shown invoice title is cut to this many characters (a failure line stays one line).
@@ -78,9 +78,9 @@ PdfProgress = Callable[[PdfSummary], None]
 
 def pdf_name(invoice: Invoice) -> str:
     """``<YYYY-MM>-<number or label>`` of the issue month (``undated-…`` without a date),
-    made a safe file name (:func:`~invoice_tui.sync.safe_file_stem`)."""
+    made a safe file name (:func:`~invoice_tui.sync.file_name_stem`)."""
     month = f"{invoice.issued:%Y-%m}" if invoice.issued is not None else "undated"
-    return f"{month}-{safe_file_stem(sanitize(invoice.title))}"
+    return f"{month}-{file_name_stem(sanitize(invoice.title))}"
 
 
 def plan_pdfs(invoices: Iterable[Invoice]) -> list[tuple[Invoice, Path]]:
@@ -99,7 +99,7 @@ def plan_pdfs(invoices: Iterable[Invoice]) -> list[tuple[Invoice, Path]]:
     for invoice in ordered:
         folder = folders.get(invoice.account)
         if folder is None:
-            folder = _unique(safe_file_stem(sanitize(invoice.account), "account"), "",
+            folder = _unique(file_name_stem(sanitize(invoice.account), "account"), "",
                              {f.casefold() for f in folders.values()})
             folders[invoice.account] = folder
         name = _unique(f"{folder}/{pdf_name(invoice)}", ".pdf", taken)

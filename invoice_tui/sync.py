@@ -314,7 +314,7 @@ PDF_STEM_LIMIT = 100
 _UNSAFE_FILE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def safe_file_stem(text: str, fallback: str = "invoice") -> str:
+def file_name_stem(text: str, fallback: str = "invoice") -> str:
     """``text`` made a safe file name: ASCII letters, digits, ``-_.``; never empty.
 
     The text comes from a provider or a config: anything else becomes ``_`` (so no
@@ -326,8 +326,8 @@ def safe_file_stem(text: str, fallback: str = "invoice") -> str:
 
 
 def pdf_file_stem(invoice: Invoice) -> str:
-    """``<account>-<number or label>`` made a safe file name (:func:`safe_file_stem`)."""
-    return safe_file_stem(f"{invoice.account}-{invoice.title}")
+    """``<account>-<number or label>`` made a safe file name (:func:`file_name_stem`)."""
+    return file_name_stem(f"{invoice.account}-{invoice.title}")
 
 
 #: Where a PDF's ``%PDF-`` header may start: readers accept up to 1 KB of junk before it.
