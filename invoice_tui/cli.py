@@ -1,4 +1,4 @@
-"""Command line (SPEC §4): the TUI (default), ``export`` and ``demo-server``.
+"""Command line (SPEC §4): the TUI (default), ``export``, ``pdfs`` and ``demo-server``.
 
 Exit codes: 0 success, 1 some accounts failed (the rest still exported) or an
 internal error, 2 usage or config errors, 130 interrupted (Ctrl-C), 141 output
@@ -13,11 +13,13 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import sys
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import __version__, gc_policy
 from .config import (
@@ -28,9 +30,10 @@ from .config import (
     config_path,
     load_config,
 )
-from .export import FORMATS, filter_by_month, iter_render, parse_month, sort_for_export
+from .export import FORMATS, filter_by_month, iter_render, parse_month_bound, sort_for_export
 from .fs import OutputRefused, output_problem, write_output
 from .model import Invoice
+from .pdfs import PdfSummary, download_pdfs
 from .providers.base import ProviderError
 from .store import InvoiceStore, StoreError, open_store
 from .sync import SyncFailed, SyncOutcome, sync_all
@@ -68,18 +71,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # --- argument parsing ------------------------------------------------------------
 
-def _since(text: str) -> tuple[int, int]:
+def _month(text: str, *, end: bool = False) -> tuple[int, int]:
     try:
-        return parse_month(text)
+        return parse_month_bound(text, end=end)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _since(text: str) -> tuple[int, int]:
+    return _month(text)  # a year: its January
 
 
 def _until(text: str) -> tuple[int, int]:
-    try:
-        return parse_month(text, end=True)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return _month(text, end=True)  # a year: its December
 
 
 def _positive_int(text: str) -> int:
@@ -142,10 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="CSV: one row per line item instead of per invoice")
     export.add_argument("--account", action="append", metavar="NAME", default=[],
                         help="only this account (repeatable)")
-    export.add_argument("--since", type=_since, metavar="YYYY-MM",
-                        help="issued in or after this month (a year alone: its January)")
-    export.add_argument("--until", type=_until, metavar="YYYY-MM",
-                        help="issued in or before this month (a year alone: its December)")
+    _period_options(export)
     export.add_argument("--offline", action="store_true",
                         help="read the local invoice store instead of fetching")
     export.add_argument("--output", metavar="FILE",
@@ -154,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
                         help="export from the built-in emulator (writes nothing of yours)")
     export.set_defaults(run=_run_export)
+
+    _pdfs_parser(commands)
 
     demo = commands.add_parser(
         "demo-server", parents=[_global_options(suppress=True)],
@@ -174,6 +177,39 @@ def build_parser() -> argparse.ArgumentParser:
                       help="write a config for the demo accounts here")
     demo.set_defaults(run=_run_demo_server)
     return parser
+
+
+def _period_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", type=_since, metavar="YYYY-MM",
+                        help="issued in or after this month (a year YYYY: its January)")
+    parser.add_argument("--until", type=_until, metavar="YYYY-MM",
+                        help="issued in or before this month (a year YYYY: its December)")
+
+
+def _pdfs_parser(commands: Any) -> None:
+    pdfs = commands.add_parser(
+        "pdfs", parents=[_global_options(suppress=True)],
+        help="download every invoice's PDF into a folder",
+        description="Fetch every account (or read the local store with --offline) and download "
+                    "each invoice's PDF to DIR/<account>/<YYYY-MM>-<number or label>.pdf (mode "
+                    "0600, written atomically). Neither API gives a PDF's size beforehand, so "
+                    "each PDF is downloaded: a file already there with the same size is left "
+                    "untouched, one of another size is replaced. Estimates, the upcoming invoice "
+                    "and invoices without a PDF are skipped and counted. Exit 0 when all went "
+                    "well, 1 when some failed (one line each on stderr), 2 on usage or config "
+                    "errors.")
+    pdfs.add_argument("--account", action="append", metavar="NAME", default=[],
+                      help="only this account (repeatable)")
+    _period_options(pdfs)
+    pdfs.add_argument("--output", metavar="DIR",
+                      help="the folder to fill (default: [settings] downloads, else the "
+                           "platform's downloads folder)")
+    pdfs.add_argument("--offline", action="store_true",
+                      help="take the invoices from the local store instead of syncing first")
+    pdfs.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                      help="download from the built-in emulator (writes nothing of yours but "
+                           "the PDFs)")
+    pdfs.set_defaults(run=_run_pdfs)
 
 
 # --- helpers -----------------------------------------------------------------------
@@ -318,18 +354,59 @@ def _write_export(args: argparse.Namespace, output: Path | None,
     return None
 
 
+def _account_names(config: Config, wanted: list[str], command: str) -> list[str] | None:
+    """The accounts a command works on (``--account``, else all); ``None`` after saying
+    why there are none to work on (a usage error)."""
+    known = config.account_names
+    if not known:
+        where = config.path or "the config"
+        _say(f"no accounts in {where} — add an [[accounts]] table "
+             f"(see README.md), or try `invoice-tui {command} --demo`")
+        return None
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        _say(f"unknown account {unknown[0]!r} — known accounts: "
+             f"{', '.join(known) or '(none configured)'}")
+        return None
+    return list(dict.fromkeys(wanted)) or known
+
+
+def _config_problem(exc: ConfigError | StoreError, command: str) -> int:
+    """Say what is wrong with the config or the store; the exit code (2 or 1)."""
+    if isinstance(exc, ConfigMissing):
+        _say(f"no config at {exc.path} — run `invoice-tui` to create one, "
+             f"or try `invoice-tui {command} --demo`")
+        return 2
+    if isinstance(exc, StoreError):
+        _say(f"store: {exc}")
+        return 1
+    first, *rest = str(exc).splitlines()
+    _say(first)
+    for line in rest:
+        print(f"  {sanitize(line)}", file=sys.stderr)  # may quote the file
+    return 2
+
+
 # --- commands --------------------------------------------------------------------
+
+def _usage_problem(args: argparse.Namespace, command: str) -> bool:
+    """Options that contradict each other (said on stderr); ``True`` when there are any."""
+    if args.offline and args.demo:
+        # The demo's store is a throwaway one: reading it offline gives nothing.
+        _say(f"--offline reads your own invoice store, and --demo uses a throwaway one that "
+             f"holds nothing yet — drop --offline to {command} the demo's invoices")
+        return True
+    if args.since and args.until and args.since > args.until:
+        _say("--since is after --until — swap them")
+        return True
+    return False
+
 
 def _run_export(args: argparse.Namespace) -> int:
     if args.lines and args.format != "csv":
         _say("--lines only applies to --format csv")
         return 2
-    if args.offline and args.demo:
-        _say("--offline reads your own invoice store, and --demo uses a throwaway one that "
-             "holds nothing yet — drop --offline to export the demo's invoices")
-        return 2
-    if args.since and args.until and args.since > args.until:
-        _say("--since is after --until — swap them")
+    if _usage_problem(args, "export"):
         return 2
     output = (Path(os.path.expanduser(args.output))
               if args.output and args.output != "-" else None)
@@ -340,18 +417,9 @@ def _run_export(args: argparse.Namespace) -> int:
         return 2
     try:
         with _open_source(args) as source:
-            known = source.config.account_names
-            if not known:
-                where = source.config.path or "the config"
-                _say(f"no accounts in {where} — add an [[accounts]] table "
-                     "(see README.md), or try `invoice-tui export --demo`")
+            names = _account_names(source.config, args.account, "export")
+            if names is None:
                 return 2
-            unknown = [name for name in args.account if name not in known]
-            if unknown:
-                _say(f"unknown account {unknown[0]!r} — known accounts: "
-                     f"{', '.join(known) or '(none configured)'}")
-                return 2
-            names = list(dict.fromkeys(args.account)) or known
             with gc_policy.paused():  # a batch holding every invoice: see gc_policy
                 invoices, failures, warnings = _collect(source, names, args)
                 warnings[:0] = [*source.config.warnings, *source.warnings]
@@ -359,24 +427,94 @@ def _run_export(args: argparse.Namespace) -> int:
                 code = _write_export(args, output, invoices)
             if code is not None:
                 return code
-    except ConfigMissing as exc:
-        _say(f"no config at {exc.path} — run `invoice-tui` to create one, "
-             "or try `invoice-tui export --demo`")
-        return 2
-    except ConfigError as exc:
-        first, *rest = str(exc).splitlines()
-        _say(first)
-        for line in rest:
-            print(f"  {sanitize(line)}", file=sys.stderr)  # may quote the file
-        return 2
-    except StoreError as exc:
-        _say(f"store: {exc}")
-        return 1
+    except (ConfigError, StoreError) as exc:
+        return _config_problem(exc, "export")
     for line in warnings:
         _say(line)
     for name, error in failures:
         _say(f"{name}: {error}")
     return 1 if failures else 0
+
+
+def _run_pdfs(args: argparse.Namespace) -> int:
+    if _usage_problem(args, "download"):
+        return 2
+    try:
+        with _open_source(args) as source:
+            names = _account_names(source.config, args.account, "pdfs")
+            if names is None:
+                return 2
+            folder = _pdfs_folder(args, source.config)
+            if folder is None:
+                return 2
+            invoices, failures, warnings = _collect(source, names, args)
+            warnings[:0] = [*source.config.warnings, *source.warnings]
+            for line in warnings:
+                _say(line)
+            with _ProgressBar(sys.stderr) as progress:
+                summary = asyncio.run(download_pdfs(source.config, invoices, folder,
+                                                    on_progress=progress.show))
+    except (ConfigError, StoreError) as exc:
+        return _config_problem(exc, "pdfs")
+    for name, error in failures:
+        _say(f"{name}: {error}")
+    for failure in summary.failures:
+        _say(str(failure))
+    print(f"{summary.line()} — in {sanitize(str(folder))}")
+    return 1 if failures or summary.failures else 0
+
+
+def _pdfs_folder(args: argparse.Namespace, config: Config) -> Path | None:
+    """The absolute folder ``pdfs`` fills (``--output``, else the downloads folder);
+    ``None`` after saying why it cannot be used."""
+    if args.output:
+        folder = Path(os.path.expanduser(args.output)).absolute()
+    else:
+        folder = config.settings.downloads_dir()
+        if not folder.is_absolute():  # relative to the cwd, which is not a downloads folder
+            _say(f"the downloads folder {folder} is not an absolute path — set [settings] "
+                 'downloads to a full path, e.g. "~/Downloads", or give --output DIR')
+            return None
+    if folder.exists() and not folder.is_dir():
+        # Checked before syncing: finding out after a long fetch wastes it.
+        _say(f"{folder} is not a folder — give --output a folder (it is made if missing)")
+        return None
+    return folder
+
+
+class _ProgressBar:
+    """``PDFs [#####-----] 12/40`` redrawn in place on a terminal's stderr; silent when
+    stderr is not a terminal (piped, in a log). Plain text: no Textual here."""
+
+    INTERVAL = 0.1  # seconds between redraws: a fast run does not flood the terminal
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.shown = 0.0
+        self.drawn = False
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.drawn:  # the summary and failure lines start on a clean line
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+    def show(self, summary: PdfSummary) -> None:
+        """Redraw for ``summary`` (at most every ``INTERVAL`` seconds, and at the end)."""
+        now = time.monotonic()
+        if not self.enabled or (now - self.shown < self.INTERVAL
+                                and summary.done < summary.total):
+            return
+        self.shown, self.drawn = now, True
+        width = max(10, min(40, shutil.get_terminal_size().columns - 40))
+        filled = width * summary.done // max(1, summary.total)
+        failed = f", {summary.failed} failed" if summary.failed else ""
+        self.stream.write(f"\rPDFs [{'#' * filled}{'-' * (width - filled)}] "
+                          f"{summary.done}/{summary.total}{failed}\x1b[K")
+        self.stream.flush()
 
 
 def _run_demo_server(args: argparse.Namespace) -> int:

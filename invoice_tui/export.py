@@ -1,7 +1,8 @@
 """Export writers (SPEC §2): JSON in the model's export shape, CSV per invoice or per line.
 
-Pure functions over model objects (no I/O, no UI), so the CLI and the TUI
-export the same bytes.
+Pure functions over model objects (no UI), so the CLI and the TUI export the same
+bytes; the one function that writes, :func:`export_file`, does it through
+``fs.write_output`` (atomic, mode 0600).
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from decimal import Decimal
 from json.encoder import encode_basestring as _encode_basestring
 from operator import attrgetter, itemgetter
+from pathlib import Path
 from typing import Any
 
+from .fs import output_problem, write_output
 from .model import (
     BOOL_FIELDS,
     INVOICE_FIELDS,
@@ -35,19 +39,34 @@ from .text import sanitize
 
 FORMATS = ("json", "csv")
 
-_MONTH = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
-def parse_month(text: str, *, end: bool = False) -> tuple[int, int]:
-    """``"2026-03"`` → ``(2026, 3)``; a year alone is its first month, or its last when
-    ``end`` (``"2026"`` → ``(2026, 1)`` as a start, ``(2026, 12)`` as an end).
-    ``ValueError`` with a fix-it message otherwise."""
+def parse_month(text: str) -> tuple[int, int]:
+    """``"2026-03"`` → ``(2026, 3)``; ``ValueError`` with a fix-it message otherwise."""
     match = _MONTH.match(text.strip())
-    if not match or (match.group(2) is not None and not 1 <= int(match.group(2)) <= 12):
-        raise ValueError(f"{text!r} is not a month — use YYYY-MM or YYYY, e.g. 2026-03")
-    if match.group(2) is None:
-        return int(match.group(1)), 12 if end else 1
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise ValueError(f"{text!r} is not a month — use YYYY-MM, e.g. 2026-03")
     return int(match.group(1)), int(match.group(2))
+
+
+_YEAR = re.compile(r"^(\d{4})$")
+
+
+def parse_month_bound(text: str, *, end: bool = False) -> tuple[int, int]:
+    """A ``--since``/``--until`` value: ``"2026-03"``, or a year ``"2026"`` meaning its
+    first month (``end``: its last, so ``--until 2026`` takes in December).
+
+    ``ValueError`` with a fix-it message otherwise.
+    """
+    match = _YEAR.match(text.strip())
+    if match:
+        return int(match.group(1)), 12 if end else 1
+    try:
+        return parse_month(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a month or a year — use YYYY-MM or YYYY, "
+                         "e.g. 2026-03 or 2026") from None
 
 
 def filter_by_month(
@@ -375,3 +394,51 @@ def iter_render(invoices: Iterable[Invoice], fmt: str, lines: bool = False) -> I
         yield from iter_csv(invoices, lines)
     else:
         raise ValueError(f"unknown export format {fmt!r} — use one of: {', '.join(FORMATS)}")
+
+
+def format_for_path(path: Path) -> str:
+    """The export format a file name asks for: ``.csv`` → ``"csv"``, ``.json`` → ``"json"``
+    (any case); ``ValueError`` with a fix-it message for anything else."""
+    fmt = path.suffix.lower().removeprefix(".")
+    if fmt not in FORMATS:
+        raise ValueError(f"{sanitize(path.name) or 'the file'} does not end in .csv or .json "
+                         "— name the format by the file's extension")
+    return fmt
+
+
+def export_file(path: Path, invoices: Iterable[Invoice], fmt: str | None = None) -> None:
+    """Write ``invoices`` to ``path`` in ``fmt`` (default: by its extension, see
+    :func:`format_for_path`), streamed, through :func:`~invoice_tui.fs.write_output`.
+
+    A regular file is replaced atomically with mode 0600 (a failed export leaves the
+    old one whole), a FIFO or device is written to, anything else is refused
+    (``fs.OutputRefused``); other failures are ``OSError``.
+    """
+    chosen = fmt or format_for_path(path)
+    write_output(path, (chunk.encode("utf-8") for chunk in iter_render(invoices, chosen)),
+                 0o600)
+
+
+def home_relative(path: Path) -> str:
+    """``path`` with the home folder as ``~`` (shorter, and the same on every machine)."""
+    home = Path.home()
+    return f"~/{path.relative_to(home).as_posix()}" if path.is_relative_to(home) else str(path)
+
+
+def export_target(text: str, folder: Path) -> tuple[Path | None, str | None]:
+    """The file a typed path names (``~`` expanded; relative: inside ``folder``) and why it
+    cannot take an export (``None`` when it can)."""
+    typed = text.strip()
+    if not typed:
+        return None, "type a file name ending in .csv or .json"
+    path = Path(os.path.expanduser(typed))
+    if not path.is_absolute():
+        path = folder / path
+    try:
+        format_for_path(path)
+    except ValueError as exc:
+        return None, str(exc)
+    problem = output_problem(path)
+    if problem is not None:
+        return None, f"{sanitize(home_relative(path))} {problem}"
+    return path, None

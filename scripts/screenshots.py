@@ -101,6 +101,10 @@ async def _help(pilot: Any) -> None:
 
 async def _spend(pilot: Any) -> None:
     await pilot.press("m")
+async def _export(pilot: Any) -> None:
+    _main_screen(pilot).show_account("vox-main")
+    await pilot.press("ctrl+e")
+    pilot.app.screen.query_one("#export-path").cursor_blink = False
 
 
 FAILING = (Fault("vox_error", account="vox-eu", code=100, times=-1),)
@@ -133,6 +137,7 @@ SCENARIOS = (
     Scenario("failure-detail", _failure_detail, FAILING),
     Scenario("help", _help),
     Scenario("spend", _spend),
+    Scenario("export", _export),
 )
 
 

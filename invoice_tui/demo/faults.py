@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-FAULT_KINDS = ("http_status", "vox_error", "html", "malformed_json", "slow", "drop")
+FAULT_KINDS = ("http_status", "vox_error", "html", "malformed_json", "slow", "drop", "huge")
 
 #: The positional argument after the kind in a text spec (``http_status:429``).
-_POSITIONAL = {"http_status": "status", "vox_error": "code", "slow": "seconds"}
+_POSITIONAL = {"http_status": "status", "vox_error": "code", "slow": "seconds", "huge": "size_mb"}
 _INT_FIELDS = ("times", "code", "status")
-_FLOAT_FIELDS = ("retry_after", "seconds")
+_FLOAT_FIELDS = ("retry_after", "seconds", "size_mb")
+#: The largest body a ``huge`` fault sends (it is built in memory).
+MAX_HUGE_MB = 1024.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +23,12 @@ class Fault:
     with a Voximplant error object of ``code``; Voximplant requests only),
     ``html`` (HTTP 200 with an HTML page, like a captive proxy), ``malformed_json``
     (the real answer, truncated), ``slow`` (wait ``seconds`` then answer), ``drop``
-    (close the connection without answering).
+    (close the connection without answering), ``huge`` (HTTP 200 with a body of
+    ``size_mb`` MB that starts like a PDF: a download past any sane size limit).
     ``account`` limits it to one demo account or instance (``None``: any);
+    ``invoice`` to the PDF download of one invoice (Voximplant ``DownloadInvoice``
+    with that ``invoice_id``, or the Unleash ``invoicePDF`` link ``/invoices/ID.pdf``),
+    so one invoice of a bulk download fails while the rest, and the sync, work;
     ``times`` is how many matching requests it hits before it is used up
     (``-1``: forever).
     """
@@ -34,6 +40,8 @@ class Fault:
     code: int | None = None
     status: int | None = None
     seconds: float = 5.0
+    invoice: str | None = None
+    size_mb: float = 80.0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -45,6 +53,8 @@ class Fault:
             raise ValueError(f"status {self.status} is not an HTTP status code")
         if not 0 <= self.seconds <= 3600:
             raise ValueError("seconds must be between 0 and 3600")
+        if not 0 < self.size_mb <= MAX_HUGE_MB:
+            raise ValueError(f"size_mb must be more than 0 and at most {MAX_HUGE_MB:g}")
         if self.retry_after is not None and not 0 <= self.retry_after <= 86400:
             raise ValueError("retry_after must be between 0 and 86400 seconds")
 
@@ -54,9 +64,9 @@ def parse_fault(spec: str) -> Fault:
 
     The first field is the kind; an optional bare second field is the kind's main
     value (``status`` for http_status, ``code`` for vox_error, ``seconds`` for
-    slow); the rest are ``name=value`` for ``account``, ``times``,
-    ``retry_after``, ``code``, ``status``, ``seconds``. Raises ``ValueError``
-    with a one-line explanation on a bad spec.
+    slow, ``size_mb`` for huge); the rest are ``name=value`` for ``account``,
+    ``invoice``, ``times``, ``retry_after``, ``code``, ``status``, ``seconds``,
+    ``size_mb``. Raises ``ValueError`` with a one-line explanation on a bad spec.
     """
     parts = [part.strip() for part in spec.strip().split(":")]
     kind = parts[0]

@@ -237,12 +237,22 @@ class DemoServer:
         with self._lock:
             return [(active.fault, active.remaining) for active in self._faults]
 
-    def _take_fault(self, route: _Route) -> Fault | None:
+    def _take_fault(self, route: _Route, pdf_of: str | None = None) -> Fault | None:
+        """The first fault matching this request (one use of it taken).
+
+        ``pdf_of`` is the invoice whose PDF the request downloads (``None``: not a PDF
+        download). A fault scoped to an invoice hits only that download; the others hit
+        API requests only, as they always did (an invoice's page is no API).
+        """
         name = route.account.name if route.account else None
         with self._lock:
             for active in self._faults:
                 fault = active.fault
                 if fault.account is not None and fault.account != name:
+                    continue
+                if fault.invoice is not None and fault.invoice != pdf_of:
+                    continue
+                if fault.invoice is None and not route.is_api:
                     continue
                 if fault.kind == "vox_error" and route.kind != "vox":
                     continue
@@ -308,7 +318,9 @@ class DemoServer:
         route = self._route(parts.path, headers)
         self._record(method, parts.path, route.account)
         self._wait(self.latency_ms / 1000)
-        fault = self._take_fault(route) if route.is_api else None
+        # Only with faults waiting: parsing the parameters twice would slow the benchmarks.
+        pdf_of = self._pdf_subject(route, parts.query, headers, body) if self._faults else None
+        fault = self._take_fault(route, pdf_of) if route.is_api or pdf_of else None
         if fault is not None:
             if fault.kind == "drop":
                 return None
@@ -324,7 +336,28 @@ class DemoServer:
             return _Response(200, cut, "application/json; charset=utf-8")
         return response
 
+    @staticmethod
+    def _pdf_subject(route: _Route, query: str, headers: Mapping[str, str],
+                     body: bytes) -> str | None:
+        """The invoice whose PDF this request downloads, or ``None`` (for fault scoping)."""
+        if route.kind == "page":
+            return route.command.removesuffix(".pdf") if route.command.endswith(".pdf") else None
+        if route.kind != "vox":
+            return None
+        try:
+            params = _params(query, headers, body)
+        except _VoxError:
+            return None  # answered as the API answers it
+        if (route.command or params.get("cmd", "")) != "DownloadInvoice":
+            return None
+        return params.get("invoice_id") or None
+
     def _fault_response(self, fault: Fault, route: _Route) -> _Response | None:
+        if fault.kind == "huge":
+            # Looks like the start of a PDF, then goes on far past any size limit.
+            size = int(fault.size_mb * 1024 * 1024)
+            return _Response(200, b"%PDF-1.4\n" + b"0" * max(0, size - 9),
+                             "application/octet-stream")
         if fault.kind == "http_status":
             status = fault.status or 503
             headers: tuple[tuple[str, str], ...] = ()
@@ -332,6 +365,9 @@ class DemoServer:
                 headers = (("Retry-After", f"{fault.retry_after:g}"),)
             if route.kind == "unleash":
                 body = unleash_error_body("HttpError", f"Injected HTTP {status}")
+            elif route.kind == "page":  # a file host's error page, not an API's error object
+                return _Response(status, f"<!DOCTYPE html><title>Error {status}</title>\n"
+                                 .encode(), "text/html; charset=utf-8", headers)
             else:
                 body = json_bytes({"error": {"msg": f"HTTP {status}", "code": 2}})
             return _Response(status, body, headers=headers)
@@ -598,6 +634,9 @@ def _int_param(params: Mapping[str, str], name: str, default: int | None) -> int
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Many clients connect at once (a bulk download: 8 per account, every account): the
+    # default backlog of 5 drops connections under that burst.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], demo: DemoServer) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET

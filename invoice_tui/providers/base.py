@@ -46,6 +46,10 @@ class ProviderError(Exception):
         return f"{self.reason} — {self.hint}" if self.hint else self.reason
 
 
+class NoPdf(ProviderError):
+    """The invoice has no PDF to download (an estimate, no PDF link): known before asking."""
+
+
 @dataclass(frozen=True, slots=True)
 class FetchProgress:
     """How far one account's fetch has got: invoices and pages so far, totals when known.
@@ -131,7 +135,8 @@ class Provider(Protocol):
     async def download_pdf(
         self, client: httpx.AsyncClient, options: FetchOptions, invoice: Invoice
     ) -> bytes:
-        """The invoice's PDF as raw bytes; :class:`ProviderError` when there is none."""
+        """The invoice's PDF as raw bytes; :class:`NoPdf` when it has none (before any
+        request), :class:`ProviderError` for every other failure."""
         ...
 
     def cache_key(self) -> str:

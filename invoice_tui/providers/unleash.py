@@ -15,7 +15,14 @@ from ..model import AccountSummary, Invoice, Line, line_gap, minor_digits
 from ..text import redact, sanitize
 from . import _http, _parse
 from ._parse import FieldError
-from .base import FetchOptions, FetchProgress, FetchResult, ProgressCallback, ProviderError
+from .base import (
+    FetchOptions,
+    FetchProgress,
+    FetchResult,
+    NoPdf,
+    ProgressCallback,
+    ProviderError,
+)
 
 SERVICE = "Unleash"
 INVOICES_PATH = "api/admin/invoices/list"
@@ -328,7 +335,7 @@ class UnleashProvider:
     ) -> bytes:
         """GET the invoice's ``invoicePDF`` link (https, or loopback); the token is not sent."""
         if not invoice.pdf_url:
-            raise ProviderError(f"Unleash has no PDF link for invoice {invoice.title}",
+            raise NoPdf(f"Unleash has no PDF link for invoice {invoice.title}",
                                 "open the invoice URL instead")
         problem = _http.check_base_url(invoice.pdf_url, allow_query=True)
         if problem:

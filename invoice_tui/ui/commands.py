@@ -45,11 +45,21 @@ def main_screen_commands(main: MainScreen) -> list[Command]:
                      "Billed per account and month, per currency (key: m)"))
     commands += [(f"Sort: by {c.key}", partial(table.sort_by, c.key),
                   "Sort the table (again: reverse)") for c in COLUMNS]
+    commands += [
+        ("PDF: download the visible invoices' PDFs", main.action_download_pdfs,
+         "Every PDF of the invoices shown, into the downloads folder (D)"),
+        ("Export: the visible invoices to a file", main.action_export,
+         "CSV or JSON, by the file's extension (ctrl+e)"),
+        ("Copy: invoice number", main.action_yank,
+         "The selected invoice's number, or its id (y)"),
+        ("Copy: invoice row", main.action_yank_row,
+         "The selected invoice's row, tab-separated (Y)"),
+    ]
     return commands
 
 
 class InvoiceCommands(Provider):
-    """Sync, Go, Filter, Period and Sort commands of the main screen."""
+    """Sync, Go, Filter, Period, Sort, PDF, Export and Copy commands of the main screen."""
 
     def _commands(self) -> list[Command]:
         if not isinstance(self.screen, MainScreen):

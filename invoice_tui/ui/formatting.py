@@ -9,11 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from rich.text import Text
 from textual.content import Content
+from textual.screen import Screen
 from textual.style import Style
 
+from invoice_tui.clip import shortened
 from invoice_tui.meaning import MEANING_TEXT, Meaning, MoneyTotals, fit_totals, meaning
 from invoice_tui.meaning import status_label as _status_label
 from invoice_tui.model import Invoice, format_money
@@ -137,3 +140,11 @@ def field_block(rows: list[tuple[str, Content | str]]) -> Content:
     return Content("\n").join(
         Content.assemble((label.ljust(width + 2), "$text-muted"), value) for label, value in rows
     )
+
+
+def copy_text(screen: Screen[Any], text: str, what: str | None = None) -> None:
+    """Copy ``text`` (plain, sanitized by :mod:`invoice_tui.clip`) to the clipboard through
+    the terminal (OSC 52: works over ssh and in tmux) and toast what was copied: ``what``,
+    else the text itself, shortened."""
+    screen.app.copy_to_clipboard(text)
+    screen.notify(f"Copied {what or shortened(text)}", title="Copied", markup=False)

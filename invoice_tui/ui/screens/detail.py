@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from invoice_tui.browser import open_in_browser
+from invoice_tui.clip import invoice_reference
 from invoice_tui.config import AccountConfig, Settings
 from invoice_tui.meaning import billed_exclusion
 from invoice_tui.model import (
@@ -32,6 +33,7 @@ from invoice_tui.providers import ProviderError
 from invoice_tui.sync import download_pdf
 from invoice_tui.text import sanitize
 from invoice_tui.ui.formatting import (
+    copy_text,
     field_block,
     money_text,
     status_content,
@@ -109,6 +111,8 @@ class InvoiceDetailScreen(Screen[None]):
                 tooltip="Open the invoice's web page"),
         Binding("d", "download_pdf", "Download PDF", id="detail.download",
                 tooltip="Save the invoice PDF to the downloads folder"),
+        Binding("y", "yank", "Copy number", show=False, id="detail.yank",
+                tooltip="Copy the invoice's number (its id when it has none)"),
     ]
 
     def __init__(self, invoice: Invoice, account: AccountConfig | None,
@@ -294,6 +298,9 @@ class InvoiceDetailScreen(Screen[None]):
         self.notify(f"No web browser could be opened here; the link was copied to the "
                     f"clipboard: {sanitize(url)}", title="Open in browser",
                     severity="warning", markup=False, timeout=8)
+
+    def action_yank(self) -> None:
+        copy_text(self, invoice_reference(self.invoice))
 
     def action_download_pdf(self) -> None:
         if self.account is None:

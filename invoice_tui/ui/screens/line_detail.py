@@ -9,9 +9,10 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
+from invoice_tui.clip import line_row, shortened
 from invoice_tui.model import Invoice, Line, format_money, percent_text
 from invoice_tui.text import sanitize
-from invoice_tui.ui.formatting import field_block, money_text, to_rich, usage_bar
+from invoice_tui.ui.formatting import copy_text, field_block, money_text, to_rich, usage_bar
 from invoice_tui.view import format_period
 
 TAX_COLUMNS = ("Tax", "Rate", "Taxable", "Amount", "Level", "Category")
@@ -30,6 +31,8 @@ class LineDetailScreen(ModalScreen[int]):
         Binding("down,j", "step(1)", "Next line", id="line.next", tooltip="The next line item"),
         Binding("up,k", "step(-1)", "Previous line", id="line.previous",
                 tooltip="The previous line item"),
+        Binding("y", "yank", "Copy line", show=False, id="line.yank",
+                tooltip="Copy the line, tab-separated (kind, description, figures)"),
     ]
 
     def __init__(self, invoice: Invoice, position: int) -> None:
@@ -121,3 +124,7 @@ class LineDetailScreen(ModalScreen[int]):
 
     def action_close(self) -> None:
         self.dismiss(self.position)
+
+    def action_yank(self) -> None:
+        copy_text(self, line_row(self.invoice, self.line),
+                  f"the line “{shortened(self.line.description, 30)}”")

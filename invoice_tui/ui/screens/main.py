@@ -12,18 +12,23 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 
-from textual import events, on
+from textual import events, on, work
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList
 from textual.worker import Worker, WorkerState
 
+from invoice_tui.clip import invoice_reference, invoice_row, shortened
 from invoice_tui.config import AccountConfig, Config
+from invoice_tui.export import export_file, format_for_path, home_relative
+from invoice_tui.fs import OutputRefused
 from invoice_tui.index import (
     StoreReader,
     connect_reader,
@@ -44,6 +49,7 @@ from invoice_tui.sync import (
 )
 from invoice_tui.sync_state import SyncState
 from invoice_tui.text import sanitize
+from invoice_tui.ui.formatting import copy_text
 from invoice_tui.ui.messages import (
     AccountRead,
     AccountsRead,
@@ -53,6 +59,8 @@ from invoice_tui.ui.messages import (
 )
 from invoice_tui.ui.screens.detail import InvoiceDetailScreen
 from invoice_tui.ui.screens.error import AccountErrorScreen
+from invoice_tui.ui.screens.export_prompt import ExportScreen
+from invoice_tui.ui.screens.pdfs import PdfDownloadScreen, PdfRun, pdf_run_notice
 from invoice_tui.ui.screens.spend import SpendPick, SpendScreen
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable, TableState
 from invoice_tui.ui.widgets.provider_pane import ProviderPane, account_from_option_id
@@ -131,6 +139,14 @@ class MainScreen(Screen[None]):
                 tooltip="Move to the accounts pane"),
         Binding("right,l", "focus_table", "Invoices", show=False, id="main.focus_table",
                 tooltip="Move to the invoice table"),
+        Binding("D", "download_pdfs", "PDFs", show=False, id="main.pdfs",
+                tooltip="Download the PDF of every visible invoice to the downloads folder"),
+        Binding("ctrl+e", "export", "Export", show=False, id="main.export",
+                tooltip="Export the visible invoices to a CSV or JSON file"),
+        Binding("y", "yank", "Copy number", show=False, id="main.yank",
+                tooltip="Copy the selected invoice's number (its id when it has none)"),
+        Binding("Y", "yank_row", "Copy row", show=False, id="main.yank_row",
+                tooltip="Copy the selected invoice's row, tab-separated"),
     ]
 
     def __init__(self, config: Config, store: InvoiceStore,
@@ -653,6 +669,84 @@ class MainScreen(Screen[None]):
         self._show_accounts(state.accounts)
         self.refresh_bindings()
         self._open_spend((row, month))
+    # --- PDFs, export, yank ---------------------------------------------------------
+
+    def _downloads_folder(self) -> Path | None:
+        folder = self.config.settings.downloads_dir()
+        if folder.is_absolute():
+            return folder
+        self.notify(f"✗ the downloads folder {sanitize(str(folder))} is not an absolute path"
+                    ' — set [settings] downloads to a full path, e.g. "~/Downloads"',
+                    severity="error", markup=False)
+        return None
+
+    def action_download_pdfs(self) -> None:
+        # The keys only: reading 100 000 invoices here would freeze the UI for seconds;
+        # the download screen reads them from the store in a thread.
+        keys = self.table.view.visible_keys()
+        folder = self._downloads_folder()
+        if not keys:
+            self.notify("No invoices shown: nothing to download.", markup=False)
+        elif folder is not None:
+            load = partial(self.store.invoices_of, self._accounts, keys)
+            self.app.push_screen(PdfDownloadScreen(self.config, load, len(keys), folder),
+                                 callback=self._after_pdfs)
+
+    def _after_pdfs(self, run: PdfRun | None) -> None:
+        if run is not None:
+            text, severity = pdf_run_notice(run)
+            self.notify(text, title="PDFs", severity=severity, markup=False, timeout=12)
+
+    def action_export(self) -> None:
+        count = len(self.table.view.rows)
+        folder = self._downloads_folder()
+        if not count:
+            self.notify("No invoices shown: nothing to export.", markup=False)
+        elif folder is not None:
+            default = folder / f"invoices-{self.today:%Y-%m-%d}.csv"
+            self.app.push_screen(ExportScreen(default, count), callback=self._export_to)
+
+    def _export_to(self, path: Path | None) -> None:
+        if path is not None:
+            self._export(path, self.table.view.visible_keys())
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def _export(self, path: Path, keys: list[tuple[str, str]]) -> None:
+        shown = sanitize(home_relative(path))
+        severity: SeverityLevel = "error"
+        try:
+            fmt = format_for_path(path)
+            # JSON carries the line items too; the CSV (a row per invoice) needs none.
+            invoices = self.store.invoices_of(self._accounts, keys, lines=fmt == "json")
+            export_file(path, invoices, fmt)
+        except (OutputRefused, ValueError) as error:
+            text = f"✗ {shown} {sanitize(str(error))}"
+        except StoreError as error:
+            text = f"✗ not exported: {sanitize(str(error))}"
+        except OSError as error:
+            text = (f"✗ could not write {shown} ({error.strerror or type(error).__name__}) "
+                    "— check the path and its permissions")
+        else:
+            count = len(invoices)
+            text = f"Exported {count:,} invoice{'s' if count != 1 else ''} to {shown}"
+            severity = "information"
+        self.app.call_from_thread(self.notify, text, title="Export", severity=severity,
+                                  markup=False)
+
+    def action_yank(self) -> None:
+        invoice = self.table.cursor_invoice
+        if invoice is None:
+            self.notify("No invoice selected: nothing to copy.", markup=False)
+            return
+        copy_text(self, invoice_reference(invoice))
+
+    def action_yank_row(self) -> None:
+        invoice = self.table.cursor_invoice
+        if invoice is None:
+            self.notify("No invoice selected: nothing to copy.", markup=False)
+            return
+        copy_text(self, invoice_row(invoice),
+                  f"the row of {shortened(invoice_reference(invoice))}")
 
     # --- status line ----------------------------------------------------------------
 
