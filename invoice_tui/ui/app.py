@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import rich
-from rich.traceback import Traceback
+import rich.traceback
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -143,7 +143,7 @@ class InvoiceApp(App[int]):
         land in scrollback or a bug report). The traceback itself stays.
         """
         self.bell()
-        self.panic(Traceback(show_locals=False, width=None, suppress=[rich]))
+        self.panic(rich.traceback.Traceback(show_locals=False, width=None, suppress=[rich]))
 
     def on_unmount(self) -> None:
         self._resources.close()

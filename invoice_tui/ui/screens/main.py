@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList
 from textual.worker import Worker, WorkerState
 
+from invoice_tui import deferred
 from invoice_tui.config import AccountConfig, Config
 from invoice_tui.index import (
     StoreReader,
@@ -357,6 +358,10 @@ class MainScreen(Screen[None]):
         if after_store:
             await self.cache_loaded.wait()
             await asyncio.sleep(self.SETTLE)
+        # What the first frame could do without (the network stack, JWT signing) is
+        # imported now, in a thread: the event loop keeps drawing meanwhile.
+        await asyncio.to_thread(deferred.load_all)
+
         def forward(event: SyncEvent) -> None:
             # Only progress flows through the callback; the outcome is posted once below,
             # whether or not the sync also reports it as an event.
