@@ -582,22 +582,39 @@ class MainScreen(Screen[None]):
             # progress event.
             self._filtered, self._failed = filtered, failed
             self.refresh_bindings()
-        rows = len(view.rows)
+        rows = self._visible_count(filtered)
         now = self.now()
         self.query_one(StatusLine).show(
-            visible=rows, total=view.total_count, totals=self.table.totals(),
+            visible=rows or 0, total=view.total_count, totals=self.table.totals(),
             period=view.period.label(), query=view.query,
             last_sync=self.sync_state.last_synced, now=now,
             syncing=self.sync_state.syncing_count,
-            loading=view.loading,
+            loading=rows is None,
         )
         syncing = self.sync_state.syncing_count > 0
         self.table.empty_text = "Fetching invoices…" if syncing else "No invoices yet"
         accounts = view.accounts
         scope = "All accounts" if accounts is None else ", ".join(sorted(accounts))
-        self.table.border_title = f"Invoices · {rows:,} · {view.period.label()}"
+        shown = f"{rows:,}" if rows is not None else "…"
+        self.table.border_title = f"Invoices · {shown} · {view.period.label()}"
         # Border titles are parsed as markup unless given as Content.
         self.table.border_subtitle = Content(sanitize(scope))
+
+    def _visible_count(self, filtered: bool) -> int | None:
+        """How many invoices the table shows; ``None`` while that is not known yet.
+
+        Before the indexes are read the table holds only the first rows, but the store
+        counted every invoice with them: when nothing is filtered (no text, status or
+        account filter, every period), that count is exactly what the table shows, so
+        it is shown at once (the totals follow with the indexes). Filtered, it would be
+        the wrong figure: the count waits for the indexes.
+        """
+        view = self.table.view
+        if not view.loading:
+            return len(view.rows)
+        if filtered or view.period.kind != "all" or (view.total_count and not view.rows):
+            return None  # (no rows: sorted otherwise, the first rows are not the first)
+        return view.total_count
 
 
 def _store_problem(error: sqlite3.Error | StoreError) -> str:
