@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sqlite3
+import threading
 from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -38,8 +39,9 @@ from invoice_tui.meaning import MoneyFacts
 from invoice_tui.model import Invoice
 
 __all__ = [
-    "AccountIndex", "Extras", "KeySource", "StoreReader", "connect_reader", "load_account",
-    "load_extras", "parse_amount", "parse_amounts", "parse_date", "snapshot",
+    "AccountIndex", "Extras", "FirstRows", "FirstRowsRead", "KeySource", "StoreReader",
+    "connect_reader", "load_account", "load_extras", "parse_amount", "parse_amounts",
+    "parse_date", "snapshot",
 ]
 
 _SEP = "\x1f"  # the unit separator: sanitized text never holds a control character
@@ -287,6 +289,10 @@ def _load_account_slowly(conn: sqlite3.Connection, account: str, key: str | None
 #: as ``""``) and a function making the keys of a list of its values (``None``: missing).
 KeySource = tuple[str, Callable[[list[str]], list[Any]]]
 
+#: What the table shows before any index is read: the newest (pk, invoice) rows of some
+#: accounts, and how many invoices they have (:meth:`StoreReader.first_rows`).
+FirstRows = tuple[list[tuple[int, Invoice]], int]
+
 #: What :func:`load_extras` reads: the search texts as UTF-8 (``None`` when not asked for)
 #: and sort keys by column, each aligned with the index.
 Extras = tuple[list[bytes] | None, dict[str, list[Any]]]
@@ -420,7 +426,7 @@ class StoreReader:
             self.close()  # reopened on the next read
 
     def first_rows(self, accounts: Sequence[str], limit: int, *,
-                   keys: Sequence[str] | None = None) -> tuple[list[tuple[int, Invoice]], int]:
+                   keys: Sequence[str] | None = None) -> FirstRows:
         """The newest ``limit`` (pk, invoice) of these accounts (the table's default order, by
         the store's index) and how many invoices they have: what to show before any index.
 
@@ -456,3 +462,40 @@ class StoreReader:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class FirstRowsRead:
+    """:meth:`StoreReader.first_rows` in a thread of its own, begun when this is made.
+
+    Made as soon as the store is open, the read (file I/O, and SQLite's work, which runs
+    without the GIL) overlaps with starting the UI instead of delaying its first frame;
+    :meth:`result` waits for it. Its own connection, closed when the read is done.
+    """
+
+    def __init__(self, path: Path, accounts: Sequence[str], limit: int, *,
+                 keys: Sequence[str] | None = None) -> None:
+        self.path = path
+        self.accounts = tuple(accounts)
+        self.keys = tuple(keys) if keys is not None else None
+        self.limit = limit
+        self._result: FirstRows | None = None
+        self._error: Exception | None = None
+        self._thread = threading.Thread(target=self._read, name="invoice-tui first rows",
+                                        daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            with StoreReader(self.path) as reader:
+                self._result = reader.first_rows(self.accounts, self.limit, keys=self.keys)
+        except Exception as error:  # noqa: BLE001 - raised again by result(), in the caller
+            self._error = error
+
+    def result(self) -> FirstRows:
+        """The first rows and the count (as :meth:`StoreReader.first_rows`), once read; what
+        the read raised (``sqlite3.Error`` for a damaged store) is raised here."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result

@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState
 from invoice_tui import deferred
 from invoice_tui.config import AccountConfig, Config
 from invoice_tui.index import (
+    FirstRowsRead,
     StoreReader,
     connect_reader,
     load_account,
@@ -113,7 +114,9 @@ class MainScreen(Screen[None]):
 
     def __init__(self, config: Config, store: InvoiceStore,
                  store_warnings: tuple[str, ...] = (), *, sync: SyncFunction, now: Clock,
-                 today: dt.date) -> None:
+                 today: dt.date, first_rows: FirstRowsRead | None = None) -> None:
+        """``first_rows``: the read of the first rows, begun earlier (see
+        :meth:`read_first_rows`); begun here if not."""
         super().__init__()
         self.config = config
         self.store = store
@@ -128,6 +131,7 @@ class MainScreen(Screen[None]):
         # begin: an account shows the read with the highest number, the newest data.
         self.reader = StoreReader(store.path)
         self._keys = {account.name: account_key(account) for account in config.accounts}
+        self._first_read = first_rows or self.read_first_rows(config, store)
         self._read_numbers = itertools.count(1)
         self._read_order = threading.Lock()
         self._shown_read: dict[str, int] = {}
@@ -171,13 +175,20 @@ class MainScreen(Screen[None]):
         self.call_after_refresh(self.refresh_accounts, self._accounts,
                                 after_store=self.table.view.loading)
 
+    @classmethod
+    def read_first_rows(cls, config: Config, store: InvoiceStore) -> FirstRowsRead:
+        """Begin reading what the first frame shows of the store (in a thread): made before
+        the app starts, the read overlaps with Textual's start instead of delaying it."""
+        return FirstRowsRead(store.path, [account.name for account in config.accounts],
+                             cls.FIRST_ROWS,
+                             keys=[account_key(account) for account in config.accounts])
+
     def _first_rows(self) -> InvoiceView:
         """The table's view, with the newest rows already (one indexed LIMIT query, a few
         milliseconds): they are in the first frame, long before 100 000 are indexed."""
         view = InvoiceView(self.reader)
         try:
-            rows, count = self.reader.first_rows(list(self._keys), self.FIRST_ROWS,
-                                                 keys=list(self._keys.values()))
+            rows, count = self._first_read.result()
         except sqlite3.Error:
             return view  # _read_store says what is wrong with the store
         view.set_preview(rows, count)
