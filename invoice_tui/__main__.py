@@ -6,6 +6,7 @@ the command line, and with it the rest of the package, is imported.
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from invoice_tui import deferred
@@ -14,9 +15,17 @@ from invoice_tui import deferred
 def main() -> int:
     """Run the command line with the deferred imports in place; the exit code."""
     deferred.install()
-    # Imported here, after install(): its imports are what install() defers.
-    from invoice_tui.cli import main as cli_main
-
+    # Importing the app allocates enough for ~80 young collections (~35 ms of CPU before
+    # the first frame), which find next to nothing to free: modules and classes live as
+    # long as the program. So none run during the imports, and what they made is frozen
+    # (never scanned again, by any later collection either).
+    gc.disable()
+    try:
+        # Imported here, after install(): its imports are what install() defers.
+        from invoice_tui.cli import main as cli_main
+    finally:
+        gc.freeze()
+        gc.enable()
     return cli_main(sys.argv[1:])
 
 
