@@ -371,7 +371,8 @@ class MainScreen(Screen[None]):
             await asyncio.sleep(self.SETTLE)
         # What the first frame could do without (the network stack, JWT signing) is
         # imported now, in a thread: the event loop keeps drawing meanwhile.
-        await asyncio.to_thread(deferred.load_all)
+        if deferred.pending():
+            await asyncio.to_thread(deferred.load_all)
 
         def forward(event: SyncEvent) -> None:
             # Only progress flows through the callback; the outcome is posted once below,
