@@ -234,6 +234,24 @@ def test_first_rows_are_the_newest_in_the_default_order(tmp_path: Path) -> None:
     assert [invoice for _, invoice in rows] == expected
 
 
+@pytest.mark.parametrize(("account", "mine"), [("small", 7), ("big", 300), ("none", 0)])
+def test_first_rows_of_accounts_holding_few_or_most_of_the_store(
+        tmp_path: Path, account: str, mine: int) -> None:
+    # A few rows among many others are found by the account's index, most of the store
+    # along the issue dates: either way the newest first, and the count.
+    day = dt.date(2020, 1, 1)
+    invoices = [make_invoice("big", f"b{n}", number=f"B-{n:03d}",
+                             issued=day + dt.timedelta(days=n)) for n in range(300)]
+    invoices += [make_invoice("small", f"s{n}", number=f"S-{n}",
+                              issued=day + dt.timedelta(days=40 * n + 3)) for n in range(7)]
+    reader = StoreReader(store_of(invoices).path)
+    rows, count = reader.first_rows([account], 5)
+    expected = _expected([inv for inv in invoices if inv.account == account], InvoiceView())
+    assert count == mine
+    assert [invoice for _, invoice in rows] == expected[:5]
+    reader.close()
+
+
 
 def test_more_pks_than_sqlite_binds_at_once() -> None:
     path = store_of(synthetic_invoices(1200)).path

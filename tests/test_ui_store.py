@@ -223,11 +223,60 @@ async def test_the_first_rows_show_before_the_store_is_indexed(
         assert view.loading and view.total_count == 80
         assert [inv.number for inv in view.rows] == [f"N-{n:03d}" for n in range(79, 19, -1)]
         assert "N-079" in widget_text(main.table)
-        assert "loading 80 invoices…" in widget_text(main.query_one(StatusLine))
+        # Nothing is filtered: the store's count is what the table shows, from the start
+        # (the totals follow with the indexes).
+        status = widget_text(main.query_one(StatusLine))
+        assert "80 of 80 invoices" in status and "totals …" in status
+        assert "loading" not in status
+        assert main.table.border_title == "Invoices · 80 · All time"
         gate.set()
         await wait_for_cache(main, pilot)
         assert not view.loading and len(view.rows) == 80
         assert "80 of 80 invoices" in widget_text(main.query_one(StatusLine))
+        assert main.table.border_title == "Invoices · 80 · All time"
+        sync.release()
+        await settle(app, pilot)
+
+
+@pytest.mark.parametrize("narrow", ["filter", "period", "account"])
+async def test_a_filter_before_the_index_waits_for_its_own_count(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, narrow: str) -> None:
+    # The store's count is every invoice: once anything is filtered it is the wrong figure,
+    # so the status line says "loading" until the indexes count what the filter leaves.
+    invoices = _monthly("vox-main", 80)
+    with store_in(tmp_path / "cache") as store:
+        put(store, invoices)
+    gate = threading.Event()
+    real_load = main_module.load_account
+
+    def gated_load(conn: object, account: str, key: str | None = None) -> AccountIndex:
+        if threading.current_thread().name == "invoice-tui store":
+            gate.wait(timeout=GUARD)
+        return real_load(conn, account, key)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(main_module, "load_account", gated_load)
+    sync = ScriptedSync({"vox-main": tuple(invoices), "acme": ()}, hold={"vox-main", "acme"})
+    app = scripted_app(tmp_path, sync, *ACCOUNTS)
+    async with app.run_test(size=SIZE) as pilot:
+        main = _main(app)
+        await pilot.pause()
+        assert "80 of 80 invoices" in widget_text(main.query_one(StatusLine))
+        if narrow == "filter":
+            await pilot.press("slash", "N", "-", "0", "7")
+        elif narrow == "period":
+            await pilot.press("p")
+        else:
+            main.show_account("vox-main")
+        await pilot.pause()
+        assert main.table.view.loading
+        status = widget_text(main.query_one(StatusLine))
+        assert "loading 80 invoices…" in status and "80 of 80" not in status
+        assert str(main.table.border_title).startswith("Invoices · … · ")
+        gate.set()
+        await wait_for_cache(main, pilot)
+        shown = len(main.table.view.rows)
+        assert 0 < shown < 80 if narrow != "account" else shown == 80
+        assert f"{shown} of 80 invoices" in widget_text(main.query_one(StatusLine))
         sync.release()
         await settle(app, pilot)
 

@@ -35,8 +35,6 @@ TOKEN_REFRESH_EARLY = 5  # re-sign this long before expiry, like the SDKs
 CREDENTIAL_KEYS = ("account_id", "key_id", "private_key")
 KEY_FILE_LIMIT = 1024 * 1024  # a key file is ~2 KB: anything bigger is the wrong file
 MIN_KEY_BITS = 2048  # what Voximplant issues; shorter keys still sign, with a warning
-# PyJWT ≥ 2.10 warns (multi-line, raw) when signing with a short key; older ones do not.
-_KEY_LENGTH_WARNING: type[Warning] | None = getattr(jwt, "InsecureKeyLengthWarning", None)
 # The most invoices one account's fetch reads. A real account has one invoice a month
 # (thousands at most), benchmarks read 100,000: ten times that leaves room for any real
 # account, while a server claiming or sending more (10^12, "unique ids forever") is
@@ -183,8 +181,11 @@ class TokenSigner:
             with warnings.catch_warnings():
                 # A short key is reported once, as one line (Credentials.warnings): PyJWT's
                 # own multi-line warning would be printed raw over the terminal.
-                if _KEY_LENGTH_WARNING is not None:
-                    warnings.simplefilter("ignore", _KEY_LENGTH_WARNING)
+                # PyJWT ≥ 2.10 warns (multi-line, raw) when signing with a short key; older
+                # ones do not. (Looked up here: jwt is imported when first used.)
+                short_key: type[Warning] | None = getattr(jwt, "InsecureKeyLengthWarning", None)
+                if short_key is not None:
+                    warnings.simplefilter("ignore", short_key)
                 self._token = jwt.encode(
                     {"iss": self._credentials.account_id, "iat": issued, "exp": expires},
                     self._credentials.private_key,

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import rich
-from rich.traceback import Traceback
+import rich.traceback
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from invoice_tui import gc_policy
 from invoice_tui.config import Config, ConfigError, ConfigMissing, load_config
+from invoice_tui.index import FirstRowsRead
 from invoice_tui.store import InvoiceStore, open_store
 from invoice_tui.sync import sync_account
 from invoice_tui.ui.commands import InvoiceCommands
@@ -59,11 +60,13 @@ class InvoiceApp(App[int]):
         demo: bool = False,
         demo_today: dt.date | None = None,
         store_warnings: tuple[str, ...] = (),
+        first_rows: FirstRowsRead | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self.store = store
         self.store_warnings = store_warnings  # from opening the store: toasted on start
+        self._first_rows = first_rows  # for the first main screen (MainScreen.read_first_rows)
         self.now = now
         self.today = today or dt.date.today()
         self.sync = sync
@@ -92,8 +95,9 @@ class InvoiceApp(App[int]):
     def _new_main_screen(self) -> MainScreen:
         if self.config is None or self.store is None:
             raise ValueError("InvoiceApp needs a store with a config")
+        first_rows, self._first_rows = self._first_rows, None  # read once, at the start
         return MainScreen(self.config, self.store, self.store_warnings, sync=self.sync,
-                          now=self.now, today=self.today)
+                          now=self.now, today=self.today, first_rows=first_rows)
 
     def _start_screen(self) -> Screen[StartChoice]:
         """Without a config: the config error, or (no file yet) the welcome screen."""
@@ -143,7 +147,7 @@ class InvoiceApp(App[int]):
         land in scrollback or a bug report). The traceback itself stays.
         """
         self.bell()
-        self.panic(Traceback(show_locals=False, width=None, suppress=[rich]))
+        self.panic(rich.traceback.Traceback(show_locals=False, width=None, suppress=[rich]))
 
     def on_unmount(self) -> None:
         self._resources.close()
@@ -169,8 +173,10 @@ def run_tui(config_path: Path, cache_dir: Path, demo: bool) -> int:
         # screen runs it in its loader thread instead of before the first frame.
         opened = open_store(cache_dir, quick_check=False)
         with opened.store:
+            # The first rows are read while Textual starts, on the other core.
+            first_rows = MainScreen.read_first_rows(config, opened.store)
             app = InvoiceApp(config, opened.store, config_path=config_path,
-                             store_warnings=opened.warnings)
+                             store_warnings=opened.warnings, first_rows=first_rows)
             app.run()
         return app.return_code or 0
     app.run()

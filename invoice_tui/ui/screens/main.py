@@ -25,11 +25,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList
 from textual.worker import Worker, WorkerState
 
+from invoice_tui import deferred
 from invoice_tui.clip import invoice_reference, invoice_row, shortened
 from invoice_tui.config import AccountConfig, Config
 from invoice_tui.export import export_file, format_for_path, home_relative
 from invoice_tui.fs import OutputRefused
 from invoice_tui.index import (
+    FirstRowsRead,
     StoreReader,
     connect_reader,
     load_account,
@@ -151,7 +153,9 @@ class MainScreen(Screen[None]):
 
     def __init__(self, config: Config, store: InvoiceStore,
                  store_warnings: tuple[str, ...] = (), *, sync: SyncFunction, now: Clock,
-                 today: dt.date) -> None:
+                 today: dt.date, first_rows: FirstRowsRead | None = None) -> None:
+        """``first_rows``: the read of the first rows, begun earlier (see
+        :meth:`read_first_rows`); begun here if not."""
         super().__init__()
         self.config = config
         self.store = store
@@ -166,6 +170,7 @@ class MainScreen(Screen[None]):
         # begin: an account shows the read with the highest number, the newest data.
         self.reader = StoreReader(store.path)
         self._keys = {account.name: account_key(account) for account in config.accounts}
+        self._first_read = first_rows or self.read_first_rows(config, store)
         self._read_numbers = itertools.count(1)
         self._read_order = threading.Lock()
         self._shown_read: dict[str, int] = {}
@@ -213,13 +218,20 @@ class MainScreen(Screen[None]):
         self.call_after_refresh(self.refresh_accounts, self._accounts,
                                 after_store=self.table.view.loading)
 
+    @classmethod
+    def read_first_rows(cls, config: Config, store: InvoiceStore) -> FirstRowsRead:
+        """Begin reading what the first frame shows of the store (in a thread): made before
+        the app starts, the read overlaps with Textual's start instead of delaying it."""
+        return FirstRowsRead(store.path, [account.name for account in config.accounts],
+                             cls.FIRST_ROWS,
+                             keys=[account_key(account) for account in config.accounts])
+
     def _first_rows(self) -> InvoiceView:
         """The table's view, with the newest rows already (one indexed LIMIT query, a few
         milliseconds): they are in the first frame, long before 100 000 are indexed."""
         view = InvoiceView(self.reader)
         try:
-            rows, count = self.reader.first_rows(list(self._keys), self.FIRST_ROWS,
-                                                 keys=list(self._keys.values()))
+            rows, count = self._first_read.result()
         except sqlite3.Error:
             return view  # _read_store says what is wrong with the store
         view.set_preview(rows, count)
@@ -400,6 +412,11 @@ class MainScreen(Screen[None]):
         if after_store:
             await self.cache_loaded.wait()
             await asyncio.sleep(self.SETTLE)
+        # What the first frame could do without (the network stack, JWT signing) is
+        # imported now, in a thread: the event loop keeps drawing meanwhile.
+        if deferred.pending():
+            await asyncio.to_thread(deferred.load_all)
+
         def forward(event: SyncEvent) -> None:
             # Only progress flows through the callback; the outcome is posted once below,
             # whether or not the sync also reports it as an event.
@@ -761,26 +778,43 @@ class MainScreen(Screen[None]):
             # filter key's rows and count come first, the footer a frame later).
             self._filtered, self._failed = filtered, failed
             self.call_after_refresh(self.refresh_bindings)
-        rows = len(view.rows)
+        rows = self._visible_count(filtered)
         now = self.now()
         self.query_one(StatusLine).show(
-            visible=rows, total=view.total_count, totals=self.table.totals(),
+            visible=rows or 0, total=view.total_count, totals=self.table.totals(),
             period=view.period.label(), query=view.query,
             last_sync=self.sync_state.last_synced, now=now,
             syncing=self.sync_state.syncing_count,
-            loading=view.loading,
+            loading=rows is None,
         )
         syncing = self.sync_state.syncing_count > 0
         self.table.empty_text = "Fetching invoices…" if syncing else "No invoices yet"
         accounts = view.accounts
         scope = "All accounts" if accounts is None else ", ".join(sorted(accounts))
-        titles = (f"Invoices · {rows:,} · {view.period.label()}", sanitize(scope))
+        shown = f"{rows:,}" if rows is not None else "…"
+        titles = (f"Invoices · {shown} · {view.period.label()}", sanitize(scope))
         if titles != self._table_titles:
             # Only on a change: setting a border title repaints every line of the table.
             self._table_titles = titles
             self.table.border_title = titles[0]
             # Border titles are parsed as markup unless given as Content.
             self.table.border_subtitle = Content(titles[1])
+
+    def _visible_count(self, filtered: bool) -> int | None:
+        """How many invoices the table shows; ``None`` while that is not known yet.
+
+        Before the indexes are read the table holds only the first rows, but the store
+        counted every invoice with them: when nothing is filtered (no text, status or
+        account filter, every period), that count is exactly what the table shows, so
+        it is shown at once (the totals follow with the indexes). Filtered, it would be
+        the wrong figure: the count waits for the indexes.
+        """
+        view = self.table.view
+        if not view.loading:
+            return len(view.rows)
+        if filtered or view.period.kind != "all" or (view.total_count and not view.rows):
+            return None  # (no rows: sorted otherwise, the first rows are not the first)
+        return view.total_count
 
 
 def _store_problem(error: sqlite3.Error | StoreError) -> str:
