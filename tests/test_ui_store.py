@@ -200,8 +200,11 @@ async def test_the_detail_reads_the_invoice_lines_from_the_store(tmp_path: Path)
         await settle(app, pilot)
 
 
-async def test_the_first_rows_show_before_the_store_is_indexed(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _eighty_stored_with_a_gated_index(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[InvoiceApp, ScriptedSync, threading.Event]:
+    """80 stored invoices of vox-main, syncs held, and the startup index read waiting for
+    the returned gate: what the screen shows from the first rows alone."""
     invoices = _monthly("vox-main", 80)
     with store_in(tmp_path / "cache") as store:
         put(store, invoices)
@@ -215,7 +218,12 @@ async def test_the_first_rows_show_before_the_store_is_indexed(
 
     monkeypatch.setattr(main_module, "load_account", gated_load)
     sync = ScriptedSync({"vox-main": tuple(invoices), "acme": ()}, hold={"vox-main", "acme"})
-    app = scripted_app(tmp_path, sync, *ACCOUNTS)
+    return scripted_app(tmp_path, sync, *ACCOUNTS), sync, gate
+
+
+async def test_the_first_rows_show_before_the_store_is_indexed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app, sync, gate = _eighty_stored_with_a_gated_index(tmp_path, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         main = _main(app)
         await pilot.pause()
@@ -243,20 +251,7 @@ async def test_a_filter_before_the_index_waits_for_its_own_count(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, narrow: str) -> None:
     # The store's count is every invoice: once anything is filtered it is the wrong figure,
     # so the status line says "loading" until the indexes count what the filter leaves.
-    invoices = _monthly("vox-main", 80)
-    with store_in(tmp_path / "cache") as store:
-        put(store, invoices)
-    gate = threading.Event()
-    real_load = main_module.load_account
-
-    def gated_load(conn: object, account: str, key: str | None = None) -> AccountIndex:
-        if threading.current_thread().name == "invoice-tui store":
-            gate.wait(timeout=GUARD)
-        return real_load(conn, account, key)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(main_module, "load_account", gated_load)
-    sync = ScriptedSync({"vox-main": tuple(invoices), "acme": ()}, hold={"vox-main", "acme"})
-    app = scripted_app(tmp_path, sync, *ACCOUNTS)
+    app, sync, gate = _eighty_stored_with_a_gated_index(tmp_path, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         main = _main(app)
         await pilot.pause()
