@@ -147,4 +147,4 @@ def copy_text(screen: Screen[Any], text: str, what: str | None = None) -> None:
     the terminal (OSC 52: works over ssh and in tmux) and toast what was copied: ``what``,
     else the text itself, shortened."""
     screen.app.copy_to_clipboard(text)
-    screen.notify(f"Copied {what or shortened(text)}", title="Copied", markup=False)
+    screen.notify(f"Copied {what or shortened(text)}", title="Clipboard", markup=False)
