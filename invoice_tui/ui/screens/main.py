@@ -164,7 +164,8 @@ class MainScreen(Screen[None]):
         self._spend_book = SpendBook()  # each account's sums per month, once per index
         # After Enter on a spend cell: the table as it was, and the cell to go back to.
         self._spend_return: tuple[TableState, str, int | None] | None = None
-        self._table_titles = ("", "")  # the table's border title and subtitle, as set
+        # The table's border title, subtitle and hidden sort, as set.
+        self._table_titles: tuple[str, str, str | None] = ("", "", None)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -680,13 +681,19 @@ class MainScreen(Screen[None]):
         self.table.empty_text = "Fetching invoices…" if syncing else "No invoices yet"
         accounts = view.accounts
         scope = "All accounts" if accounts is None else ", ".join(sorted(accounts))
-        titles = (f"Invoices · {rows:,} · {view.period.label()}", sanitize(scope))
+        # A sort by a column hidden at this width has no arrow to show it: named here.
+        hidden_sort = self.table.hidden_sort
+        titles = (f"Invoices · {rows:,} · {view.period.label()}", sanitize(scope),
+                  hidden_sort)
         if titles != self._table_titles:
             # Only on a change: setting a border title repaints every line of the table.
             self._table_titles = titles
             self.table.border_title = titles[0]
             # Border titles are parsed as markup unless given as Content.
-            self.table.border_subtitle = Content(titles[1])
+            subtitle = Content(titles[1])
+            if hidden_sort:
+                subtitle = Content.assemble((hidden_sort, "$accent"), " · ", subtitle)
+            self.table.border_subtitle = subtitle
 
 
 def _store_problem(error: sqlite3.Error | StoreError) -> str:

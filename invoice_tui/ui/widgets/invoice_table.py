@@ -35,6 +35,7 @@ from invoice_tui.view import (
     InvoiceView,
     Period,
     cell_text,
+    column,
     fit_columns,
 )
 
@@ -216,6 +217,7 @@ class InvoiceTable(ScrollView, can_focus=True):
         self._sync_scheduled = False
         self._empty_text = "No invoices yet"
         self._totals_version = -1  # the view version whose totals are being summed
+        self._hidden_sort: str | None = None  # hidden_sort at the last resize
 
     # -- public API ----------------------------------------------------------------------
 
@@ -235,6 +237,15 @@ class InvoiceTable(ScrollView, can_focus=True):
             self._empty_text = text
             if not self._view.total_count:
                 self.refresh()
+
+    @property
+    def hidden_sort(self) -> str | None:
+        """"sorted by tax ▼" while the sort column is hidden at this width (its header, and
+        so its arrow, is not drawn), else ``None``."""
+        key = self._view.sort_key
+        if any(col.key == key for col, _ in self._columns()):
+            return None
+        return f"sorted by {column(key).title.lower()} {_arrow(self._view.sort_reverse)}"
 
     @property
     def cursor_invoice(self) -> Invoice | None:
@@ -474,6 +485,10 @@ class InvoiceTable(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self._line_cache.clear()
         self._scroll_cursor_into_view()
+        hidden = self.hidden_sort
+        if hidden != self._hidden_sort:  # the sort column came or went: say so around it
+            self._hidden_sort = hidden
+            self.post_message(self.ViewChanged(self))
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
@@ -552,7 +567,7 @@ class InvoiceTable(ScrollView, can_focus=True):
     def _render_header(self, width: int) -> Strip:
         base = self._style("header")
         sorted_style = self._style("header", "header-sorted")
-        arrow = " ▼" if self._view.sort_reverse else " ▲"
+        arrow = " " + _arrow(self._view.sort_reverse)
         cells: list[tuple[str, Style]] = []
         for col, col_width in self._columns():
             if col.key == self._view.sort_key:
@@ -593,6 +608,10 @@ class InvoiceTable(ScrollView, can_focus=True):
                 style = amount_style
             cells.append((_fit(text, col_width, col.align), style))
         return _assemble(cells, width, row_style)
+
+
+def _arrow(reverse: bool) -> str:
+    return "▼" if reverse else "▲"
 
 
 def _fit(text: str, width: int, align: str) -> str:
