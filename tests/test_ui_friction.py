@@ -3,9 +3,24 @@ text, the status line's last sync. Over real loopback HTTP to the demo emulator.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.content import Content
 from textual.widget import Widget
-from ui_helpers import main_screen, settled_demo, widget_text
+from ui_helpers import (
+    ACCOUNTS,
+    SIZE,
+    ScriptedSync,
+    main_screen,
+    scripted_app,
+    settle,
+    settled_demo,
+    simple_invoice,
+    wait_for_cache,
+    widget_text,
+)
+
+from invoice_tui.providers import ProviderError
 
 
 def _subtitle(widget: Widget) -> str:
@@ -31,3 +46,36 @@ async def test_a_sort_by_a_column_hidden_at_this_width_is_named_in_the_border() 
         await pilot.resize_terminal(200, 50)
         await pilot.pause()
         assert "sorted by" not in _subtitle(table)
+
+
+async def test_an_account_without_invoices_says_why_not_that_filters_hide_them(
+        tmp_path: Path) -> None:
+    # acme's first sync fails, vox-main's is under way; the other account has invoices, so
+    # the table said "No invoices match · Esc clears the filters" for either.
+    failure = ProviderError("Unleash answered HTTP 503 (service unavailable) \x1b[31mnow",
+                            "try again later")
+    sync = ScriptedSync({"vox-main": (simple_invoice("vox-main", "V-1"),), "acme": failure},
+                        hold={"vox-main"})
+    app = scripted_app(tmp_path, sync, *ACCOUNTS)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_screen(app)
+        await wait_for_cache(main, pilot)
+        await pilot.pause()
+        main.show_account("vox-main")
+        await pilot.pause()
+        assert "Syncing… 150 invoices so far" in widget_text(main.table)
+        main.show_account("acme")
+        await pilot.pause()
+        text = " ".join(widget_text(main.table).split())
+        assert "Unleash answered HTTP 503 (service unavailable) now · e for details" in text
+        assert "\x1b" not in text and "No invoices match" not in text
+        sync.release()
+        await settle(app, pilot)
+        # The account's rows are in: only a filter can hide them now, and the table says so.
+        main.show_account("vox-main")
+        await pilot.press("slash", *"no-such-invoice")
+        await pilot.pause()
+        assert "No invoices match · Esc clears the filters" in widget_text(main.table)
+        main.show_account("acme")  # still nothing at all there: the failure, not the filter
+        await pilot.pause()
+        assert "e for details" in widget_text(main.table)

@@ -677,8 +677,7 @@ class MainScreen(Screen[None]):
             syncing=self.sync_state.syncing_count,
             loading=view.loading,
         )
-        syncing = self.sync_state.syncing_count > 0
-        self.table.empty_text = "Fetching invoices…" if syncing else "No invoices yet"
+        self.table.empty_text = self._empty_text(view.accounts)
         accounts = view.accounts
         scope = "All accounts" if accounts is None else ", ".join(sorted(accounts))
         # A sort by a column hidden at this width has no arrow to show it: named here.
@@ -694,6 +693,22 @@ class MainScreen(Screen[None]):
             if hidden_sort:
                 subtitle = Content.assemble((hidden_sort, "$accent"), " · ", subtitle)
             self.table.border_subtitle = subtitle
+
+    def _empty_text(self, accounts: frozenset[str] | None) -> str:
+        """What the table says while these accounts (``None``: all) have no invoice."""
+        states = [state for name, state in self.sync_state.accounts.items()
+                  if accounts is None or name in accounts]
+        syncing = [state for state in states if state.phase == "syncing"]
+        if syncing:
+            count = sum(state.progress.invoices for state in syncing if state.progress)
+            return f"Syncing… {count:,} invoices so far" if count else "Syncing…"
+        failed = [state for state in states if state.phase == "failed" and state.error]
+        if failed:
+            first = failed[0]
+            assert first.error is not None
+            who = f"{first.name}: " if len(states) > 1 else ""
+            return sanitize(f"✗ {who}{first.error.reason} · e for details")
+        return "No invoices yet"
 
 
 def _store_problem(error: sqlite3.Error | StoreError) -> str:
