@@ -21,6 +21,7 @@ from ui_helpers import (
 )
 
 from invoice_tui.providers import ProviderError
+from invoice_tui.ui.widgets.status_line import StatusLine
 
 
 def _subtitle(widget: Widget) -> str:
@@ -79,3 +80,27 @@ async def test_an_account_without_invoices_says_why_not_that_filters_hide_them(
         main.show_account("acme")  # still nothing at all there: the failure, not the filter
         await pilot.pause()
         assert "e for details" in widget_text(main.table)
+
+
+async def test_a_refresh_that_failed_for_every_account_is_not_called_a_sync_just_now(
+        tmp_path: Path) -> None:
+    sync = ScriptedSync({"vox-main": (simple_invoice("vox-main", "V-1"),),
+                         "acme": (simple_invoice("acme", "A-1"),)})
+    app = scripted_app(tmp_path, sync, *ACCOUNTS)
+    async with app.run_test(size=(160, 30)) as pilot:
+        main = main_screen(app)
+        await settle(app, pilot)
+        status = main.query_one(StatusLine)
+        assert "last sync just now" in widget_text(status)
+        sync.results = {name: ProviderError("the server is down", "try later")
+                        for name, _ in ACCOUNTS}
+        await pilot.press("R")
+        await settle(app, pilot)
+        text = widget_text(status)
+        assert "last sync failed (last ok just now)" in text
+        assert "last sync just now" not in text
+        # One account back: that round synced something, the time is news again.
+        sync.results["acme"] = (simple_invoice("acme", "A-1"),)
+        await pilot.press("R")
+        await settle(app, pilot)
+        assert "last sync just now" in widget_text(status)

@@ -675,7 +675,7 @@ class MainScreen(Screen[None]):
             period=view.period.label(), query=view.query,
             last_sync=self.sync_state.last_synced, now=now,
             syncing=self.sync_state.syncing_count,
-            loading=view.loading,
+            loading=view.loading, sync_failed=self.sync_state.last_round_failed,
         )
         self.table.empty_text = self._empty_text(view.accounts)
         accounts = view.accounts
