@@ -51,8 +51,8 @@ _T = TypeVar("_T")
 __all__ = [
     "COLUMNS", "ESTIMATE_MARK", "STORED_SORT_KEYS", "Column", "InvoiceView", "Period",
     "RowSource", "amount_key", "amount_keys", "cell_text", "column", "day_key",
-    "fit_columns", "format_period", "natural_key", "natural_keys", "period_key",
-    "search_text",
+    "fit_columns", "format_period", "invoice_sort_text", "natural_key", "natural_keys",
+    "period_key", "search_text",
 ]
 
 # --- periods -------------------------------------------------------------------------------
@@ -237,6 +237,18 @@ def period_key(start: dt.date | None, end: dt.date | None) -> int | None:
     return first.toordinal() << 22 | (end or dt.date.max).toordinal()  # ordinals < 2^22
 
 
+def invoice_sort_text(invoice: Invoice) -> str:
+    """What the Invoice column sorts by (through :func:`natural_key`): the number; an
+    invoice known by a label ("April 2025": Unleash names them by month) by its period's
+    start (else its issue date) first, so labels sort by date, not alphabetically — and
+    before numbers, whose keys begin with letters. Mirrored in SQL by ``STORED_SORT_KEYS``.
+    """
+    if invoice.number:
+        return invoice.number
+    date = invoice.period_start or invoice.issued
+    return f"{date.isoformat() if date else ''} {invoice.label or invoice.id}".lstrip(" ")
+
+
 def _period_of(invoice: Invoice) -> int | None:
     return period_key(invoice.period_start, invoice.period_end)
 
@@ -267,7 +279,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("issued", "Issued", 10, "left", lambda i: day_key(i.issued), descending_first=True),
     # The last column to go (80 columns): the invoice, its status and total matter more.
     Column("account", "Account", 10, "left", lambda i: i.account.casefold(), flex=1, drop=1),
-    Column("invoice", "Invoice", 12, "left", lambda i: natural_key(i.title), flex=2),
+    Column("invoice", "Invoice", 12, "left", lambda i: natural_key(invoice_sort_text(i)),
+           flex=2),
     # The period is nearly always the month before the issue date: the first to go.
     Column("period", "Period", 16, "left", _period_of, descending_first=True, drop=5),
     # Sorted as shown: Unleash's "upcoming" reads (and sorts as) "Next invoice", in full
@@ -415,7 +428,9 @@ _WINDOW_BEFORE, _WINDOW_AFTER = 16, 112  # rows fetched around a missing one
 #: How the sort keys of the columns the compact index does not hold are made from the
 #: store's columns — the same key functions as ``Column.sort``, over many values at once.
 STORED_SORT_KEYS: Mapping[str, KeySource] = {
-    "invoice": ("coalesce(nullif(number, ''), nullif(label, ''), id)", natural_keys),
+    "invoice": ("CASE WHEN coalesce(number, '') != '' THEN number ELSE ltrim(coalesce("
+                "nullif(period_start, ''), nullif(issued, ''), '') || ' ' || "
+                "coalesce(nullif(label, ''), id), ' ') END", natural_keys),
     "period": ("coalesce(period_start, '') || '/' || coalesce(period_end, '')",
                _each_distinct(_period_text_key)),
     "subtotal": ("coalesce(subtotal, '')", amount_keys),

@@ -272,6 +272,35 @@ def test_sort_invoice_is_natural_and_text_starts_ascending() -> None:
     assert [inv.number for inv in view.rows] == ["INV-9", "INV-10", "inv-100"]
 
 
+def test_sort_invoice_orders_month_labels_by_date_mixed_with_numbers() -> None:
+    # Unleash names its invoices by month: alphabetically, "April 2025" came before
+    # "March 2025" and "December 2024" before "January 2024".
+    def labelled(invoice_id: str, label: str, start: dt.date | None,
+                 issued: dt.date | None = None) -> Invoice:
+        return make_invoice("unl", invoice_id, provider="unleash", label=label,
+                            period_start=start, issued=issued or start)
+    invoices = [
+        labelled("apr", "April 2025", dt.date(2025, 4, 1)),
+        labelled("dec", "December 2024", dt.date(2024, 12, 1)),
+        labelled("mar", "March 2025", dt.date(2025, 3, 1)),
+        labelled("jan", "January 2024", dt.date(2024, 1, 1)),
+        # No period: its issue date stands in.
+        labelled("feb", "February 2025", None, issued=dt.date(2025, 2, 3)),
+        # Neither: by its label, after the dated ones.
+        labelled("odd", "Setup fee", None, issued=None),
+        make_invoice("vox", "v10", number="VOX-10"),
+        make_invoice("vox", "v9", number="VOX-9"),
+    ]
+    view = view_of(*invoices)
+    view.sort_by("invoice")
+    order = [inv.id for inv in view.rows]
+    assert order == ["jan", "dec", "feb", "mar", "apr", "odd", "v9", "v10"]
+    # The store's keys and the column's own sort key agree.
+    assert order == [inv.id for inv in sorted(invoices, key=column("invoice").sort)]  # type: ignore[arg-type,return-value]
+    view.sort_by("invoice")
+    assert [inv.id for inv in view.rows] == order[::-1]
+
+
 def test_sort_ties_break_by_issued_desc_then_account_then_id() -> None:
     invoices = [
         make_invoice("b", "2", status="paid", issued=dt.date(2026, 1, 1)),
