@@ -246,7 +246,9 @@ def invoice_sort_text(invoice: Invoice) -> str:
     if invoice.number:
         return invoice.number
     date = invoice.period_start or invoice.issued
-    return f"{date.isoformat() if date else ''} {invoice.label or invoice.id}".lstrip(" ")
+    # 20250401, not 2025-04-01: one run of digits to turn into a number key, not three.
+    day = date.isoformat().replace("-", "") if date else ""
+    return f"{day} {invoice.label or invoice.id}".lstrip(" ")
 
 
 def _period_of(invoice: Invoice) -> int | None:
@@ -428,8 +430,8 @@ _WINDOW_BEFORE, _WINDOW_AFTER = 16, 112  # rows fetched around a missing one
 #: How the sort keys of the columns the compact index does not hold are made from the
 #: store's columns — the same key functions as ``Column.sort``, over many values at once.
 STORED_SORT_KEYS: Mapping[str, KeySource] = {
-    "invoice": ("CASE WHEN coalesce(number, '') != '' THEN number ELSE ltrim(coalesce("
-                "nullif(period_start, ''), nullif(issued, ''), '') || ' ' || "
+    "invoice": ("CASE WHEN coalesce(number, '') != '' THEN number ELSE ltrim(replace(coalesce("
+                "nullif(period_start, ''), nullif(issued, ''), ''), '-', '') || ' ' || "
                 "coalesce(nullif(label, ''), id), ' ') END", natural_keys),
     "period": ("coalesce(period_start, '') || '/' || coalesce(period_end, '')",
                _each_distinct(_period_text_key)),
