@@ -104,3 +104,24 @@ async def test_a_refresh_that_failed_for_every_account_is_not_called_a_sync_just
         await pilot.press("R")
         await settle(app, pilot)
         assert "last sync just now" in widget_text(status)
+
+
+async def test_totals_keep_their_currency_order_whatever_the_sort() -> None:
+    # Verified, not fixed: money_totals orders currencies by code, fit_totals drops whole
+    # ones from the end — neither depends on the rows' order. Both widths: every currency
+    # in full, and shortened ("+USD").
+    for size in ((200, 50), (80, 24)):
+        async with settled_demo(size=size) as (app, pilot):
+            main = main_screen(app)
+            status = main.query_one(StatusLine)
+            before = widget_text(status)
+            assert "EUR" in before and "USD" in before
+            assert before.index("EUR") < before.index("USD")
+            seen = set()
+            for _ in range(11):  # every column shown, each way
+                for key in ("s", "S"):
+                    await pilot.press(key)
+                    await pilot.pause()
+                    assert widget_text(status) == before, main.table.view.sort_key
+                    seen.add(main.table.view.sort_key)
+            assert {"total", "currency", "issued"} <= seen
