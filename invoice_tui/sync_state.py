@@ -61,6 +61,8 @@ class SyncState:
         self._fresh: set[str] = set()
         self._round_pending: set[str] = set()
         self._round_failed: list[str] = []
+        self._round_synced = False  # some account of the round under way synced
+        self._last_round_failed = False  # every account of the last finished round failed
 
     # --- what comes in ----------------------------------------------------------------
 
@@ -68,6 +70,8 @@ class SyncState:
         """These accounts' syncs (re)start together: they are syncing, with no progress yet."""
         for name in names:
             if name in self._states:
+                if not self._round_pending:  # a new round, not more accounts for this one
+                    self._round_synced = False
                 self._round_pending.add(name)
                 self._states[name] = replace(self._states[name], phase="syncing", progress=None)
 
@@ -145,8 +149,14 @@ class SyncState:
         return sum(1 for s in self._states.values() if s.phase == "syncing")
 
     @property
+    def last_round_failed(self) -> bool:
+        """Whether every account of the latest finished refresh round failed (so no "last
+        sync" time is news: :attr:`last_synced` is of an earlier, successful one)."""
+        return self._last_round_failed
+
+    @property
     def last_synced(self) -> dt.datetime | None:
-        """The most recent sync time of any account (cached or this session)."""
+        """The most recent successful sync time of any account (cached or this session)."""
         times = [s.synced_at for s in self._states.values() if s.synced_at is not None]
         return max(times) if times else None
 
@@ -156,7 +166,11 @@ class SyncState:
         self._round_pending.discard(name)
         if failed and name not in self._round_failed:
             self._round_failed.append(name)
-        if self._round_pending or not self._round_failed:
+        self._round_synced = self._round_synced or not failed
+        if self._round_pending:
+            return ()
+        self._last_round_failed, self._round_synced = not self._round_synced, False
+        if not self._round_failed:
             return ()
         names, self._round_failed = tuple(self._round_failed), []
         return names

@@ -51,8 +51,8 @@ _T = TypeVar("_T")
 __all__ = [
     "COLUMNS", "ESTIMATE_MARK", "STORED_SORT_KEYS", "Column", "InvoiceView", "Period",
     "RowSource", "amount_key", "amount_keys", "cell_text", "column", "day_key",
-    "fit_columns", "format_period", "natural_key", "natural_keys", "period_key",
-    "search_text",
+    "fit_columns", "format_period", "invoice_sort_text", "natural_key", "natural_keys",
+    "period_key", "search_text",
 ]
 
 # --- periods -------------------------------------------------------------------------------
@@ -237,6 +237,20 @@ def period_key(start: dt.date | None, end: dt.date | None) -> int | None:
     return first.toordinal() << 22 | (end or dt.date.max).toordinal()  # ordinals < 2^22
 
 
+def invoice_sort_text(invoice: Invoice) -> str:
+    """What the Invoice column sorts by (through :func:`natural_key`): the number; an
+    invoice known by a label ("April 2025": Unleash names them by month) by its period's
+    start (else its issue date) first, so labels sort by date, not alphabetically — and
+    before numbers, whose keys begin with letters. Mirrored in SQL by ``STORED_SORT_KEYS``.
+    """
+    if invoice.number:
+        return invoice.number
+    date = invoice.period_start or invoice.issued
+    # 20250401, not 2025-04-01: one run of digits to turn into a number key, not three.
+    day = date.isoformat().replace("-", "") if date else ""
+    return f"{day} {invoice.label or invoice.id}".lstrip(" ")
+
+
 def _period_of(invoice: Invoice) -> int | None:
     return period_key(invoice.period_start, invoice.period_end)
 
@@ -247,8 +261,9 @@ class Column:
 
     ``sort`` returns ``None`` for a missing value; those rows sort last in both
     directions. ``descending_first`` is the direction of the first sort by this column
-    (newest dates and largest amounts first). ``flex`` columns share spare width;
-    columns with a higher ``drop`` are hidden first when the table is too narrow.
+    (newest dates and largest amounts first). ``flex`` columns take spare width up to
+    their longest text, the higher ``flex`` first; columns with a higher ``drop`` are
+    hidden first when the table is too narrow.
     """
 
     key: str
@@ -266,7 +281,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("issued", "Issued", 10, "left", lambda i: day_key(i.issued), descending_first=True),
     # The last column to go (80 columns): the invoice, its status and total matter more.
     Column("account", "Account", 10, "left", lambda i: i.account.casefold(), flex=1, drop=1),
-    Column("invoice", "Invoice", 12, "left", lambda i: natural_key(i.title), flex=2),
+    Column("invoice", "Invoice", 12, "left", lambda i: natural_key(invoice_sort_text(i)),
+           flex=2),
     # The period is nearly always the month before the issue date: the first to go.
     Column("period", "Period", 16, "left", _period_of, descending_first=True, drop=5),
     # Sorted as shown: Unleash's "upcoming" reads (and sorts as) "Next invoice", in full
@@ -283,6 +299,7 @@ COLUMNS: tuple[Column, ...] = (
 )
 _COLUMNS_BY_KEY = {c.key: c for c in COLUMNS}
 NAMES_BEFORE_DROP = 4  # columns with this ``drop`` or more give way to uncut names
+NUMBER_BEFORE_DROP = 3  # … and these to an uncut invoice number
 
 
 def column(key: str) -> Column:
@@ -295,12 +312,15 @@ def fit_columns(width: int, gap: int = 1,
     """The columns shown in ``width`` cells and their widths, ``gap`` cells apart.
 
     Too narrow: droppable columns go, highest ``drop`` first (the rest may still not
-    fit; the caller crops); those of ``drop`` ≥ ``NAMES_BEFORE_DROP`` also go while the
-    ``flex`` columns could not show their ``natural`` width. Spare width first widens
-    ``flex`` columns towards their ``natural`` width (the longest text they hold), so
-    names are not cut while space is left; then columns with a ``grow_to`` width up to
-    it; what remains goes to the flex columns by weight.
+    fit; the caller crops). Uncut names come before some columns: those of ``drop`` ≥
+    ``NAMES_BEFORE_DROP`` also go while the ``flex`` columns could not show their
+    ``natural`` width (the longest text they hold), those of ``drop`` ≥
+    ``NUMBER_BEFORE_DROP`` while the invoice column could not. Spare width widens the
+    ``flex`` columns towards their ``natural`` width, the heaviest first, then columns
+    with a ``grow_to`` width up to it; no column grows wider than that (what remains
+    stays blank at the right, rather than open gaps inside the table).
     """
+    natural = natural or {}
     shown = list(COLUMNS)
     droppable = sorted((c for c in COLUMNS if c.drop), key=lambda c: -c.drop)
 
@@ -310,43 +330,36 @@ def fit_columns(width: int, gap: int = 1,
     while droppable and needed() > width:
         shown.remove(droppable.pop(0))
 
-    def shortfall() -> int:  # cells the flex columns lack to show their longest text
-        return sum(max(0, (natural or {}).get(c.key, 0) - c.width) for c in shown if c.flex)
+    def shortfall(c: Column) -> int:  # cells a flex column lacks to show its longest text
+        return max(0, natural.get(c.key, 0) - c.width) if c.flex else 0
+
+    def lacking(level: int) -> int:  # what the names uncut by dropping ``level`` lack
+        return sum(shortfall(c) for c in shown
+                   if c.key == "invoice" or level >= NAMES_BEFORE_DROP)
 
     # A cut invoice number or account name is ambiguous; the period and due date are not
-    # worth that, so they go too while the names would be cut.
-    for_names: list[Column] = []
-    while (droppable and droppable[0].drop >= NAMES_BEFORE_DROP
-           and shortfall() > max(0, width - needed())):
-        for_names.append(droppable.pop(0))
-        shown.remove(for_names[-1])
+    # worth that, and the tax (the total is beside it) not worth a cut number.
+    given_way: list[Column] = []
+    while (droppable and droppable[0].drop >= NUMBER_BEFORE_DROP
+           and lacking(droppable[0].drop) > max(0, width - needed())):
+        given_way.append(droppable.pop(0))
+        shown.remove(given_way[-1])
     # Dropping one may free more than the names lack: bring back what fits beside them.
-    for c in reversed(for_names):
-        if needed() + gap + c.width + shortfall() <= width:
+    for c in reversed(given_way):
+        if needed() + gap + c.width + lacking(c.drop) <= width:
             shown.append(c)
             shown.sort(key=COLUMNS.index)
     spare = max(0, width - needed())
-    weights = sum(c.flex for c in shown)
     widths = {c.key: c.width for c in shown}
     for c in sorted(shown, key=lambda c: -c.flex):  # the heavier flex column first
-        if c.flex and natural and spare:
-            grow = min(spare, max(0, natural.get(c.key, 0) - c.width))
-            widths[c.key] += grow
-            spare -= grow
+        grow = min(spare, shortfall(c))
+        widths[c.key] += grow
+        spare -= grow
     for c in shown:
         if c.grow_to and spare:
             grow = min(spare, c.grow_to - c.width)
             widths[c.key] += grow
             spare -= grow
-    given = 0
-    for c in shown:
-        if c.flex:
-            extra = spare * c.flex // weights
-            widths[c.key] += extra
-            given += extra
-    if weights and spare > given:  # rounding leftovers to the first flex column
-        first_flex = next(c for c in shown if c.flex)
-        widths[first_flex.key] += spare - given
     return [(c, widths[c.key]) for c in shown]
 
 
@@ -417,7 +430,9 @@ _WINDOW_BEFORE, _WINDOW_AFTER = 16, 112  # rows fetched around a missing one
 #: How the sort keys of the columns the compact index does not hold are made from the
 #: store's columns — the same key functions as ``Column.sort``, over many values at once.
 STORED_SORT_KEYS: Mapping[str, KeySource] = {
-    "invoice": ("coalesce(nullif(number, ''), nullif(label, ''), id)", natural_keys),
+    "invoice": ("CASE WHEN coalesce(number, '') != '' THEN number ELSE ltrim(replace(coalesce("
+                "nullif(period_start, ''), nullif(issued, ''), ''), '-', '') || ' ' || "
+                "coalesce(nullif(label, ''), id), ' ') END", natural_keys),
     "period": ("coalesce(period_start, '') || '/' || coalesce(period_end, '')",
                _each_distinct(_period_text_key)),
     "subtotal": ("coalesce(subtotal, '')", amount_keys),

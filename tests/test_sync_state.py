@@ -143,6 +143,32 @@ def test_last_synced_is_the_latest_of_any_account() -> None:
     assert state.last_synced == T0 + dt.timedelta(hours=1)
 
 
+def test_a_round_in_which_every_account_failed_is_known_as_such() -> None:
+    state = _state()
+    state.begin_round(["vox", "acme"])
+    state.apply(_ok("vox", at=T0))
+    state.apply(_ok("acme", at=T0))
+    assert not state.last_round_failed and state.last_synced == T0
+    # R again, and now every account fails: T0 is still the last good sync, but it is
+    # not news — the status line must not say "last sync just now".
+    state.begin_round(["vox", "acme"])
+    state.apply(SyncFailed("vox", ERROR))
+    assert not state.last_round_failed  # acme has not finished yet
+    state.apply(SyncFailed("acme", ERROR))
+    assert state.last_round_failed and state.last_synced == T0
+    # A round in which one account synced is not a failed one.
+    state.begin_round(["vox", "acme"])
+    state.apply(SyncFailed("vox", ERROR))
+    state.apply(_ok("acme", at=T0 + dt.timedelta(minutes=5)))
+    assert not state.last_round_failed
+    # Nor is a failure of some accounts while others already synced in the same round.
+    state.begin_round(["vox"])
+    state.begin_round(["acme"])  # joins the round under way
+    state.apply(_ok("vox"))
+    state.apply(SyncFailed("acme", ERROR))
+    assert not state.last_round_failed
+
+
 def test_names_outside_the_config_are_ignored() -> None:
     state = _state()
     state.begin_round(["gone"])

@@ -331,7 +331,7 @@ async def test_the_empty_table_says_why_it_is_empty(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         main = _main(app)
-        assert "Fetching invoices…" in widget_text(main.table)  # not "No invoices yet"
+        assert "Syncing…" in widget_text(main.table)  # not "No invoices yet"
         sync.release()
         await settle(app, pilot)
         await pilot.press("slash", *"nothing-like-this")

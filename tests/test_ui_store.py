@@ -109,7 +109,7 @@ async def test_rows_appear_during_a_first_sync_as_pages_land(tmp_path: Path) -> 
         main = _main(app)
         await wait_for_cache(main, pilot)
         sync.next_page("acme")
-        assert "Fetching invoices…" in widget_text(main.table)
+        assert "Syncing…" in widget_text(main.table)
         for shown in (10, 20):
             sync.next_page("vox-main")
             await _until(pilot, lambda n=shown: len(main.table.view.rows) == n)

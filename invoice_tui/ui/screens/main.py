@@ -185,7 +185,8 @@ class MainScreen(Screen[None]):
         self._spend_book = SpendBook()  # each account's sums per month, once per index
         # After Enter on a spend cell: the table as it was, and the cell to go back to.
         self._spend_return: tuple[TableState, str, int | None] | None = None
-        self._table_titles = ("", "")  # the table's border title and subtitle, as set
+        # The table's border title, subtitle and hidden sort, as set.
+        self._table_titles: tuple[str, str, str | None] = ("", "", None)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -785,20 +786,40 @@ class MainScreen(Screen[None]):
             period=view.period.label(), query=view.query,
             last_sync=self.sync_state.last_synced, now=now,
             syncing=self.sync_state.syncing_count,
-            loading=rows is None,
+            loading=rows is None, sync_failed=self.sync_state.last_round_failed,
         )
-        syncing = self.sync_state.syncing_count > 0
-        self.table.empty_text = "Fetching invoices…" if syncing else "No invoices yet"
+        self.table.empty_text = self._empty_text(view.accounts)
         accounts = view.accounts
         scope = "All accounts" if accounts is None else ", ".join(sorted(accounts))
         shown = f"{rows:,}" if rows is not None else "…"
-        titles = (f"Invoices · {shown} · {view.period.label()}", sanitize(scope))
+        # A sort by a column hidden at this width has no arrow to show it: named here.
+        hidden_sort = self.table.hidden_sort
+        titles = (f"Invoices · {shown} · {view.period.label()}", sanitize(scope), hidden_sort)
         if titles != self._table_titles:
             # Only on a change: setting a border title repaints every line of the table.
             self._table_titles = titles
             self.table.border_title = titles[0]
             # Border titles are parsed as markup unless given as Content.
-            self.table.border_subtitle = Content(titles[1])
+            subtitle = Content(titles[1])
+            if hidden_sort:
+                subtitle = Content.assemble((hidden_sort, "$accent"), " · ", subtitle)
+            self.table.border_subtitle = subtitle
+
+    def _empty_text(self, accounts: frozenset[str] | None) -> str:
+        """What the table says while these accounts (``None``: all) have no invoice."""
+        states = [state for name, state in self.sync_state.accounts.items()
+                  if accounts is None or name in accounts]
+        syncing = [state for state in states if state.phase == "syncing"]
+        if syncing:
+            count = sum(state.progress.invoices for state in syncing if state.progress)
+            return f"Syncing… {count:,} invoices so far" if count else "Syncing…"
+        failed = [state for state in states if state.phase == "failed" and state.error]
+        if failed:
+            first = failed[0]
+            assert first.error is not None
+            who = f"{first.name}: " if len(states) > 1 else ""
+            return sanitize(f"✗ {who}{first.error.reason} · e for details")
+        return "No invoices yet"
 
     def _visible_count(self, filtered: bool) -> int | None:
         """How many invoices the table shows; ``None`` while that is not known yet.

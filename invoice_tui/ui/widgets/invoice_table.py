@@ -11,6 +11,7 @@ Text from an API is sanitized and drawn as plain segments: never parsed as marku
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -35,6 +36,7 @@ from invoice_tui.view import (
     InvoiceView,
     Period,
     cell_text,
+    column,
     fit_columns,
 )
 
@@ -43,6 +45,7 @@ __all__ = ["InvoiceTable", "TableState"]
 _TOTALS_IN_THREAD_AT = 4096  # visible rows: from here on, totals are summed in a thread
 _GAP = 1  # cells between columns
 _MARGIN = 1  # cells left of the first column
+_EMPTY_LINES = 3  # lines the empty table's text may wrap to
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +219,7 @@ class InvoiceTable(ScrollView, can_focus=True):
         self._sync_scheduled = False
         self._empty_text = "No invoices yet"
         self._totals_version = -1  # the view version whose totals are being summed
+        self._hidden_sort: str | None = None  # hidden_sort at the last resize
 
     # -- public API ----------------------------------------------------------------------
 
@@ -226,15 +230,25 @@ class InvoiceTable(ScrollView, can_focus=True):
 
     @property
     def empty_text(self) -> str:
-        """What the table says while no account has any invoice (e.g. during the first sync)."""
+        """What the table says while the accounts it shows have no invoice at all (their
+        first sync under way, or failed): filters are not why it is empty then."""
         return self._empty_text
 
     @empty_text.setter
     def empty_text(self, text: str) -> None:
         if text != self._empty_text:
             self._empty_text = text
-            if not self._view.total_count:
+            if not self._view.rows:
                 self.refresh()
+
+    @property
+    def hidden_sort(self) -> str | None:
+        """"sorted by tax ▼" while the sort column is hidden at this width (its header, and
+        so its arrow, is not drawn), else ``None``."""
+        key = self._view.sort_key
+        if any(col.key == key for col, _ in self._columns()):
+            return None
+        return f"sorted by {column(key).title.lower()} {_arrow(self._view.sort_reverse)}"
 
     @property
     def cursor_invoice(self) -> Invoice | None:
@@ -474,6 +488,10 @@ class InvoiceTable(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self._line_cache.clear()
         self._scroll_cursor_into_view()
+        hidden = self.hidden_sort
+        if hidden != self._hidden_sort:  # the sort column came or went: say so around it
+            self._hidden_sort = hidden
+            self.post_message(self.ViewChanged(self))
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
@@ -552,7 +570,7 @@ class InvoiceTable(ScrollView, can_focus=True):
     def _render_header(self, width: int) -> Strip:
         base = self._style("header")
         sorted_style = self._style("header", "header-sorted")
-        arrow = " ▼" if self._view.sort_reverse else " ▲"
+        arrow = " " + _arrow(self._view.sort_reverse)
         cells: list[tuple[str, Style]] = []
         for col, col_width in self._columns():
             if col.key == self._view.sort_key:
@@ -562,19 +580,28 @@ class InvoiceTable(ScrollView, can_focus=True):
         return _assemble(cells, width, base)
 
     def _render_empty(self, y: int, width: int) -> Strip:
-        if y != max(1, self.scrollable_content_region.height // 2):
+        middle = max(1, self.scrollable_content_region.height // 2)
+        if not middle <= y < middle + _EMPTY_LINES:
             return Strip.blank(width, self._style())
-        view = self._view
-        if not view.total_count:
-            text = self.empty_text
-        elif view.loading:
-            text = f"Loading {view.total_count:,} invoices…"
-        elif view.query or view.statuses is not None or view.accounts is not None:
-            text = "No invoices match · Esc clears the filters"
-        else:
-            text = f"No invoices in {view.period.label()}"
+        # Wrapped (a sync's failure reason is long), a few lines at most.
+        lines = textwrap.wrap(self._why_empty(), max(1, width - 2)) or [""]
+        if len(lines) > _EMPTY_LINES:
+            lines[_EMPTY_LINES - 1] += " " + " ".join(lines[_EMPTY_LINES:])
+        text = lines[y - middle] if y - middle < len(lines) else ""
         style = self._style("empty")
         return Strip([Segment(_fit(text, width, "center"), style)], width)
+
+    def _why_empty(self) -> str:
+        view = self._view
+        if view.loading:
+            return f"Loading {view.total_count:,} invoices…"
+        shown = view.accounts
+        if not view.total_count or (shown is not None
+                                    and shown.isdisjoint(view.account_names)):
+            return self.empty_text  # no filter hides anything: there is nothing yet
+        if view.query or view.statuses is not None or shown is not None:
+            return "No invoices match · Esc clears the filters"
+        return f"No invoices in {view.period.label()}"
 
     def _render_row(self, invoice: Invoice, row: int, width: int, is_cursor: bool) -> Strip:
         # zebra stripes (style the class as nothing to turn them off), then the cursor on top
@@ -593,6 +620,10 @@ class InvoiceTable(ScrollView, can_focus=True):
                 style = amount_style
             cells.append((_fit(text, col_width, col.align), style))
         return _assemble(cells, width, row_style)
+
+
+def _arrow(reverse: bool) -> str:
+    return "▼" if reverse else "▲"
 
 
 def _fit(text: str, width: int, align: str) -> str:

@@ -44,11 +44,14 @@ class StatusLine(Static):
         now: dt.datetime,
         syncing: int = 0,
         loading: bool = False,
+        sync_failed: bool = False,
     ) -> None:
         """Redraw from the table's view and the accounts' sync state.
 
         ``totals`` is ``None`` while they are being worked out (shown as such); ``loading``
-        while only the first rows of ``total`` invoices are read (no totals yet).
+        while only the first rows of ``total`` invoices are read (no totals yet);
+        ``sync_failed`` when every account of the latest sync failed (``last_sync`` is then
+        the last good one, not the latest).
         """
         self._totals = (totals or {}) if visible else {}
         self._totals_part = _totals_content(self._totals)
@@ -64,8 +67,11 @@ class StatusLine(Static):
         if query:
             sections.append((4, Content.assemble(("filter ", "$text-muted"),
                                                  (f"“{sanitize(query)}”", "bold"))))
-        sections.append((3, Content.assemble(("last sync ", "$text-muted"),
-                                             relative_time(last_sync, now))))
+        when: Content | str = relative_time(last_sync, now)
+        if sync_failed:  # last_sync is of an earlier sync that worked: not news
+            when = Content.assemble(("failed", "$text-error"),
+                                    (f" (last ok {when})" if last_sync else "", "$text-muted"))
+        sections.append((3, Content.assemble(("last sync ", "$text-muted"), when)))
         if syncing:
             sections.append((2, Content.styled(f"⟳ {syncing} syncing", "$warning")))
         self._sections = sections
