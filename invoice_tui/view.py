@@ -905,6 +905,11 @@ class InvoiceView:
         return sorted({status.casefold() for index in self._indexes.values()
                        for status in set(index.statuses)})
 
+    def currency_names(self) -> list[str]:
+        """Distinct currency codes present, sorted — for a "filter by currency" list."""
+        return sorted({currency for index in self._indexes.values()
+                       for currency in set(index.currencies)})
+
     # -- internals -----------------------------------------------------------------------
 
     def _data_changed(self) -> None:
