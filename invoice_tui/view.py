@@ -1035,10 +1035,11 @@ class InvoiceView:
         universe = self._universe
         assert universe is not None
         texts = self._ensure_search()
-        if len(positions) < len(universe):  # a narrower set: its own texts, one by one
+        if len(positions) * 2 < len(universe):  # a narrow set: its own texts, one by one
             invoices = list(map(universe.__getitem__, positions))
             flags = texts.flags(token, invoices)
             return list(compress(positions, flags if holding else map(not_, flags)))
+        # Most of them (a field term kept most): every text is as quick, a rare token quicker.
         if texts.common(token):  # every text in order, then read in the universe's order
             mask: Sequence[object] = texts.mask(token)
             if all(mask):
@@ -1047,7 +1048,10 @@ class InvoiceView:
             mask = bytearray(len(texts))
             for invoice in texts.containing(token):
                 mask[invoice] = 1
-        found = map(mask.__getitem__, universe)
+        if len(positions) < len(universe):
+            found = map(mask.__getitem__, map(universe.__getitem__, positions))
+        else:
+            found = map(mask.__getitem__, universe)
         return list(compress(positions, found if holding else map(not_, found)))
 
     def _term_mask(self, term: Term) -> bytes:
