@@ -420,6 +420,7 @@ def search_text(invoice: Invoice) -> str:
 
 
 _KEPT_ORDERS = 4  # sort orders kept per data version (a list of 100 000 refs each)
+_KEPT_MASKS = 32  # field terms' masks kept per data version (100 kB each at 100 000)
 _CACHED_ROWS = 4096  # invoice headers kept (a few screens around every place visited)
 _WINDOW_BEFORE, _WINDOW_AFTER = 16, 112  # rows fetched around a missing one
 
@@ -511,8 +512,7 @@ def _decided(values: Sequence[_T], decide: Callable[[_T], bool]) -> bytes:
 def _field_mask(term: Term, merged: _Merged) -> bytes:
     """Where a field term other than ``due`` holds, over the merged index's plain lists."""
     if term.field == "status":
-        pairs = {pair: status_matches(term, *pair)
-                 for pair in set(zip(merged.providers, merged.statuses, strict=True))}
+        pairs = {pair: status_matches(term, *pair) for pair in _status_pairs(merged)}
         by_status: dict[str, bool] = {}
         mixed = False  # a status that matches for one provider and not another
         for (_, status), matches in pairs.items():
@@ -532,11 +532,24 @@ def _field_mask(term: Term, merged: _Merged) -> bytes:
     return _day_mask(term, merged.days)  # issued, since, until: the issue date
 
 
-def _day_mask(term: Term, days: Sequence[int]) -> bytes:
-    """Where a date term holds over ordinals (0: no date, which never matches)."""
+def _status_pairs(merged: _Merged) -> set[tuple[str, str]]:
+    """The distinct (provider, status) pairs: per account, whose one provider (the usual
+    case) pairs with each of its distinct statuses without a tuple per invoice."""
+    pairs: set[tuple[str, str]] = set()
+    for index in merged.indexes:
+        providers = set(index.providers)
+        if len(providers) == 1:
+            pairs.update(zip(repeat(providers.pop()), set(index.statuses)))
+        else:
+            pairs.update(zip(index.providers, index.statuses, strict=True))
+    return pairs
+
+
+def _day_mask(term: Term, days: Sequence[int | None]) -> bytes:
+    """Where a date term holds over ordinals (0 or ``None``: no date, never matching)."""
     first, last = (day.toordinal() for day in day_bounds(term))
     low = max(first, 1)
-    return bytes([low <= day <= last for day in days])
+    return bytes([day is not None and low <= day <= last for day in days])
 
 
 class _Merged:
@@ -1059,14 +1072,19 @@ class InvoiceView:
         merged = self._ensure_merged()
         mask = merged.masks.get(term)
         if mask is None:
-            if term.field == "due":
-                due = [self._column_keys(index, "due") for index in merged.indexes]
-                mask = _day_mask(term, [day or 0 for day in chain.from_iterable(due)])
+            if term.field == "due":  # its sort keys are its ordinals: shared with the sort
+                due = merged.keys.get("due")
+                if due is None:
+                    due = merged.keys["due"] = list(chain.from_iterable(
+                        self._column_keys(index, "due") for index in merged.indexes))
+                mask = _day_mask(term, due)
             else:
                 mask = _field_mask(term, merged)
             if term.negated:
                 mask = mask.translate(_NEGATE)
             merged.masks[term] = mask
+            while len(merged.masks) > _KEPT_MASKS:  # each typed digit of total>… is one
+                del merged.masks[next(iter(merged.masks))]  # the oldest
         return mask
 
     def _compute_rows(self) -> None:
