@@ -120,7 +120,6 @@ class StatusLine(Static):
             # One line, always (its CSS height): no layout of the whole screen for new text.
             self.update(line, layout=False)
 
-
     def _fit_chips(self, shown: _Sections, sections: _Sections, width: int, *, cut: bool
                    ) -> tuple[_Sections, _Sections]:
         """``shown`` and ``sections`` with the chips shortened to what room is left."""
