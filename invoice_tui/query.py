@@ -24,17 +24,20 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import difflib
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Literal, TypeVar
+from typing import Literal
 
 from invoice_tui.meaning import label_of_status, status_meaning
 from invoice_tui.text import sanitize
 
 __all__ = [
-    "DATE_FIELDS", "FIELDS", "TEXT_FIELDS", "Operator", "Query", "Term", "parse_query",
+    "AMOUNT_OPERATORS", "DATE_FIELDS", "FIELDS", "TEXT_FIELDS", "Operator", "Query", "Term",
+    "compare_amount", "compare_day", "day_bounds", "parse_query", "status_matches",
+    "text_field_matches",
 ]
 
 Operator = Literal["=", "<", "<=", ">", ">="]
@@ -59,7 +62,6 @@ _TERM = re.compile(
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 _AMOUNT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _DATE_HINT = "use YYYY-MM-DD, YYYY-MM or YYYY"
-_C = TypeVar("_C", Decimal, dt.date)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,36 +246,48 @@ def text_field_matches(term: Term, value: str) -> bool:
     return folded == term.text
 
 
+#: ``total``'s operators: the invoice's total on the left, the term's amount on the right.
+AMOUNT_OPERATORS: dict[str, Callable[[Decimal, Decimal], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq,
+}
+
+
 def compare_amount(term: Term, value: Decimal | None) -> bool:
     """``total`` against the term; a missing total never matches."""
     if value is None or term.amount is None:
         return False
-    bound = term.amount
-    return _OPERATORS[term.op](value, bound, bound)
+    return AMOUNT_OPERATORS[term.op](value, term.amount)
+
+
+def day_bounds(term: Term) -> tuple[dt.date, dt.date]:
+    """The first and last day a date may be to match a date term (an empty range, first
+    after last, when none can): ``<`` is before the term's day, month or year, ``<=`` up to
+    its end, ``>`` after it, ``>=`` from its start, ``=`` inside it; ``since``/``until``
+    from the start / up to the end."""
+    if term.days is None:
+        return dt.date.max, dt.date.min
+    first, last = term.days
+    if term.field == "since":
+        return first, dt.date.max
+    if term.field == "until":
+        return dt.date.min, last
+    if term.op == "<":
+        return (dt.date.min, first - _DAY) if first > dt.date.min else (dt.date.max, dt.date.min)
+    if term.op == ">":
+        return (last + _DAY, dt.date.max) if last < dt.date.max else (dt.date.max, dt.date.min)
+    if term.op == "<=":
+        return dt.date.min, last
+    if term.op == ">=":
+        return first, dt.date.max
+    return first, last
 
 
 def compare_day(term: Term, value: dt.date | None) -> bool:
     """``due``/``issued``/``since``/``until`` against the term; no date never matches."""
     if value is None or term.days is None:
         return False
-    first, last = term.days
-    if term.field == "since":
-        return value >= first
-    if term.field == "until":
-        return value <= last
-    return _OPERATORS[term.op](value, first, last)
+    first, last = day_bounds(term)
+    return first <= value <= last
 
 
-def _between(value: _C, low: _C, high: _C) -> bool:
-    return low <= value <= high
-
-
-# op → (value, the range's first, its last) → bool: "<" is before the range, "<=" up to its
-# end, ">" after it, ">=" from its start, "=" inside it.
-_OPERATORS: dict[str, Callable[[_C, _C, _C], bool]] = {
-    "<": lambda value, low, high: value < low,
-    "<=": lambda value, low, high: value <= high,
-    ">": lambda value, low, high: value > high,
-    ">=": lambda value, low, high: value >= low,
-    "=": _between,
-}
+_DAY = dt.timedelta(days=1)

@@ -21,10 +21,10 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from itertools import chain, compress, repeat
-from operator import is_, is_not
+from operator import is_, is_not, not_
 from typing import Any, Literal, Protocol, TypeVar, overload
 
 from invoice_tui.index import (
@@ -44,6 +44,15 @@ from invoice_tui.meaning import (
     status_label,
 )
 from invoice_tui.model import UNKNOWN_CURRENCY, Invoice, currency_code, format_money
+from invoice_tui.query import (
+    AMOUNT_OPERATORS,
+    Query,
+    Term,
+    day_bounds,
+    parse_query,
+    status_matches,
+    text_field_matches,
+)
 from invoice_tui.text import sanitize
 
 _T = TypeVar("_T")
@@ -424,6 +433,7 @@ def search_text(invoice: Invoice) -> str:
 
 
 _KEPT_ORDERS = 4  # sort orders kept per data version (a list of 100 000 refs each)
+_KEPT_MASKS = 32  # field terms' masks kept per data version (100 kB each at 100 000)
 _CACHED_ROWS = 4096  # invoice headers kept (a few screens around every place visited)
 _WINDOW_BEFORE, _WINDOW_AFTER = 16, 112  # rows fetched around a missing one
 
@@ -459,8 +469,9 @@ class _Filter:
     accounts: frozenset[str] | None
     statuses: frozenset[str] | None
     period: Period
-    tokens: tuple[bytes, ...]
-    query: str
+    tokens: tuple[bytes, ...]  # words and phrases every search text must hold
+    excluded: tuple[bytes, ...]  # … and none may hold
+    terms: tuple[Term, ...]  # field terms (negation inside), source left out
 
     def within(self, other: _Filter) -> bool:
         """Whether everything this filter keeps, ``other`` keeps too (so it may refine it)."""
@@ -470,13 +481,90 @@ class _Filter:
             and (other.statuses is None or (self.statuses is not None
                                             and self.statuses <= other.statuses))
             and self.period.within(other.period)
-            and self.query.startswith(other.query)
+            # Each of the other's conditions is implied by one of ours: typing on ("099" →
+            # "0999", total>1 → total>10) narrows; "-fo" after "-foo", or a changed
+            # operator, does not (it keeps more), and is scanned afresh.
+            and all(any(token in mine for mine in self.tokens) for token in other.tokens)
+            and all(any(mine in token for mine in self.excluded) for token in other.excluded)
+            and all(any(_implies(mine, term) for mine in self.terms) for term in other.terms)
         )
 
     @property
     def everything(self) -> bool:
         return (self.accounts is None and self.statuses is None and self.period.kind == "all"
-                and not self.tokens)
+                and not self.tokens and not self.excluded and not self.terms)
+
+
+def _implies(mine: Term, other: Term) -> bool:
+    """Whether every invoice ``mine`` keeps, ``other`` keeps too (a sufficient test)."""
+    if mine == other:
+        return True
+    if (mine.field, mine.op, mine.negated) != (other.field, other.op, other.negated) \
+            or mine.negated:
+        return False
+    if mine.field == "account":  # by substring: a longer name keeps fewer
+        return other.text in mine.text
+    if mine.field == "provider":  # by prefix
+        return mine.text.startswith(other.text)
+    if mine.field == "total" and mine.amount is not None and other.amount is not None:
+        if mine.op in (">", ">="):
+            return mine.amount >= other.amount
+        if mine.op in ("<", "<="):
+            return mine.amount <= other.amount
+    return False
+
+
+_NEGATE = bytes.maketrans(b"\0\1", b"\1\0")
+
+
+def _decided(values: Sequence[_T], decide: Callable[[_T], bool]) -> bytes:
+    """``decide`` of each value, as bytes — once per distinct value (a status, a currency,
+    an account repeats over thousands of invoices)."""
+    decided = {value: decide(value) for value in set(values)}
+    return bytes(map(decided.__getitem__, values))
+
+
+def _field_mask(term: Term, merged: _Merged) -> bytes:
+    """Where a field term other than ``due`` holds, over the merged index's plain lists."""
+    if term.field == "status":
+        pairs = {pair: status_matches(term, *pair) for pair in _status_pairs(merged)}
+        by_status: dict[str, bool] = {}
+        mixed = False  # a status that matches for one provider and not another
+        for (_, status), matches in pairs.items():
+            mixed = mixed or by_status.setdefault(status, matches) != matches
+        if not mixed:  # each status decides alone (the usual case): no pairs per invoice
+            return bytes(map(by_status.__getitem__, merged.statuses))
+        return bytes(map(pairs.__getitem__, zip(merged.providers, merged.statuses,
+                                                strict=True)))
+    if term.field in ("provider", "account", "currency"):
+        values = {"provider": merged.providers, "account": merged.accounts,
+                  "currency": merged.currencies}[term.field]
+        return _decided(values, lambda value: text_field_matches(term, value))
+    if term.field == "total":
+        compare, bound = AMOUNT_OPERATORS[term.op], term.amount
+        assert bound is not None  # the parser gives every total term an amount
+        return bytes([total is not None and compare(total, bound) for total in merged.totals])
+    return _day_mask(term, merged.days)  # issued, since, until: the issue date
+
+
+def _status_pairs(merged: _Merged) -> set[tuple[str, str]]:
+    """The distinct (provider, status) pairs: per account, whose one provider (the usual
+    case) pairs with each of its distinct statuses without a tuple per invoice."""
+    pairs: set[tuple[str, str]] = set()
+    for index in merged.indexes:
+        providers = set(index.providers)
+        if len(providers) == 1:
+            pairs.update(zip(repeat(providers.pop()), set(index.statuses)))
+        else:
+            pairs.update(zip(index.providers, index.statuses, strict=True))
+    return pairs
+
+
+def _day_mask(term: Term, days: Sequence[int | None]) -> bytes:
+    """Where a date term holds over ordinals (0 or ``None``: no date, never matching)."""
+    first, last = (day.toordinal() for day in day_bounds(term))
+    low = max(first, 1)
+    return bytes([day is not None and low <= day <= last for day in days])
 
 
 class _Merged:
@@ -517,6 +605,9 @@ class _Merged:
         self.base = sorted(chain.from_iterable(runs), key=self.days.__getitem__, reverse=True)
         self.keys: dict[str, list[Any]] = {}  # column → sort key per invoice
         self.search: SearchTexts | None = None
+        # A field term → one byte per invoice, 1 where it holds: made once per data
+        # version, so typing on, or a term kept while others change, costs a lookup.
+        self.masks: dict[Term, bytes] = {}
 
     def __len__(self) -> int:
         return len(self.pks)
@@ -605,6 +696,7 @@ class InvoiceView:
         self._preview: list[tuple[int, Invoice]] = []  # before any index: the first rows
         self._preview_count = 0
         self.query = ""
+        self.parsed_query = Query()
         self.period = ALL_TIME
         self.accounts: frozenset[str] | None = None
         self.statuses: frozenset[str] | None = None
@@ -732,10 +824,13 @@ class InvoiceView:
     # -- filters and sort ----------------------------------------------------------------
 
     def set_query(self, text: str) -> None:
-        """Filter by words (case-insensitive substrings, all must match) over number, label,
-        status, account and line descriptions."""
+        """Filter by a query (:mod:`invoice_tui.query`): words and phrases, case-insensitive,
+        over number, label, status, account and line descriptions; ``-`` excludes; field
+        terms (``status:paid``, ``total>100``, …) over the index. All must hold; a term that
+        cannot be used (``Query.problems``) filters nothing."""
         if text != self.query:
             self.query = text
+            self.parsed_query = parse_query(text)
             self._filter_changed()
 
     def set_period(self, period: Period) -> None:
@@ -852,6 +947,11 @@ class InvoiceView:
         return sorted({status.casefold() for index in self._indexes.values()
                        for status in set(index.statuses)})
 
+    def currency_names(self) -> list[str]:
+        """Distinct currency codes present, sorted — for a "filter by currency" list."""
+        return sorted({currency for index in self._indexes.values()
+                       for currency in set(index.currencies)})
+
     # -- internals -----------------------------------------------------------------------
 
     def _data_changed(self) -> None:
@@ -871,9 +971,12 @@ class InvoiceView:
         self._filter_changed()
 
     def _current_filter(self) -> _Filter:
-        folded = self.query.casefold()
-        tokens = tuple(token.encode() for token in folded.split())  # search texts are UTF-8
-        return _Filter(self.accounts, self.statuses, self.period, tokens, folded)
+        parsed = self.parsed_query
+        # Search texts are UTF-8; a term's source is for chips, not for comparing filters.
+        return _Filter(self.accounts, self.statuses, self.period,
+                       tuple(word.encode() for word in parsed.words),
+                       tuple(word.encode() for word in parsed.excluded_words),
+                       tuple(replace(term, source="") for term in parsed.field_terms))
 
     def _ensure_merged(self) -> _Merged:
         if self._merged is None:
@@ -923,9 +1026,10 @@ class InvoiceView:
         present.extend(missed)
         return present
 
-    def _column_keys(self, index: AccountIndex) -> list[Any]:
-        """One account's sort keys for the current column (made once per index)."""
-        key = self.sort_key
+    def _column_keys(self, index: AccountIndex, key: str | None = None) -> list[Any]:
+        """One account's sort keys for column ``key`` (default: the sorted one), made once
+        per index."""
+        key = key or self.sort_key
         keys = index.sort_keys.get(key)
         if keys is not None:
             return keys
@@ -966,24 +1070,53 @@ class InvoiceView:
         found = self.source.extras(index, {}, search=True)[0] if self.source else None
         return found if found is not None else SearchTexts.of([b""] * len(index))
 
-    def _containing(self, token: bytes, positions: Sequence[int]) -> Sequence[int]:
+    def _containing(self, token: bytes, positions: Sequence[int], holding: bool = True
+                    ) -> Sequence[int]:
         """The ``positions`` (ascending places in the universe) whose invoice's search text
-        holds ``token``."""
+        holds ``token`` (``holding=False``: does not hold it)."""
         universe = self._universe
         assert universe is not None
         texts = self._ensure_search()
-        if len(positions) < len(universe):  # a narrower set: its own texts, one by one
+        narrower = len(positions) < len(universe)
+        # A narrower set: its own texts, one by one — unless it is most of them (a field
+        # term kept most) and the token rare: then one scan of the blob is quicker.
+        if narrower and (len(positions) * 2 < len(universe) or texts.common(token)):
             invoices = list(map(universe.__getitem__, positions))
-            return list(compress(positions, texts.flags(token, invoices)))
+            flags = texts.flags(token, invoices)
+            return list(compress(positions, flags if holding else map(not_, flags)))
         if texts.common(token):  # every text in order, then read in the universe's order
             mask: Sequence[object] = texts.mask(token)
             if all(mask):
-                return positions  # the first letters typed often match every invoice
+                return positions if holding else []  # first letters often match every one
         else:  # a rarer one: one scan of the blob finds them, then the same
             mask = bytearray(len(texts))
             for invoice in texts.containing(token):
                 mask[invoice] = 1
-        return list(compress(positions, map(mask.__getitem__, universe)))
+        if narrower:
+            found = map(mask.__getitem__, map(universe.__getitem__, positions))
+        else:
+            found = map(mask.__getitem__, universe)
+        return list(compress(positions, found if holding else map(not_, found)))
+
+    def _term_mask(self, term: Term) -> bytes:
+        """One byte per invoice of the view (its number ``g``): 1 where ``term`` holds."""
+        merged = self._ensure_merged()
+        mask = merged.masks.get(term)
+        if mask is None:
+            if term.field == "due":  # its sort keys are its ordinals: shared with the sort
+                due = merged.keys.get("due")
+                if due is None:
+                    due = merged.keys["due"] = list(chain.from_iterable(
+                        self._column_keys(index, "due") for index in merged.indexes))
+                mask = _day_mask(term, due)
+            else:
+                mask = _field_mask(term, merged)
+            if term.negated:
+                mask = mask.translate(_NEGATE)
+            merged.masks[term] = mask
+            while len(merged.masks) > _KEPT_MASKS:  # each typed digit of total>… is one
+                del merged.masks[next(iter(merged.masks))]  # the oldest
+        return mask
 
     def _compute_rows(self) -> None:
         wanted = self._current_filter()
@@ -1021,8 +1154,14 @@ class InvoiceView:
             first, last = wanted.period.days()
             days = merged.days
             positions = [p for p in positions if first <= days[universe[p]] <= last]
+        for term in wanted.terms:
+            mask = self._term_mask(term)
+            positions = list(compress(positions, map(mask.__getitem__,
+                                                     map(universe.__getitem__, positions))))
         for token in wanted.tokens:
             positions = self._containing(token, positions)
+        for token in wanted.excluded:
+            positions = self._containing(token, positions, holding=False)
         return positions
 
     def invoice_at(self, invoices: Sequence[int], row: int) -> Invoice:

@@ -72,6 +72,13 @@ async def _filter(pilot: Any) -> None:
     await pilot.press("slash", *"acme", "enter", "p")
 
 
+async def _query_chips(pilot: Any) -> None:
+    # Field terms and a negation as chips (80 columns: the first whole, the rest counted),
+    # and a term the box cannot use, with its hint under it.
+    _main_screen(pilot).filter_input.cursor_blink = False
+    await pilot.press("slash", *"-status:cancelled total>1000 currency:usd due<2026-13")
+
+
 async def _detail(pilot: Any) -> None:
     _main_screen(pilot).show_account("unleash-acme")
     # The estimate: usage bars and the ESTIMATE badge (and no link: links carry the
@@ -117,6 +124,7 @@ class Scenario:
     name: str
     steps: Steps
     faults: tuple[Fault, ...] = ()
+    size: tuple[int, int] = SIZE
 
     async def run_before(self, pilot: Any) -> None:
         """Sync, take the steps, settle (a ``snap_compare`` ``run_before``)."""
@@ -131,6 +139,7 @@ class Scenario:
 SCENARIOS = (
     Scenario("main", _nothing),
     Scenario("filter", _filter),
+    Scenario("query-chips", _query_chips, size=(80, 24)),
     Scenario("detail", _detail),
     Scenario("line-detail", _line_detail),
     Scenario("failure", _failure, FAILING),
@@ -145,7 +154,7 @@ async def _shoot(output: Path, scenario: Scenario) -> None:
     with demo_environment(today=TODAY, faults=scenario.faults) as env:
         app = demo_app(env)
         # Toasts on: the failure screenshot shows the one-per-round summary.
-        async with app.run_test(size=SIZE, notifications=True) as pilot:
+        async with app.run_test(size=scenario.size, notifications=True) as pilot:
             await scenario.run_before(pilot)
             app.save_screenshot(f"{scenario.name}.svg", str(output))
     print(output / f"{scenario.name}.svg")

@@ -19,7 +19,7 @@ from invoice_tui.demo import demo_environment
 @pytest.mark.parametrize("scenario", screenshots.SCENARIOS, ids=lambda s: s.name)
 def test_screen(snap_compare: Any, scenario: Any) -> None:
     with demo_environment(today=TODAY, faults=scenario.faults) as env:
-        assert snap_compare(screenshots.demo_app(env), terminal_size=SIZE,
+        assert snap_compare(screenshots.demo_app(env), terminal_size=scenario.size,
                             run_before=scenario.run_before)
 
 

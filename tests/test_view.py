@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from invoice_factory import make_invoice
+from query_oracle import matches_query
 from store_fill import replace_account, view_of
 
 from invoice_tui.meaning import MoneyTotals
 from invoice_tui.model import Invoice, Line
+from invoice_tui.query import parse_query
 from invoice_tui.view import (
     COLUMNS,
     InvoiceView,
@@ -378,6 +380,14 @@ def invoices_strategy(draw: st.DrawFn) -> list[Invoice]:
 
 _steps = st.lists(st.one_of(
     st.tuples(st.just("query"), st.text(alphabet="vsmcazü 1-", max_size=4)),
+    # Field terms, negated or not, typed on or changed: the narrowing must hold.
+    st.tuples(st.just("query"), st.lists(st.sampled_from([
+        "status:paid", "-status:paid", "status:overdue", "status:cancelled", "provider:u",
+        "provider:unleash", "-provider:vox", "account:vox", "account:vox-m", "currency:eur",
+        "-currency:usd", "total>100", "total>1000", "total<100", "total<=0", "-total>=50",
+        "due<2025-06", "due>=2025", "-due:2026-01", "issued<=2025-12-31", "since:2025-06",
+        "until:2025", "-until:2025-01", "x", "-x", "calls", "-sms", '"v-1"', "total>",
+        ]), max_size=3).map(" ".join)),
     st.tuples(st.just("period"), st.sampled_from([
         Period(), Period("year", 2025), Period("year", 2026), Period("month", 2025, 6),
         Period("month", 2026, 1)])),
@@ -391,16 +401,14 @@ _steps = st.lists(st.one_of(
 
 
 def brute_force(view: InvoiceView, invoices: list[Invoice]) -> list[Invoice]:
-    tokens = view.query.casefold().split()
+    query = parse_query(view.query)
 
     def keep(inv: Invoice) -> bool:
-        fields = [inv.number or "", inv.label or "", inv.status, inv.account]
-        fields += [line.description for line in inv.lines]
         return (
             (view.accounts is None or inv.account in view.accounts)
             and (view.statuses is None or inv.status.casefold() in view.statuses)
             and view.period.contains(inv.issued)
-            and all(any(t in f.casefold() for f in fields) for t in tokens)
+            and matches_query(inv, query)
         )
 
     return [inv for inv in invoices if keep(inv)]

@@ -28,10 +28,19 @@ def main_screen_commands(main: MainScreen) -> list[Command]:
                      "Show every account's invoices"))
     commands += [(f"Go: account {sanitize(n)}", partial(main.show_account, n),
                   "Show only this account's invoices") for n in names]
-    commands += [(f"Filter: status {sanitize(s)}", partial(table.set_statuses, frozenset({s})),
-                  "Show only invoices with this status") for s in table.view.status_names()]
+    # Palette filters write the `/` query, so they show as chips and Esc clears them.
+    providers = sorted({a.provider for a in main.config.accounts})
+    commands += [(f"Filter: status {sanitize(s)}", partial(main.filter_by, "status", s),
+                  f"Show only invoices with this status (status:{sanitize(s)})")
+                 for s in table.view.status_names()]
+    commands += [(f"Filter: provider {sanitize(p)}", partial(main.filter_by, "provider", p),
+                  f"Show only this provider's invoices (provider:{sanitize(p)})")
+                 for p in providers]
+    commands += [(f"Filter: currency {sanitize(c)}", partial(main.filter_by, "currency", c),
+                  f"Show only invoices in this currency (currency:{sanitize(c)})")
+                 for c in table.view.currency_names()]
     commands += [
-        ("Filter: clear", main.clear_filters, "Clear the text, status and account filters"),
+        ("Filter: clear", main.clear_filters, "Clear the query, status and account filters"),
         ("Period: all", partial(main.set_period, Period()), "Invoices of all time"),
         ("Period: this year", partial(main.set_period, Period("year", today.year)),
          f"Invoices issued in {today.year}"),

@@ -39,6 +39,7 @@ from invoice_tui.index import (
     snapshot,
 )
 from invoice_tui.providers import ProviderError
+from invoice_tui.query import parse_query
 from invoice_tui.spend import SpendBook, spend_table
 from invoice_tui.store import InvoiceStore, StoreError, account_key
 from invoice_tui.sync import (
@@ -181,6 +182,7 @@ class MainScreen(Screen[None]):
         self.cache_loaded = asyncio.Event()  # set once the store's startup read is shown
         self._initial_shown = threading.Event()  # … and drawn
         self._filtered = False  # a text, status or account filter is on (Esc clears them)
+        self._query_hint = ""  # the filter box's hint for a term it cannot use
         self._failed = False  # some account's last sync failed (e explains it)
         self._spend_book = SpendBook()  # each account's sums per month, once per index
         # After Enter on a spend cell: the table as it was, and the cell to go back to.
@@ -602,6 +604,15 @@ class MainScreen(Screen[None]):
         self.filter_input.set_class(bool(text), "-visible")
         self.table.set_query(text)
 
+    def filter_by(self, field: str, value: str) -> None:
+        """Put ``field:value`` in the `/` box (palette filters): a chip like any term, and
+        Esc clears it. It replaces a term of the same field; other terms stay."""
+        value = " ".join(value.replace('"', "").split())
+        term = f'{field}:"{value}"' if " " in value or not value else f"{field}:{value}"
+        kept = [t.source for t in parse_query(self.filter_input.value).terms
+                if t.field != field or t.negated]
+        self.set_filter(" ".join([*kept, term]))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back_to_spend":
             return self._spend_return is not None
@@ -768,6 +779,14 @@ class MainScreen(Screen[None]):
 
     # --- status line ----------------------------------------------------------------
 
+    def _show_query_hint(self, problems: Sequence[str]) -> None:
+        """The first term the filter cannot use, under the box while typing (gone when
+        fixed): a hint, never a toast or an error."""
+        hint = sanitize(problems[0]) if problems else ""
+        if hint != self._query_hint:  # only on a change: a border repaints the input
+            self._query_hint = hint
+            self.filter_input.border_subtitle = Content.styled(hint, "$warning")
+
     def _update_status(self) -> None:
         view = self.table.view
         filtered = bool(view.query or view.statuses is not None or view.accounts is not None)
@@ -781,9 +800,10 @@ class MainScreen(Screen[None]):
             self.call_after_refresh(self.refresh_bindings)
         rows = self._visible_count(filtered)
         now = self.now()
+        self._show_query_hint(view.parsed_query.problems)
         self.query_one(StatusLine).show(
             visible=rows or 0, total=view.total_count, totals=self.table.totals(),
-            period=view.period.label(), query=view.query,
+            period=view.period.label(), chips=filter_chips(view),
             last_sync=self.sync_state.last_synced, now=now,
             syncing=self.sync_state.syncing_count,
             loading=rows is None, sync_failed=self.sync_state.last_round_failed,
@@ -836,6 +856,19 @@ class MainScreen(Screen[None]):
         if filtered or view.period.kind != "all" or (view.total_count and not view.rows):
             return None  # (no rows: sorted otherwise, the first rows are not the first)
         return view.total_count
+
+
+def filter_chips(view: InvoiceView) -> list[str]:
+    """The active filters as the status line's chips: each query term as typed, the status
+    filter, the period, the accounts."""
+    chips = [term.source for term in view.parsed_query.terms]
+    if view.statuses is not None:
+        chips.append("status:" + ",".join(sorted(view.statuses)))
+    if view.period.kind != "all":
+        chips.append(view.period.label())
+    if view.accounts is not None:
+        chips += [f"account:{name}" for name in sorted(view.accounts)]
+    return chips
 
 
 def _store_problem(error: sqlite3.Error | StoreError) -> str:
