@@ -496,6 +496,11 @@ _EXAMPLE_HEADER = """\
 """
 
 
+def example_header() -> str:
+    """The comment block an example or a freshly made config starts with."""
+    return _EXAMPLE_HEADER
+
+
 def example_config_text() -> str:
     """A commented example config (made with tomli_w, comments added) for first runs.
 
