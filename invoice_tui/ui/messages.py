@@ -10,6 +10,7 @@ from typing import Literal
 
 from textual.message import Message
 
+from invoice_tui.config import Config
 from invoice_tui.index import AccountIndex, Extras
 from invoice_tui.store import StoredAccount
 from invoice_tui.sync import SyncEvent, SyncOutcome, SyncProgress
@@ -71,3 +72,15 @@ class AccountsRead(Message):
         self.reads = reads
         self.warnings = warnings or []
         self.initial = initial
+
+
+class ConfigChanged(Message):
+    """A new config was saved (an in-app account form, ``secret set`` …) or read after
+    config.toml changed on disk: the app applies it without a restart.
+
+    Posted by whoever saved it; it bubbles to the app, which alone swaps configs.
+    """
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.config = config
