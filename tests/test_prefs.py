@@ -19,6 +19,7 @@ import pytest
 from store_helpers import new_store
 from textual.binding import Binding
 from textual.command import CommandList, CommandPalette
+from textual.css.stylesheet import Stylesheet
 from textual.widgets._footer import FooterKey
 from ui_helpers import (
     SIZE,
@@ -31,7 +32,7 @@ from ui_helpers import (
 )
 
 import invoice_tui.ui
-from invoice_tui.config import ConfigError, load_config
+from invoice_tui.config import Config, ConfigError, Settings, load_config
 from invoice_tui.demo import DemoServer, demo_environment, write_demo_config
 from invoice_tui.ui.app import InvoiceApp, run_tui
 from invoice_tui.ui.keymap import app_bindings, resolve_keymap
@@ -117,6 +118,11 @@ async def test_the_configured_theme_is_the_first_one_drawn(
         mount(self)
 
     monkeypatch.setattr(MainScreen, "on_mount", on_mount)
+    # Assigning App.theme before the start would parse all the CSS a second time.
+    reparses: list[object] = []
+    reparse = Stylesheet.reparse
+    monkeypatch.setattr(Stylesheet, "reparse", lambda self: (reparses.append(self),
+                                                             reparse(self))[1])
     app = _app(path, tmp_path)
     async with _running(app):
         nord = app.available_themes["nord"]
@@ -124,6 +130,16 @@ async def test_the_configured_theme_is_the_first_one_drawn(
         assert seen == [("nord", str(app.screen.styles.background))]
         assert app.screen.styles.background.hex == nord.background
         assert not _toasts(app)
+        assert reparses == []
+
+
+def test_a_light_theme_is_set_whole_before_the_start() -> None:
+    app = InvoiceApp(Config(path=None, settings=Settings(theme="textual-light")))
+    assert app.theme == "textual-light" and not app.current_theme.dark
+    assert app.has_class("-light-mode", "-theme-textual-light")
+    assert not app.has_class("-dark-mode")
+    light = app.available_themes["textual-light"]
+    assert app.get_css_variables()["background"] == light.background
 
 
 async def test_a_theme_picked_in_the_palette_is_saved_with_the_comments_kept(

@@ -151,7 +151,7 @@ class InvoiceApp(App[int]):
             return
         self._file_theme = name
         if name in self.available_themes:
-            self.theme = name
+            self._use_theme(name)
             return
         note = (f"unknown theme {name!r}{did_you_mean(name, self.available_themes)} — "
                 f"using {self.theme}")
@@ -159,6 +159,21 @@ class InvoiceApp(App[int]):
             self.notify(note, severity="warning", markup=False)
         else:
             self._theme_notes.append(note)
+
+    def _use_theme(self, name: str) -> None:
+        if self.is_running:  # a reload: Textual's own watcher restyles what is drawn
+            self.theme = name
+            return
+        # Before the start no CSS is parsed yet, so the stylesheet takes the theme's
+        # variables now and the first parse uses them. Assigning App.theme would also
+        # queue a reparse of all the CSS just after that first one (~50 ms of CPU):
+        # set_reactive skips the watcher, and what else it does is done here.
+        self.set_reactive(App.theme, name)
+        self.stylesheet.set_variables(self.get_css_variables())
+        dark = self.current_theme.dark
+        self.update_classes({f"-theme-{name}": True, "-dark-mode": dark,
+                             "-light-mode": not dark}, update=False)
+        self._refresh_truecolor_filter(self.ansi_theme)
 
     def _on_theme_changed(self, theme: Theme) -> None:
         """A theme picked in the palette is saved as ``[settings] theme`` (in a thread)."""
