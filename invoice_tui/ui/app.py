@@ -92,6 +92,7 @@ class InvoiceApp(App[int]):
         self._file_theme: str | None = None  # the theme config.toml names (saved or read)
         self._theme_notes: list[str] = []  # said once the app runs
         self._theme_lock = threading.Lock()  # one save at a time, the latest pick last
+        self._theme_written: str | None = None  # by the last save that worked
         self._told_theme_unsaved = False
         self.apply_preferences(config)
 
@@ -192,12 +193,13 @@ class InvoiceApp(App[int]):
 
     @work(thread=True, group="save-theme", exit_on_error=False)
     def _save_theme(self, path: Path) -> None:
-        with self._theme_lock:  # picks in a row: each save writes the latest one
+        with self._theme_lock:  # picks in a row: each save writes the latest one, once
             name = self._file_theme
-            if name is None:
+            if name is None or name == self._theme_written:
                 return
             try:
                 config = set_setting(path, "theme", name)
+                self._theme_written = name
             except ConfigError as error:
                 more = f" (and {len(error.problems) - 1} more)" if len(error.problems) > 1 \
                     else ""
