@@ -35,7 +35,7 @@ import invoice_tui.ui
 from invoice_tui.config import Config, ConfigError, Settings, load_config
 from invoice_tui.demo import DemoServer, demo_environment, write_demo_config
 from invoice_tui.ui.app import InvoiceApp, run_tui
-from invoice_tui.ui.keymap import app_bindings, resolve_keymap
+from invoice_tui.ui.keymap import app_bindings, keymap_losses, resolve_keymap
 from invoice_tui.ui.messages import ConfigChanged
 from invoice_tui.ui.screens.detail import InvoiceDetailScreen
 from invoice_tui.ui.screens.help import HelpScreen
@@ -230,6 +230,30 @@ async def test_rebinding_open_to_l_opens_the_invoice_by_l(server: DemoServer,
         await pilot.press("l")
         await settle(app, pilot)
         assert isinstance(app.screen, InvoiceDetailScreen)
+
+
+async def test_a_key_the_keymap_takes_from_another_binding_is_said(
+        server: DemoServer, tmp_path: Path) -> None:
+    path = _config_file(server, tmp_path / "config.toml", '\n[keymap]\nopen = "s"\n')
+    app = _app(path, tmp_path)
+    async with _running(app) as pilot:
+        assert ("warning", "[keymap] rebinds invoice_table.open: invoice_table.sort_next loses "
+                "its key s on that screen — give invoice_table.sort_next its keys in [keymap] "
+                "too") in _toasts(app)
+        main_screen(app).table.focus()
+        await pilot.press("s")  # the keymap's: open, not sort
+        await settle(app, pilot)
+        assert isinstance(app.screen, InvoiceDetailScreen)
+
+
+def test_keymap_losses_follow_textual_per_screen() -> None:
+    assert keymap_losses(resolve_keymap({"open": "l,enter"}, "c")) == []  # l: another node
+    # Two bindings share escape on the main screen; rebinding one takes it from both.
+    assert keymap_losses(resolve_keymap({"clear_filters": "x"}, "c")) == [
+        "[keymap] rebinds main.clear_filters: main.back_to_spend loses its key escape on "
+        "that screen — give main.back_to_spend its keys in [keymap] too"]
+    assert keymap_losses(resolve_keymap({"clear_filters": "x", "back_to_spend": "b"},
+                                        "c")) == []
 
 
 async def test_help_lists_the_ids_and_the_rebound_keys(server: DemoServer,

@@ -24,7 +24,7 @@ from invoice_tui.index import FirstRowsRead
 from invoice_tui.store import InvoiceStore, open_store
 from invoice_tui.sync import sync_account
 from invoice_tui.ui.commands import InvoiceCommands
-from invoice_tui.ui.keymap import config_keymap
+from invoice_tui.ui.keymap import config_keymap, keymap_losses
 from invoice_tui.ui.messages import Clock, ConfigChanged, StartChoice, SyncFunction
 from invoice_tui.ui.screens.error import ConfigErrorScreen
 from invoice_tui.ui.screens.help import HelpScreen
@@ -90,7 +90,7 @@ class InvoiceApp(App[int]):
         # configured theme is the first one drawn.
         self.keymap: Mapping[str, str] = {}  # binding id → keys, as Textual's set_keymap takes
         self._file_theme: str | None = None  # the theme config.toml names (saved or read)
-        self._theme_notes: list[str] = []  # said once the app runs
+        self._notes: list[str] = []  # warnings about them, said once the app runs
         self._theme_lock = threading.Lock()  # one save at a time, the latest pick last
         self._theme_written: str | None = None  # by the last save that worked
         self._told_theme_unsaved = False
@@ -100,9 +100,9 @@ class InvoiceApp(App[int]):
         # Big invoice sets and the default GC thresholds froze the UI (see gc_policy).
         self._resources.enter_context(gc_policy.tuned())
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
-        for note in self._theme_notes:
+        for note in self._notes:
             self.notify(note, severity="warning", markup=False)
-        self._theme_notes.clear()
+        self._notes.clear()
         # Pushed over the default screen (not returned by get_default_screen) so that the
         # welcome screen can give way to the main one when it is dismissed.
         if self.config is not None:
@@ -144,6 +144,8 @@ class InvoiceApp(App[int]):
         if keymap != self.keymap:
             self.keymap = keymap
             self.set_keymap(keymap)  # the footer and ? help show the keys it gives
+            for note in keymap_losses(keymap):
+                self._warn(note)
 
     def _apply_theme(self, name: str | None) -> None:
         """The theme config.toml names, unless it names none or the one already in use
@@ -154,12 +156,14 @@ class InvoiceApp(App[int]):
         if name in self.available_themes:
             self._use_theme(name)
             return
-        note = (f"unknown theme {name!r}{did_you_mean(name, self.available_themes)} — "
-                f"using {self.theme}")
+        self._warn(f"unknown theme {name!r}{did_you_mean(name, self.available_themes)} — "
+                   f"using {self.theme}")
+
+    def _warn(self, note: str) -> None:
         if self.is_running:
             self.notify(note, severity="warning", markup=False)
         else:
-            self._theme_notes.append(note)
+            self._notes.append(note)
 
     def _use_theme(self, name: str) -> None:
         if self.is_running:  # a reload: Textual's own watcher restyles what is drawn

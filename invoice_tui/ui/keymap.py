@@ -44,6 +44,36 @@ def app_bindings() -> dict[str, Binding]:
     return found
 
 
+def keymap_losses(keymap: Mapping[str, str]) -> list[str]:
+    """One line per binding that ``keymap`` (full ids → keys) leaves without a key it had.
+
+    Textual applies a keymap per screen or widget: a key given to a binding is taken
+    from any other binding of that screen or widget, and so is every key the rebound
+    binding had (two bindings sharing ``escape`` both lose it when one is rebound).
+    Not an error — taking a key may be the point — but never silent.
+    """
+    lost: dict[tuple[str, str], str] = {}  # (binding id, key) → the rebound id
+    for cls in _our_node_classes(DOMNode):
+        bindings = [b for b in _class_bindings(cls) if b.id is not None]
+        for taker in {str(b.id) for b in bindings if b.id in keymap}:
+            old = {b.key for b in bindings if b.id == taker}
+            taken = old | set(keymap[taker].split(","))
+            for binding in bindings:
+                if binding.id not in keymap and binding.key in taken:
+                    lost.setdefault((str(binding.id), binding.key), taker)
+    return [f"[keymap] rebinds {taker}: {binding_id} loses its key {key} on that screen — "
+            f"give {binding_id} its keys in [keymap] too"
+            for (binding_id, key), taker in sorted(lost.items())]
+
+
+def _class_bindings(cls: type[DOMNode]) -> list[Binding]:
+    """The bindings of ``cls`` and the classes it inherits them from, keys normalized."""
+    found: list[Binding] = []
+    for base in cls.__mro__:
+        found += Binding.make_bindings(base.__dict__.get("BINDINGS", ()))
+    return found
+
+
 def _our_node_classes(base: type[DOMNode]) -> Iterator[type[DOMNode]]:
     for cls in base.__subclasses__():
         if cls.__module__.startswith("invoice_tui."):
