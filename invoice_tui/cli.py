@@ -147,8 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=FORMATS, default="json")
     export.add_argument("--lines", action="store_true",
                         help="CSV: one row per line item instead of per invoice")
-    export.add_argument("--account", action="append", metavar="NAME", default=[],
-                        help="only this account (repeatable)")
+    _account_option(export)
     _period_options(export)
     export.add_argument("--offline", action="store_true",
                         help="read the local invoice store instead of fetching")
@@ -183,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _account_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--account", action="append", metavar="NAME", default=[],
+                        help="only this account (repeatable)")
+
+
 def _period_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", type=_since, metavar="YYYY-MM",
                         help="issued in or after this month (a year YYYY: its January)")
@@ -202,8 +206,7 @@ def _pdfs_parser(commands: Any) -> None:
                     "and invoices without a PDF are skipped and counted. Exit 0 when all went "
                     "well, 1 when some failed (one line each on stderr), 2 on usage or config "
                     "errors.")
-    pdfs.add_argument("--account", action="append", metavar="NAME", default=[],
-                      help="only this account (repeatable)")
+    _account_option(pdfs)
     _period_options(pdfs)
     pdfs.add_argument("--output", metavar="DIR",
                       help="the folder to fill (default: [settings] downloads, else the "
@@ -226,8 +229,7 @@ def _check_parser(commands: Any) -> None:
                     "nothing is written to the store, the cache dir or the config. Exit 0 "
                     "when every account passed, 1 when some failed, 2 on usage or config "
                     "errors.")
-    check.add_argument("--account", action="append", metavar="NAME", default=[],
-                       help="only this account (repeatable)")
+    _account_option(check)
     check.add_argument("--json", action="store_true",
                        help="print a JSON array, one object per account, for scripts")
     check.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,

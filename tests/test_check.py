@@ -124,6 +124,16 @@ def test_a_list_without_a_total_gives_no_count_and_says_so(
                              "the server gave no total)")
 
 
+def test_an_absurd_total_fails_as_a_sync_would(hostile: HostileServer, tmp_path: Path) -> None:
+    hostile.respond = json_reply({"result": [vox_invoice(1)], "total_count": 10**20, "count": 1})
+    account = voximplant_account(hostile, tmp_path)
+    result = _check(account)
+    outcome = asyncio.run(sync_account(account, Settings()))
+    assert isinstance(outcome, SyncFailed) and not result.ok
+    assert result.summary() == str(outcome.error)
+    assert result.reason.startswith("Voximplant reported more than")
+
+
 def test_a_wrong_unleash_token_fails_with_the_words_a_failed_sync_shows(
         demo: Config) -> None:
     account = _replaced(demo.account("unleash-acme"), token="user:not-the-right-one-123456")
