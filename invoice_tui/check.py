@@ -80,11 +80,8 @@ class CheckResult:
         ``reason — hint`` (the same words the TUI shows for a failed sync)."""
         if not self.ok:
             return f"{self.reason} — {self.hint}" if self.hint else self.reason
-        if self.counted == "provider_total":
+        if self.counted is not None:  # the same figure either way: what a sync would read
             return f"{_invoices(self.invoices or 0)} reachable"
-        if self.counted == "whole_list":
-            return (f"{_invoices(self.invoices or 0)} listed "
-                    "(the whole list, sent in one answer without a total)")
         return (f"reachable ({_invoices(self.first_page or 0)} on the first page; "
                 "the server gave no total)")
 
