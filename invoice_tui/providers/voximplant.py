@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import re
+import shlex
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -136,11 +137,11 @@ def load_credentials(value: object) -> Credentials:
     return credentials_from_key(key_file_fields(data, shown), shown)
 
 
-def key_file_fields(data: str | bytes, shown: str) -> dict[str, Any]:
+def key_file_fields(data: str | bytes, shown: str, fix: str = _CREDENTIALS_FIX
+                    ) -> dict[str, Any]:
     """The fields of a key file's JSON text (unwrapped from ``{"result": …}``), each
     required one present; :class:`ProviderError` naming ``shown`` (where the text came
-    from), never quoting it."""
-    fix = _CREDENTIALS_FIX
+    from) with ``fix`` as its hint, never quoting the text."""
     try:
         raw = json.loads(data)
     except (ValueError, RecursionError):
@@ -548,7 +549,9 @@ class VoximplantProvider:
             raise ProviderError(f"base_url: {problem}", "fix base_url in the config")
         if options.get("credentials_keyring") is True:
             shown = f"the keyring entry of {account}"
-            credentials = credentials_from_key(key_file_fields(get_secret(account), shown), shown)
+            fix = f"store the key file again: invoice-tui secret set {shlex.quote(account)} < FILE"
+            credentials = credentials_from_key(
+                key_file_fields(get_secret(account), shown, fix), shown)
         else:
             credentials = load_credentials(options.get("credentials"))
         return cls(account, credentials, str(base_url))
