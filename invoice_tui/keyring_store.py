@@ -28,7 +28,7 @@ SERVICE = "invoice-tui"
 _FIX = ("install or unlock one (GNOME Keyring, KWallet, Keychain…), set "
         "PYTHON_KEYRING_BACKEND, or keep token_env / a credentials file in the config")
 # Backends that exist but keep nothing: "working" with them would lose the secret.
-_USELESS = {"keyring.backends.fail": "fail", "keyring.backends.null": "null"}
+_USELESS = ("keyring.backends.fail", "keyring.backends.null")
 
 
 def _backend_name(backend: object) -> str:
@@ -44,23 +44,27 @@ def keyring_problem() -> str | None:
     Resolving the backend (the first call) imports keyring's plugins: call it off the
     UI thread.
     """
+    problem = _unusable_backend()
+    return f"{problem} — {_FIX}" if problem else None
+
+
+def _unusable_backend() -> str | None:
     try:
         backend = keyring.get_keyring()
     except Exception as exc:  # a PYTHON_KEYRING_BACKEND naming nothing, a broken keyringrc
-        return f"no OS keyring available ({type(exc).__name__} choosing the backend) — {_FIX}"
+        return f"no OS keyring available ({type(exc).__name__} choosing the backend)"
     module = type(backend).__module__
     # The chainer over no backend at all behaves as the null one.
     empty_chain = module == "keyring.backends.chainer" and not getattr(backend, "backends", ())
     if module in _USELESS or empty_chain:
-        return f"no OS keyring available (keyring backend {_backend_name(backend)}) — {_FIX}"
+        return f"no OS keyring available (keyring backend {_backend_name(backend)})"
     return None
 
 
 def _require_backend() -> None:
-    problem = keyring_problem()
+    problem = _unusable_backend()
     if problem is not None:
-        reason, _, hint = problem.partition(" — ")
-        raise ProviderError(reason, hint)
+        raise ProviderError(problem, _FIX)
 
 
 def _backend_error(exc: Exception, doing: str) -> ProviderError:
