@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import stat
 import subprocess
 import sys
@@ -132,6 +134,46 @@ def test_secret_set_stores_a_voximplant_key_file_and_drops_its_path(
     account = load_config(config).account(VOX.name)
     assert "credentials" not in account.options and account.options["credentials_keyring"]
     assert key_file.name not in config.read_text()
+
+
+def test_secret_set_on_a_terminal_asks_at_a_hidden_prompt(
+        config: Path, store_file: Path) -> None:
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)]),
+           "PYTHON_KEYRING_BACKEND": "keyring_backend.JsonFileKeyring"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "invoice_tui", "--config", str(config), "secret", "set",
+         UNLEASH.name], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=REPO,
+        start_new_session=True, close_fds=True)
+    os.close(slave)
+    seen = b""
+    try:
+        while b"(hidden" not in seen:
+            seen += _read_pty(master)
+        os.write(master, TOKEN.encode() + b"\r")
+        assert child.wait(timeout=60) == 0
+        while (chunk := _read_pty(master, wait=0.5)):
+            seen += chunk
+    finally:
+        if child.poll() is None:
+            child.kill()
+        os.close(master)
+    shown = seen.decode()
+    assert shown.startswith(f"Unleash token for {UNLEASH.name} (hidden")
+    assert f"stored the Unleash token of {UNLEASH.name}" in shown
+    _no_secret(shown)  # the terminal never echoed it
+    assert _stored(store_file) == {f"{SERVICE}\0{UNLEASH.name}": TOKEN}
+
+
+def _read_pty(master: int, wait: float = 60) -> bytes:
+    ready, _, _ = select.select([master], [], [], wait)
+    if not ready:
+        assert wait < 60, "the prompt never came"
+        return b""
+    try:
+        return os.read(master, 4096)
+    except OSError:  # EIO: the child closed its side
+        return b""
 
 
 @pytest.mark.parametrize(("name", "secret", "says"), [
