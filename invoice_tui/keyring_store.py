@@ -17,6 +17,7 @@ UI thread (providers are built in a worker thread).
 from __future__ import annotations
 
 import shlex
+import threading
 
 import keyring
 
@@ -27,6 +28,9 @@ SERVICE = "invoice-tui"
 
 _FIX = ("install or unlock one (GNOME Keyring, KWallet, Keychain…), set "
         "PYTHON_KEYRING_BACKEND, or keep token_env / a credentials file in the config")
+# One keyring call at a time: accounts are built in parallel threads, and a locked
+# Secret Service or Keychain would otherwise raise one unlock prompt per account.
+_lock = threading.Lock()
 # Backends that exist but keep nothing: "working" with them would lose the secret.
 _USELESS = ("keyring.backends.fail", "keyring.backends.null")
 
@@ -82,11 +86,12 @@ def _backend_error(exc: Exception, doing: str) -> ProviderError:
 def get_secret(account: str) -> str:
     """The secret stored for ``account``; :class:`ProviderError` when there is no usable
     backend, the backend fails, or nothing (or only blanks) is stored."""
-    _require_backend()
-    try:
-        value = keyring.get_password(SERVICE, account)
-    except Exception as exc:
-        raise _backend_error(exc, f"reading the secret of {account}") from None
+    with _lock:
+        _require_backend()
+        try:
+            value = keyring.get_password(SERVICE, account)
+        except Exception as exc:
+            raise _backend_error(exc, f"reading the secret of {account}") from None
     if value is None or not value.strip():
         raise ProviderError(f"no secret for {account} in the keyring",
                             f"run: invoice-tui secret set {shlex.quote(account)}")
@@ -96,11 +101,12 @@ def get_secret(account: str) -> str:
 def set_secret(account: str, value: str) -> None:
     """Store ``value`` as the secret of ``account`` (replacing any); :class:`ProviderError`
     when there is no usable backend or it refuses."""
-    _require_backend()
-    try:
-        keyring.set_password(SERVICE, account, value)
-    except Exception as exc:
-        raise _backend_error(exc, f"storing the secret of {account}") from None
+    with _lock:
+        _require_backend()
+        try:
+            keyring.set_password(SERVICE, account, value)
+        except Exception as exc:
+            raise _backend_error(exc, f"storing the secret of {account}") from None
 
 
 def delete_secret(account: str) -> bool:
@@ -108,12 +114,13 @@ def delete_secret(account: str) -> bool:
 
     :class:`ProviderError` when there is no usable backend or it fails.
     """
-    _require_backend()
-    try:
-        # Asked first: "not found" has no portable exception across backends.
-        if keyring.get_password(SERVICE, account) is None:
-            return False
-        keyring.delete_password(SERVICE, account)
-    except Exception as exc:
-        raise _backend_error(exc, f"removing the secret of {account}") from None
+    with _lock:
+        _require_backend()
+        try:
+            # Asked first: "not found" has no portable exception across backends.
+            if keyring.get_password(SERVICE, account) is None:
+                return False
+            keyring.delete_password(SERVICE, account)
+        except Exception as exc:
+            raise _backend_error(exc, f"removing the secret of {account}") from None
     return True

@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import keyring
@@ -354,6 +355,33 @@ def test_the_store_round_trip(store_file: Path) -> None:
     assert delete_secret("a b") is True and delete_secret("a b") is False
     with pytest.raises(ProviderError, match="run: invoice-tui secret set 'a b'$"):
         get_secret("a b")
+
+
+def test_keyring_calls_run_one_at_a_time(store_file: Path) -> None:
+    # Accounts are built in parallel threads; a locked keyring must not get one unlock
+    # prompt per account at once.
+    inside, most = [0], [0]
+    backend = keyring.get_keyring()
+    real_get = backend.get_password
+
+    def get_password(service: str, username: str) -> str | None:
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.05)
+        inside[0] -= 1
+        return real_get(service, username)
+
+    backend.get_password = get_password  # type: ignore[method-assign]
+    for name in "abcd":
+        set_secret(name, f"secret-{name}")
+    got: dict[str, str] = {}
+    threads = [threading.Thread(target=lambda n=name: got.update({n: get_secret(n)}))
+               for name in "abcd"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert got == {name: f"secret-{name}" for name in "abcd"} and most == [1]
 
 
 def test_a_failing_backend_is_named_never_quoted(monkeypatch: pytest.MonkeyPatch) -> None:
