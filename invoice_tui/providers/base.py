@@ -105,6 +105,19 @@ class FetchOptions:
     max_response_bytes: int = 64 * 1024 * 1024  # decompressed; larger answers are refused
 
 
+@dataclass(frozen=True, slots=True)
+class KeyringSecret:
+    """How a provider's secret can live in the OS keyring (:mod:`invoice_tui.keyring_store`)
+    instead of its ``[[accounts]]`` table: ``secret set NAME`` and the account form use it."""
+
+    #: The boolean option saying the secret is in the keyring (``token_keyring``).
+    option: str
+    #: The options it replaces, removed from the table when the secret is stored.
+    replaces: tuple[str, ...]
+    #: What the secret is, for messages ("Unleash token").
+    what: str
+
+
 class Provider(Protocol):
     """One configured account of one billing provider."""
 
@@ -117,6 +130,8 @@ class Provider(Protocol):
     option_keys: ClassVar[tuple[str, ...]]
     #: Options holding file paths; config resolves relative ones against the config's folder.
     path_options: ClassVar[tuple[str, ...]]
+    #: How its secret is kept in the OS keyring; ``None``: it has no secret to keep there.
+    keyring_secret: ClassVar[KeyringSecret | None]
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any]) -> list[str]:
@@ -136,6 +151,13 @@ class Provider(Protocol):
         Raises :class:`ProviderError` for problems only found now (unreadable
         key file, missing env var).
         """
+        ...
+
+    @classmethod
+    def check_secret(cls, value: str) -> str:
+        """The secret to store in the keyring for ``value`` as the user gave it (trimmed,
+        normalized), checked as building the account would check it; :class:`ProviderError`
+        (never quoting it) if it is unusable. Only called when ``keyring_secret`` is set."""
         ...
 
     async def fetch(
