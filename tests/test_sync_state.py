@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
+from invoice_tui.config import AccountConfig, Config, Settings
 from invoice_tui.model import AccountSummary, Invoice
 from invoice_tui.providers import FetchProgress, ProviderError
 from invoice_tui.sync import SyncFailed, SyncProgress, SyncStarted, SyncSucceeded
-from invoice_tui.config import AccountConfig, Config, Settings
 from invoice_tui.sync_state import AccountChanges, SyncState, diff_accounts
 
 T0 = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -181,9 +181,9 @@ def test_names_outside_the_config_are_ignored() -> None:
 # --- a new config without a restart ---------------------------------------------------
 
 
-def _config(*accounts: tuple[str, str, str], settings: Settings = Settings()) -> Config:
+def _config(*accounts: tuple[str, str, str], settings: Settings | None = None) -> Config:
     """``(name, provider, token)`` each."""
-    return Config(path=None, settings=settings, accounts=tuple(
+    return Config(path=None, settings=settings or Settings(), accounts=tuple(
         AccountConfig(name, provider, {"name": name, "provider": provider, "token": token})
         for name, provider, token in accounts))
 
