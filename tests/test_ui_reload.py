@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 from store_helpers import new_store
-from ui_helpers import SIZE, TODAY, frozen_now, settle, squashed, widget_text
+from ui_helpers import (
+    SIZE,
+    TODAY,
+    frozen_now,
+    run_palette_command,
+    settle,
+    squashed,
+    widget_text,
+)
 
 from invoice_tui.config import AccountConfig, Config, Settings, load_config, save_config
 from invoice_tui.sync import sync_account
@@ -289,6 +297,9 @@ async def test_ctrl_r_reloads_now_and_says_what_changed(tmp_path: Path, demo: Co
         await until(pilot, lambda: "vox-main" in shown_accounts(main), "vox-main's rows")
         assert toasts(app)[-1] == "config reloaded: +1 account, −1 account, 1 changed"
         assert shown_accounts(main) == {"vox-eu", "vox-main"}
+        await run_palette_command(app, pilot, "Config: reload")
+        await settle(app, pilot)
+        assert toasts(app)[-1] == "config unchanged"
 
 
 # --- E: the editor --------------------------------------------------------------------
