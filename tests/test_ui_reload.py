@@ -14,14 +14,18 @@ from store_helpers import new_store
 from ui_helpers import (
     SIZE,
     TODAY,
+    ScriptedSync,
     frozen_now,
     run_palette_command,
+    scripted_app,
     settle,
+    simple_invoice,
     squashed,
     widget_text,
 )
 
 from invoice_tui.config import AccountConfig, Config, Settings, load_config, save_config
+from invoice_tui.providers import ProviderError
 from invoice_tui.sync import sync_account
 from invoice_tui.ui.app import InvoiceApp
 from invoice_tui.ui.messages import ConfigChanged
@@ -71,15 +75,18 @@ def reload_app(tmp_path: Path, demo: Config, sync: CountingSync,
     return app
 
 
-async def until(pilot: Any, condition: Callable[[], object], what: str) -> None:
-    """Wait (a bounded number of short pauses) until ``condition()``; then settle."""
+async def until(pilot: Any, condition: Callable[[], object], what: str, *,
+                settled: bool = True) -> None:
+    """Wait (a bounded number of short pauses) until ``condition()``; then settle (every
+    worker done: not with a sync held)."""
     for _ in range(300):
         if condition():
             break
         await pilot.pause(0.02)
     else:
         raise AssertionError(f"never happened: {what}")
-    await settle(pilot.app, pilot)
+    if settled:
+        await settle(pilot.app, pilot)
 
 
 def main_of(app: InvoiceApp) -> MainScreen:
@@ -371,3 +378,30 @@ async def test_e_on_the_welcome_screen_writes_the_example_then_opens_what_was_sa
     from invoice_tui.config import example_config_text
 
     assert seen.read_text(encoding="utf-8") == example_config_text()
+
+
+async def test_a_sync_under_way_of_a_removed_or_changed_account_does_not_land(
+        tmp_path: Path) -> None:
+    sync = ScriptedSync({"vox-main": (simple_invoice("vox-main", "V-1"),),
+                         "acme": (simple_invoice("acme", "A-1"),),
+                         "eu": ProviderError("authorization failed", "check the key")},
+                        hold=["acme", "eu"])
+    app = scripted_app(tmp_path, sync, ("vox-main", "voximplant"), ("acme", "unleash"),
+                       ("eu", "voximplant"))
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_of(app)
+        await until(pilot, lambda: sync.calls == ["vox-main", "acme", "eu"], "the syncs",
+                    settled=False)
+        assert main.sync_state.accounts["acme"].phase == "syncing"
+        # acme goes; eu gets another token while its (failing) sync is held.
+        eu = AccountConfig("eu", "voximplant", {"name": "eu", "token": "new"})
+        main.post_message(ConfigChanged(Config(path=None, accounts=(
+            app.config.account("vox-main"), eu))))  # type: ignore[union-attr]
+        await pilot.pause()
+        sync.results["eu"] = (simple_invoice("eu", "E-1"),)
+        sync.release()
+        await settle(app, pilot)
+        assert list(main.sync_state.accounts) == ["vox-main", "eu"]
+        assert shown_accounts(main) == {"vox-main", "eu"}  # acme's result never landed
+        assert main.sync_state.accounts["eu"].phase == "synced"
+        assert not any("failed" in t for t in toasts(app))  # the old token's failure: gone
