@@ -405,3 +405,20 @@ async def test_a_sync_under_way_of_a_removed_or_changed_account_does_not_land(
         assert shown_accounts(main) == {"vox-main", "eu"}  # acme's result never landed
         assert main.sync_state.accounts["eu"].phase == "synced"
         assert not any("failed" in t for t in toasts(app))  # the old token's failure: gone
+
+
+async def test_a_bug_while_reloading_is_one_line_not_a_crash(
+        tmp_path: Path, demo: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = reload_app(tmp_path, demo, CountingSync())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+
+        def broken(path: Path) -> Config:
+            raise RuntimeError(f"secret-token-in-{path}")
+
+        monkeypatch.setattr("invoice_tui.ui.app.load_config", broken)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert toasts(app)[-1] == ("✗ internal error while reloading the config: RuntimeError"
+                                   " — this is a bug in invoice-tui; please report it")
+        assert isinstance(app.screen, MainScreen) and app.is_running

@@ -16,6 +16,7 @@ from textual import on
 from textual.app import App, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from invoice_tui import gc_policy
 from invoice_tui.config import (
@@ -333,28 +334,55 @@ class InvoiceApp(App[int]):
             return
         try:
             command = editor_command(path)
-            if not path.exists():
-                # Something to edit rather than an empty file: the commented example.
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(path, example_config_text().encode("utf-8"), 0o600)
-                self.notify(f"wrote the example config to {sanitize(str(path))}",
-                            title="Config", markup=False)
+        except ValueError as error:
+            self._config_toast(f"✗ {error}")
+            return
+        if not path.exists() and not self._write_example(path):
+            return
+        try:
             self._editor(command)
         except SuspendNotSupported:
-            self.notify("✗ this terminal cannot hand the screen to an editor — edit "
-                        f"{sanitize(str(path))} in another window: it is reloaded when saved",
-                        title="Config", severity="error", markup=False)
+            self._config_toast("✗ this terminal cannot hand the screen to an editor — edit "
+                               f"{path} in another window: it is reloaded when saved")
             return
         except FileNotFoundError:
-            self.notify(f"✗ editor {sanitize(command[0])} not found — set $VISUAL or $EDITOR",
-                        title="Config", severity="error", markup=False)
+            self._config_toast(f"✗ editor {command[0]} not found — set $VISUAL or $EDITOR")
             return
-        except (OSError, ValueError, ConfigError) as error:
-            self.notify(f"✗ {sanitize(str(error))}", title="Config", severity="error",
-                        markup=False)
+        except OSError as error:
+            self._config_toast(f"✗ editor {command[0]} could not run "
+                               f"({error.strerror or type(error).__name__})"
+                               " — check $VISUAL or $EDITOR")
             return
         self._config_stamp = self._stat_config()  # read now: the poll need not again
         self.reload_config(announce=True)
+
+    def _write_example(self, path: Path) -> bool:
+        """No config yet: the commented example, so that the editor opens something to
+        fill in rather than an empty file; whether it is there."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, example_config_text().encode("utf-8"), 0o600)
+        except (OSError, ConfigError) as error:
+            reason = error.strerror if isinstance(error, OSError) else str(error)
+            self._config_toast(f"✗ could not write {path} ({reason or type(error).__name__})"
+                               " — check the folder's permissions, or pass --config PATH")
+            return False
+        self.notify(f"wrote the example config to {sanitize(str(path))}", title="Config",
+                    markup=False)
+        return True
+
+    def _config_toast(self, text: str) -> None:
+        self.notify(sanitize(text), title="Config", severity="error", markup=False)
+
+    @on(Worker.StateChanged)
+    def _on_reload_failed(self, event: Worker.StateChanged) -> None:
+        # Run with exit_on_error=False: a bug while reloading must neither end the app
+        # nor vanish. Only the type: an exception's text could quote the file (a secret).
+        worker = event.worker
+        if worker.group == "config-reload" and event.state == WorkerState.ERROR:
+            self._config_toast(f"✗ internal error while reloading the config: "
+                               f"{type(worker.error).__name__} — this is a bug in "
+                               "invoice-tui; please report it")
 
     def _edit_in_terminal(self, command: Sequence[str]) -> int:
         """Run the editor in the terminal, the app suspended (it gets the screen and the
