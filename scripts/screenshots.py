@@ -20,6 +20,7 @@ from typing import Any
 
 from invoice_tui.demo import DemoEnvironment, Fault, demo_environment
 from invoice_tui.ui.app import InvoiceApp
+from invoice_tui.ui.screens.error import ConfigErrorScreen
 from invoice_tui.ui.screens.main import MainScreen
 
 SIZE = (140, 40)
@@ -114,6 +115,14 @@ async def _export(pilot: Any) -> None:
     pilot.app.screen.query_one("#export-path").cursor_blink = False
 
 
+async def _config_error_reload(pilot: Any) -> None:
+    # What a bad edit of config.toml shows over the accounts still loaded (ctrl+r, E, or
+    # the file saved in another window): the loader's own one-line reason.
+    reason = (f"{WELCOME_PATH} line 8, column 16: Illegal character '\\n'"
+              " — fix the TOML syntax")
+    await pilot.app.push_screen(ConfigErrorScreen(WELCOME_PATH, reason, keep_last_good=True))
+
+
 FAILING = (Fault("vox_error", account="vox-eu", code=100, times=-1),)
 
 
@@ -147,6 +156,7 @@ SCENARIOS = (
     Scenario("help", _help),
     Scenario("spend", _spend),
     Scenario("export", _export),
+    Scenario("config-error-reload", _config_error_reload),
 )
 
 
