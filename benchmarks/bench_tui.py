@@ -630,6 +630,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keys-only", action="store_true",
                         help="only the headless keystroke and sort timings")
+    parser.add_argument("--start-only", action="store_true",
+                        help="only the terminal runs: start → first row / counted, RSS")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -656,8 +658,10 @@ def main() -> None:
             _print_keys(*_key_runs(store, few, config), args.count)
             return
         term = terminal_runs(store, config, args.runs, args.count)
-        keys, small, bare_keys = _key_runs(store, few, config)
-    sync = _child("first_sync", "20000", "1000", "0.2")
+        if not args.start_only:
+            keys, small, bare_keys = _key_runs(store, few, config)
+    if not args.start_only:
+        sync = _child("first_sync", "20000", "1000", "0.2")
 
     def med(key: str) -> float:
         return statistics.median(term[key])
@@ -677,6 +681,8 @@ def main() -> None:
           f"({med('totals_cpu'):.2f} s)")
     print(f"  RSS holding them (once idle) / peak             {med('rss'):6.0f} MB "
           f"/ {med('peak'):.0f} MB")
+    if args.start_only:
+        return
     _print_keys(keys, small, bare_keys, args.count)
     print(f"  first sync of 20,000 in pages of 1,000 every 0.2 s: rows on screen "
           f"{_ms(sync['first_page_to_rows'])} after the first page landed; "
