@@ -5,7 +5,8 @@ The network stack (``httpx`` and what it pulls in: ``email``, ``http``, ``urllib
 Rich's traceback renderer (``pygments``), ``tomli_w`` (the config is written only when
 made) take about 0.17 s of CPU to import, a third of
 what drawing Textual's first frame costs — and none of it is needed to draw the stored
-invoices: the first sync starts after that frame. :func:`install`, called by the
+invoices: the first sync starts after that frame. Nor are the screens that keys open
+(detail, spend, help, …): the UI imports them as modules too. :func:`install`, called by the
 program's entry point (``__main__.main``) before anything imports them, makes a later
 ``import httpx`` bind a stand-in module; the first attribute read from it
 (``httpx.AsyncClient``) imports the real module and answers from it, in whatever thread
@@ -36,8 +37,15 @@ __all__ = ["DEFERRED", "install", "load_all", "pending"]
 #: does not need. A module imported elsewhere with ``from … import`` would be loaded at
 #: that import, so each is imported as a whole (``import httpx``) in the package.
 DEFERRED: tuple[str, ...] = (
-    "httpx", "jwt", "cryptography.hazmat.primitives.serialization", "email.utils",
-    "rich.traceback", "tomli_w")
+    "httpx", "jwt", "cryptography.hazmat.primitives.serialization",
+    # Its RSA key type (checked once a key is loaded) brings in the Rust bindings: ~13 ms.
+    "cryptography.hazmat.primitives.asymmetric.rsa",
+    "email.utils", "rich.traceback", "tomli_w",
+    "certifi",  # its CA bundle's path, for the first sync's TLS context (importlib.resources)
+    # The screens that a key or a missing config opens (and what only they use: Textual's
+    # DataTable and ProgressBar, webbrowser): ~25 ms that the main screen's first frame skips.
+    *(f"invoice_tui.ui.screens.{name}" for name in (
+        "detail", "spend", "pdfs", "export_prompt", "help", "error", "welcome")))
 
 _lock = threading.RLock()
 _pending: set[str] = set()  # deferred, and not imported for real yet
@@ -108,10 +116,10 @@ def _load(name: str) -> types.ModuleType:
 
 def load_all() -> None:
     """Import every deferred module now (from a thread, so the event loop never waits)."""
-    with _lock:
-        names = [name for name in DEFERRED if isinstance(sys.modules.get(name), _StandIn)]
-    for name in names:
-        _load(name)
+    # Until none is left: loading one may import another as a stand-in.
+    while names := pending():
+        for name in names:
+            _load(name)
 
 
 def pending() -> list[str]:

@@ -21,10 +21,13 @@ from invoice_tui.store import InvoiceStore, open_store
 from invoice_tui.sync import sync_account
 from invoice_tui.ui.commands import InvoiceCommands
 from invoice_tui.ui.messages import Clock, StartChoice, SyncFunction
-from invoice_tui.ui.screens.error import ConfigErrorScreen
-from invoice_tui.ui.screens.help import HelpScreen
+
+# Modules, not names: the screens that the main screen's first frame does without are
+# deferred (invoice_tui.deferred), and load when first shown.
+from invoice_tui.ui.screens import error as error_screens
+from invoice_tui.ui.screens import help as help_screen
+from invoice_tui.ui.screens import welcome
 from invoice_tui.ui.screens.main import MainScreen
-from invoice_tui.ui.screens.welcome import WelcomeScreen
 
 
 def _utc_now() -> dt.datetime:
@@ -106,8 +109,8 @@ class InvoiceApp(App[int]):
         """Without a config: the config error, or (no file yet) the welcome screen."""
         path = self.config_path or Path("config.toml")
         if self.config_error is not None:
-            return ConfigErrorScreen(path, self.config_error)
-        return WelcomeScreen(path)
+            return error_screens.ConfigErrorScreen(path, self.config_error)
+        return welcome.WelcomeScreen(path)
 
     def _on_start_choice(self, choice: StartChoice | None) -> None:
         if choice == "demo":
@@ -126,8 +129,8 @@ class InvoiceApp(App[int]):
                 yield command._replace(title=f"App: {command.title.lower()}")
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.BINDINGS))
+        if not isinstance(self.screen, help_screen.HelpScreen):
+            self.push_screen(help_screen.HelpScreen(self.BINDINGS))
 
     def _open_demo(self) -> None:
         """Open the built-in demo in-process (chosen on the welcome or config error screen)."""

@@ -60,11 +60,13 @@ from invoice_tui.ui.messages import (
     Clock,
     SyncFunction,
 )
-from invoice_tui.ui.screens.detail import InvoiceDetailScreen
-from invoice_tui.ui.screens.error import AccountErrorScreen
-from invoice_tui.ui.screens.export_prompt import ExportScreen
-from invoice_tui.ui.screens.pdfs import PdfDownloadScreen, PdfRun, pdf_run_notice
-from invoice_tui.ui.screens.spend import SpendPick, SpendScreen
+
+# Modules, not names: the screens that keys open are deferred (invoice_tui.deferred).
+from invoice_tui.ui.screens import detail as detail_screen
+from invoice_tui.ui.screens import error as error_screens
+from invoice_tui.ui.screens import export_prompt
+from invoice_tui.ui.screens import pdfs as pdf_screen
+from invoice_tui.ui.screens import spend as spend_screen
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable, TableState
 from invoice_tui.ui.widgets.provider_pane import ProviderPane, account_from_option_id
 from invoice_tui.ui.widgets.status_line import StatusLine
@@ -551,8 +553,9 @@ class MainScreen(Screen[None]):
         if state is None or state.error is None or state.phase != "failed":
             self.notify("No sync error on the selected account.", markup=False)
             return
-        self.app.push_screen(AccountErrorScreen(state.name, state.provider, state.error),
-                             callback=partial(self._after_error_screen, state.name))
+        self.app.push_screen(
+            error_screens.AccountErrorScreen(state.name, state.provider, state.error),
+            callback=partial(self._after_error_screen, state.name))
 
     def _after_error_screen(self, name: str, retry: bool | None) -> None:
         if retry:
@@ -571,7 +574,8 @@ class MainScreen(Screen[None]):
                 invoice = replace(invoice, lines=self.store.lines(account, invoice.id))
             except StoreError as error:
                 self.notify(f"line items not shown: {error}", severity="warning", markup=False)
-        self.app.push_screen(InvoiceDetailScreen(invoice, account, self.config.settings))
+        self.app.push_screen(
+            detail_screen.InvoiceDetailScreen(invoice, account, self.config.settings))
 
     @on(InvoiceTable.ViewChanged)
     def _on_view_changed(self, _: InvoiceTable.ViewChanged) -> None:
@@ -673,9 +677,9 @@ class MainScreen(Screen[None]):
         self._spend_book.forget(index.account for index in indexes)
         table = spend_table(map(self._spend_book.spend, indexes), view.period, self.today,
                             view.accounts)
-        self.app.push_screen(SpendScreen(table, cursor), callback=self._after_spend)
+        self.app.push_screen(spend_screen.SpendScreen(table, cursor), callback=self._after_spend)
 
-    def _after_spend(self, pick: SpendPick | None) -> None:
+    def _after_spend(self, pick: spend_screen.SpendPick | None) -> None:
         if pick is None:
             return
         self._spend_return = (self.table.snapshot_state(), pick.row, pick.month)
@@ -718,12 +722,12 @@ class MainScreen(Screen[None]):
             self.notify("No invoices shown: nothing to download.", markup=False)
         elif folder is not None:
             load = partial(self.store.invoices_of, self._accounts, keys)
-            self.app.push_screen(PdfDownloadScreen(self.config, load, len(keys), folder),
+            self.app.push_screen(pdf_screen.PdfDownloadScreen(self.config, load, len(keys), folder),
                                  callback=self._after_pdfs)
 
-    def _after_pdfs(self, run: PdfRun | None) -> None:
+    def _after_pdfs(self, run: pdf_screen.PdfRun | None) -> None:
         if run is not None:
-            text, severity = pdf_run_notice(run)
+            text, severity = pdf_screen.pdf_run_notice(run)
             self.notify(text, title="PDFs", severity=severity, markup=False, timeout=12)
 
     def action_export(self) -> None:
@@ -733,7 +737,8 @@ class MainScreen(Screen[None]):
             self.notify("No invoices shown: nothing to export.", markup=False)
         elif folder is not None:
             default = folder / f"invoices-{self.today:%Y-%m-%d}.csv"
-            self.app.push_screen(ExportScreen(default, count), callback=self._export_to)
+            self.app.push_screen(export_prompt.ExportScreen(default, count),
+                                 callback=self._export_to)
 
     def _export_to(self, path: Path | None) -> None:
         if path is not None:
