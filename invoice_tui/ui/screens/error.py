@@ -20,6 +20,14 @@ from invoice_tui.ui.widgets.provider_pane import provider_display_name
 class AccountErrorScreen(ModalScreen[bool]):
     """Why an account failed to sync, and what to do about it; the result: retry it now."""
 
+    DEFAULT_CSS = """
+    #error-dialog {
+        width: 80;
+        max-width: 95%;
+        height: auto;
+    }
+    """
+
     AUTO_FOCUS = "#close"
 
     BINDINGS = [
@@ -69,6 +77,17 @@ class AccountErrorScreen(ModalScreen[bool]):
 class ConfigErrorScreen(Screen[StartChoice]):
     """The config file exists but is invalid: the one-line reason, the file, the fix; the
     result is the user's way on (the demo, or quit with status 2)."""
+
+    DEFAULT_CSS = """
+    ConfigErrorScreen {
+        align: center middle;
+    }
+    #config-error {
+        width: 110;
+        max-width: 95%;
+        height: auto;
+    }
+    """
 
     AUTO_FOCUS = "#demo"
 

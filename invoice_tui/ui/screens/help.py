@@ -67,6 +67,20 @@ def _bindings(bindings: Iterable[BindingType]) -> list[Binding]:
 class HelpScreen(ModalScreen[None]):
     """A modal listing all bindings by screen (``app_bindings``: the app's own keys)."""
 
+    DEFAULT_CSS = """
+    #help-dialog {
+        width: 100;
+        max-width: 95%;
+        height: 90%;
+    }
+    .help-title {
+        margin-top: 1;
+    }
+    .help-title.-first {
+        margin-top: 0;
+    }
+    """
+
     AUTO_FOCUS = "#help-dialog"
 
     BINDINGS = [
