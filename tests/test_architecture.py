@@ -117,10 +117,13 @@ def test_deferred_modules_are_imported_whole() -> None:
     # ``from httpx import X`` reads X at the import, which loads the real module before the
     # first frame: a deferred module is imported as a module (``import httpx``, or
     # ``from package import deferred_submodule``) and read when used.
-    # The package's own deferred modules (its screens) count too, imported relatively or not.
+    # The package's own deferred modules (its screens) count too, imported relatively or not;
+    # a deferred module itself may take names from another: it runs only once it is used.
     deferred = DEFERRED
     offenders: dict[str, list[str]] = {}
     for path in PACKAGE.rglob("*.py"):
+        if _module_name(path) in deferred:
+            continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         package = _module_name(path).split(".")
         if path.name != "__init__.py":

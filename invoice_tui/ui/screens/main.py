@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList
 from textual.worker import Worker, WorkerState
 
-from invoice_tui import deferred
+from invoice_tui import deferred, spend  # spend: deferred, `m` is the first to use it
 from invoice_tui.clip import invoice_reference, invoice_row, shortened
 from invoice_tui.config import AccountConfig, Config
 from invoice_tui.export import export_file, format_for_path, home_relative
@@ -40,7 +40,6 @@ from invoice_tui.index import (
 )
 from invoice_tui.providers import ProviderError
 from invoice_tui.query import parse_query
-from invoice_tui.spend import SpendBook, spend_table
 from invoice_tui.store import InvoiceStore, StoreError, account_key
 from invoice_tui.sync import (
     SyncEvent,
@@ -186,7 +185,8 @@ class MainScreen(Screen[None]):
         self._filtered = False  # a text, status or account filter is on (Esc clears them)
         self._query_hint = ""  # the filter box's hint for a term it cannot use
         self._failed = False  # some account's last sync failed (e explains it)
-        self._spend_book = SpendBook()  # each account's sums per month, once per index
+        # Each account's sums per month, once per index (made at the first `m`).
+        self._spend_book: spend.SpendBook | None = None
         # After Enter on a spend cell: the table as it was, and the cell to go back to.
         self._spend_return: tuple[TableState, str, int | None] | None = None
         # The table's border title, subtitle and hidden sort, as set.
@@ -682,9 +682,11 @@ class MainScreen(Screen[None]):
         view = self.table.view
         indexes = [index for name in view.account_names
                    if (index := view.index(name)) is not None]
+        if self._spend_book is None:
+            self._spend_book = spend.SpendBook()
         self._spend_book.forget(index.account for index in indexes)
-        table = spend_table(map(self._spend_book.spend, indexes), view.period, self.today,
-                            view.accounts)
+        table = spend.spend_table(map(self._spend_book.spend, indexes), view.period,
+                                  self.today, view.accounts)
         self.app.push_screen(spend_screen.SpendScreen(table, cursor), callback=self._after_spend)
 
     def _after_spend(self, pick: spend_screen.SpendPick | None) -> None:
