@@ -1,6 +1,11 @@
 """Benchmark: the TUI on a 100 000-invoice store, side by side with a bare Textual app.
 
     .venv/bin/python benchmarks/bench_tui.py [--count 100000] [--runs 3]
+        [--start-only] [--before DIR]
+
+``--start-only``: the terminal runs alone. ``--before DIR``: the invoice_tui package in DIR
+(another version, e.g. ``git archive main invoice_tui | tar -x -C DIR``) runs too, in turn
+with the others on the same store: its first row beside ours, measured side by side.
 
 One run prints, for a store holding ``--count`` Voximplant invoices × 2 lines (the demo
 data through the real parser, in ``store.SCHEMA``; built once, kept in the temp dir, and
@@ -183,11 +188,11 @@ _CSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]")
 class Terminal:
     """A program on a pty of ROWS × COLUMNS; when each awaited text first appeared."""
 
-    def __init__(self, argv: list[str], cwd: Path) -> None:
+    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
         env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(COLUMNS),
-               "LINES": str(ROWS)}
+               "LINES": str(ROWS), **(env or {})}
         # As users run it: with compiled bytecode cached (PYTHONDONTWRITEBYTECODE would
         # compile every module of ours from source at each start, not Textual's).
         for name in ("NO_COLOR", "TEXTUAL", "TEXTUAL_DRIVER", "TEXTUAL_DEBUG",
@@ -264,9 +269,10 @@ class Terminal:
         os.close(self.master)
 
 
-def terminal_runs(store: Path, config: Path, runs: int, count: int
+def terminal_runs(store: Path, config: Path, runs: int, count: int, before: Path | None = None
                   ) -> dict[str, list[float]]:
-    """Alternating runs of the bare app and of ours; seconds (and MB) per run."""
+    """Alternating runs of the bare app and of ours (and of the package in ``before``, when
+    given); seconds (and MB) per run."""
     results: dict[str, list[float]] = {}
     first = StoreReader(store / DB_NAME).first_rows([ACCOUNT], 1)[0][0][1].title
     counted = f"{count:,} of {count:,} invoices"
@@ -275,12 +281,17 @@ def terminal_runs(store: Path, config: Path, runs: int, count: int
         (root / "bare.py").write_text(BARE_APP)
         tui = [sys.executable, "-m", "invoice_tui", "--config", str(config),
                "--cache-dir", str(store)]
-        warm_up = Terminal(tui, root)  # not measured: writes the bytecode, warms the caches
-        try:
-            warm_up.wait_for(first)
-        finally:
-            warm_up.close()
+        old = {"PYTHONPATH": str(before)} if before is not None else None
+        # Not measured: writes the bytecode, warms the caches.
+        for env in ([None, old] if old else [None]):
+            warm_up = Terminal(tui, root, env)
+            try:
+                warm_up.wait_for(first)
+            finally:
+                warm_up.close()
         for _ in range(runs):
+            if old is not None:
+                _before_run(Terminal(tui, root, old), first, counted, results)
             bare = Terminal([sys.executable, str(root / "bare.py")], root)
             try:
                 results.setdefault("bare", []).extend(bare.wait_for("bare-first-frame"))
@@ -304,6 +315,18 @@ def terminal_runs(store: Path, config: Path, runs: int, count: int
             finally:
                 ours.close()
     return results
+
+
+def _before_run(program: Terminal, first: str, counted: str,
+                results: dict[str, list[float]]) -> None:
+    """One run of the ``--before`` package: its first row and count (seconds, CPU)."""
+    try:
+        row, all_counted = program.wait_for(first, counted)
+        for key, value in (("before_first_row", row), ("before_counted", all_counted),
+                           ("before_first_row_cpu", program.cpu[first])):
+            results.setdefault(key, []).append(value)
+    finally:
+        program.close()
 
 
 # --- headless, in a child process ----------------------------------------------------------
@@ -630,6 +653,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keys-only", action="store_true",
                         help="only the headless keystroke and sort timings")
+    parser.add_argument("--start-only", action="store_true",
+                        help="only the terminal runs: start → first row / counted, RSS")
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="also run, alternately, the invoice_tui package in DIR (e.g. "
+                             "`git archive main invoice_tui | tar -x -C DIR`): its first row")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -655,9 +683,11 @@ def main() -> None:
         if args.keys_only:
             _print_keys(*_key_runs(store, few, config), args.count)
             return
-        term = terminal_runs(store, config, args.runs, args.count)
-        keys, small, bare_keys = _key_runs(store, few, config)
-    sync = _child("first_sync", "20000", "1000", "0.2")
+        term = terminal_runs(store, config, args.runs, args.count, args.before)
+        if not args.start_only:
+            keys, small, bare_keys = _key_runs(store, few, config)
+    if not args.start_only:
+        sync = _child("first_sync", "20000", "1000", "0.2")
 
     def med(key: str) -> float:
         return statistics.median(term[key])
@@ -671,12 +701,20 @@ def main() -> None:
     print(f"  invoice-tui, start → first invoice row          {med('first_row'):6.2f} s "
           f"({med('first_row_cpu'):.2f} s)   {med('first_row') / bare:.2f}× the bare app "
           f"({med('first_row_cpu') / bare_cpu:.2f}×)")
+    if args.before is not None:
+        print(f"  --before {args.before}, start → first row      {med('before_first_row'):6.2f} s "
+              f"({med('before_first_row_cpu'):.2f} s)   "
+              f"{med('before_first_row') / bare:.2f}× the bare app "
+              f"({med('before_first_row_cpu') / bare_cpu:.2f}×); all counted "
+              f"{med('before_counted'):.2f} s")
     print(f"  invoice-tui, start → all {args.count:,} counted      {med('counted'):6.2f} s "
           f"({med('counted_cpu'):.2f} s)")
     print(f"  invoice-tui, start → their totals shown         {med('totals'):6.2f} s "
           f"({med('totals_cpu'):.2f} s)")
     print(f"  RSS holding them (once idle) / peak             {med('rss'):6.0f} MB "
           f"/ {med('peak'):.0f} MB")
+    if args.start_only:
+        return
     _print_keys(keys, small, bare_keys, args.count)
     print(f"  first sync of 20,000 in pages of 1,000 every 0.2 s: rows on screen "
           f"{_ms(sync['first_page_to_rows'])} after the first page landed; "

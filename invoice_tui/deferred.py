@@ -6,7 +6,8 @@ Rich's traceback renderer (``pygments``), ``tomli_w`` and ``tomlkit`` (the confi
 written only when made or edited) take about 0.17 s of CPU to import, a third of
 what drawing Textual's first frame costs (``keyring``, whose import and backend discovery
 read every installed plugin, ~0.14 s more) — and none of it is needed to draw the stored
-invoices: the first sync starts after that frame. :func:`install`, called by the
+invoices: the first sync starts after that frame. Nor are the screens that keys open
+(detail, spend, help, …): the UI imports them as modules too. :func:`install`, called by the
 program's entry point (``__main__.main``) before anything imports them, makes a later
 ``import httpx`` bind a stand-in module; the first attribute read from it
 (``httpx.AsyncClient``) imports the real module and answers from it, in whatever thread
@@ -37,8 +38,16 @@ __all__ = ["DEFERRED", "install", "load_all", "pending"]
 #: does not need. A module imported elsewhere with ``from … import`` would be loaded at
 #: that import, so each is imported as a whole (``import httpx``) in the package.
 DEFERRED: tuple[str, ...] = (
-    "httpx", "jwt", "cryptography.hazmat.primitives.serialization", "email.utils",
-    "rich.traceback", "tomli_w", "tomlkit", "keyring")
+    "httpx", "jwt", "cryptography.hazmat.primitives.serialization",
+    # Its RSA key type (checked once a key is loaded) brings in the Rust bindings: ~13 ms.
+    "cryptography.hazmat.primitives.asymmetric.rsa",
+    "email.utils", "rich.traceback", "tomli_w", "tomlkit", "keyring",
+    "certifi",  # its CA bundle's path, for the first sync's TLS context (importlib.resources)
+    "invoice_tui.spend",  # spend by month (`m`): five dataclasses, ~8 ms
+    # The screens that a key or a missing config opens (and what only they use: Textual's
+    # DataTable and ProgressBar, webbrowser): ~25 ms that the main screen's first frame skips.
+    *(f"invoice_tui.ui.screens.{name}" for name in (
+        "detail", "spend", "pdfs", "export_prompt", "help", "error", "welcome")))
 
 _lock = threading.RLock()
 _pending: set[str] = set()  # deferred, and not imported for real yet
@@ -107,12 +116,14 @@ def _load(name: str) -> types.ModuleType:
         return module
 
 
-def load_all() -> None:
-    """Import every deferred module now (from a thread, so the event loop never waits)."""
-    with _lock:
-        names = [name for name in DEFERRED if isinstance(sys.modules.get(name), _StandIn)]
-    for name in names:
-        _load(name)
+def load_all(prefix: str = "") -> None:
+    """Import every deferred module (whose name starts with ``prefix``) now — from a
+    thread, so the event loop never waits, or where everything must be defined (the
+    keymap check walks every screen class)."""
+    # Until none is left: loading one may import another as a stand-in.
+    while names := [name for name in pending() if name.startswith(prefix)]:
+        for name in names:
+            _load(name)
 
 
 def pending() -> list[str]:

@@ -117,16 +117,24 @@ def test_deferred_modules_are_imported_whole() -> None:
     # ``from httpx import X`` reads X at the import, which loads the real module before the
     # first frame: a deferred module is imported as a module (``import httpx``, or
     # ``from package import deferred_submodule``) and read when used.
+    # The package's own deferred modules (its screens) count too, imported relatively or not;
+    # a deferred module itself may take names from another: it runs only once it is used.
     deferred = DEFERRED
     offenders: dict[str, list[str]] = {}
     for path in PACKAGE.rglob("*.py"):
+        if _module_name(path) in deferred:
+            continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        package = _module_name(path).split(".")
+        if path.name != "__init__.py":
+            package = package[:-1]
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                if any(node.module == name or node.module.startswith(f"{name}.")
-                       for name in deferred):
+            if isinstance(node, ast.ImportFrom) and (node.module or node.level):
+                base = package[:len(package) - node.level + 1] if node.level else []
+                module = ".".join([*base, *([node.module] if node.module else [])])
+                if any(module == name or module.startswith(f"{name}.") for name in deferred):
                     offenders.setdefault(path.relative_to(PACKAGE).as_posix(), []).append(
-                        node.module)
+                        module)
             elif isinstance(node, ast.Import):
                 # ``import httpx._models`` would load httpx (its package) too.
                 offenders.setdefault(path.relative_to(PACKAGE).as_posix(), []).extend(

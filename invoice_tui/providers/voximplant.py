@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..fs import FileTooLarge, NotARegularFile, read_small_file
 from ..keyring_store import get_secret
@@ -91,7 +91,7 @@ class Credentials:
     account_id: str
     key_id: str
     account_email: str | None
-    private_key: RSAPrivateKey = field(repr=False)
+    private_key: rsa.RSAPrivateKey = field(repr=False)
     warnings: tuple[str, ...] = ()
 
 
@@ -168,7 +168,7 @@ def credentials_from_key(raw: Mapping[str, Any], shown: str) -> Credentials:
         key = serialization.load_pem_private_key(str(pem).encode(), password=None)
     except (ValueError, TypeError):
         key = None
-    if not isinstance(key, RSAPrivateKey):
+    if not isinstance(key, rsa.RSAPrivateKey):
         raise ProviderError(f"credentials: private_key in {shown} is not an RSA PEM key",
                             "download a new service-account key file from Voximplant")
     weak: tuple[str, ...] = ()

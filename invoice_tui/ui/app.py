@@ -40,10 +40,13 @@ from invoice_tui.text import sanitize
 from invoice_tui.ui.commands import InvoiceCommands
 from invoice_tui.ui.keymap import config_keymap, keymap_losses
 from invoice_tui.ui.messages import Clock, ConfigChanged, StartChoice, SyncFunction
-from invoice_tui.ui.screens.error import ConfigErrorScreen
-from invoice_tui.ui.screens.help import HelpScreen
+
+# Modules, not names: the screens that the main screen's first frame does without are
+# deferred (invoice_tui.deferred), and load when first shown.
+from invoice_tui.ui.screens import error as error_screens
+from invoice_tui.ui.screens import help as help_screen
+from invoice_tui.ui.screens import welcome
 from invoice_tui.ui.screens.main import MainScreen
-from invoice_tui.ui.screens.welcome import WelcomeScreen
 
 
 def _utc_now() -> dt.datetime:
@@ -113,7 +116,7 @@ class InvoiceApp(App[int]):
         self.cache_dir = cache_dir
         self._editor = editor or self._edit_in_terminal
         self._config_stamp: FileStamp | None = None  # of the config version last looked at
-        self._reload_error: ConfigErrorScreen | None = None  # a bad edit, over the app
+        self._reload_error: error_screens.ConfigErrorScreen | None = None  # a bad edit
         # Holds the GC tuning while mounted, and the in-process demo server once the demo
         # is chosen on the welcome screen.
         self._resources = contextlib.ExitStack()
@@ -139,11 +142,14 @@ class InvoiceApp(App[int]):
             self.notify(note, severity="warning", markup=False)
         self._notes.clear()
         # Pushed over the default screen (not returned by get_default_screen) so that the
-        # welcome screen can give way to the main one when it is dismissed.
+        # welcome screen can give way to the main one when it is dismissed. Pushed once
+        # Textual's start (a batch update) is over: pushed in it, the screen drew its first
+        # frame inside the batch, where it was thrown away while its widgets counted as
+        # drawn, and the rows showed only at the next full layout (~0.2 s of CPU later).
         if self.config is not None:
-            self.push_screen(self._new_main_screen())
+            self.call_later(self.push_screen, self._new_main_screen())
         else:
-            self.push_screen(self._start_screen(), callback=self._on_start_choice)
+            self.call_later(self.push_screen, self._start_screen(), self._on_start_choice)
         self._watch_config()
 
     def _new_main_screen(self) -> MainScreen:
@@ -157,8 +163,8 @@ class InvoiceApp(App[int]):
         """Without a config: the config error, or (no file yet) the welcome screen."""
         path = self.config_path or Path("config.toml")
         if self.config_error is not None:
-            return ConfigErrorScreen(path, self.config_error)
-        return WelcomeScreen(path)
+            return error_screens.ConfigErrorScreen(path, self.config_error)
+        return welcome.WelcomeScreen(path)
 
     def _on_start_choice(self, choice: StartChoice | None) -> None:
         if choice == "demo":
@@ -265,8 +271,8 @@ class InvoiceApp(App[int]):
         yield from self._config_commands()
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.BINDINGS, self.keymap))
+        if not isinstance(self.screen, help_screen.HelpScreen):
+            self.push_screen(help_screen.HelpScreen(self.BINDINGS, self.keymap))
 
     def _open_demo(self) -> None:
         """Open the built-in demo in-process (chosen on the welcome or config error screen)."""
@@ -418,12 +424,12 @@ class InvoiceApp(App[int]):
             self._reload_error.show_reason(reason)  # still broken, maybe otherwise
             return
         if self._main_screen() is not None:
-            self._reload_error = ConfigErrorScreen(path, reason, keep_last_good=True)
+            self._reload_error = error_screens.ConfigErrorScreen(path, reason, keep_last_good=True)
             self.push_screen(self._reload_error, callback=self._after_reload_error)
             return
         # No accounts yet (welcome, or the config was broken from the start).
         self.config_error = reason
-        self._reload_error = ConfigErrorScreen(path, reason)
+        self._reload_error = error_screens.ConfigErrorScreen(path, reason)
         self._replace_start_screen(self._reload_error, self._on_start_choice)
 
     def _after_reload_error(self, choice: StartChoice | None) -> None:

@@ -21,6 +21,7 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.keys import Keys, _character_to_key, _normalize_key_list
 
+from invoice_tui import deferred
 from invoice_tui.config import Config, did_you_mean, problems_error
 
 #: What Textual puts before a key in a key event, in its (alphabetical) order: a key
@@ -34,8 +35,10 @@ def app_bindings() -> dict[str, Binding]:
 
     Found by walking the subclasses of Textual's ``DOMNode`` defined in this package, so
     a binding added anywhere is known at once (no list to keep). ``ui/app.py`` imports
-    every screen and widget module, so by the time it runs they are all defined.
+    every screen and widget module; the screens deferred until first shown are loaded
+    here (only a ``[keymap]`` in the config asks for this).
     """
+    deferred.load_all("invoice_tui.ui.")
     found: dict[str, Binding] = {}
     for cls in _our_node_classes(DOMNode):
         for binding in Binding.make_bindings(cls.__dict__.get("BINDINGS", ())):
@@ -52,6 +55,7 @@ def keymap_losses(keymap: Mapping[str, str]) -> list[str]:
     binding had (two bindings sharing ``escape`` both lose it when one is rebound).
     Not an error — taking a key may be the point — but never silent.
     """
+    deferred.load_all("invoice_tui.ui.")  # every screen class, as in app_bindings
     lost: dict[tuple[str, str], str] = {}  # (binding id, key) → the rebound id
     for cls in _our_node_classes(DOMNode):
         bindings = [b for b in _class_bindings(cls) if b.id is not None]

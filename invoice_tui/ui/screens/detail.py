@@ -100,6 +100,40 @@ class LinesTable(DataTable[object]):
 class InvoiceDetailScreen(Screen[None]):
     """Everything about one invoice; Esc returns to exactly where the table was."""
 
+    DEFAULT_CSS = """
+    #detail-top {
+        height: auto;
+        max-height: 14;
+    }
+    #invoice-header {
+        width: 2fr;
+        height: auto;
+        border: round $primary;
+        border-title-color: $accent;
+        border-title-style: bold;
+        border-subtitle-color: $warning;
+        padding: 0 1;
+    }
+    #invoice-money {
+        width: 1fr;
+        min-width: 34;
+        height: auto;
+        border: round $primary;
+        border-title-color: $accent;
+        padding: 0 1;
+    }
+    #lines {
+        height: 1fr;
+        border: round $panel-lighten-2;
+        border-title-color: $text-muted;
+        border-subtitle-color: $text-muted;
+    }
+    #lines:focus {
+        border: round $accent;
+        border-title-color: $accent;
+    }
+    """
+
     AUTO_FOCUS = "#lines"
 
     BINDINGS = [

@@ -20,6 +20,14 @@ from invoice_tui.ui.widgets.provider_pane import provider_display_name
 class AccountErrorScreen(ModalScreen[bool]):
     """Why an account failed to sync, and what to do about it; the result: retry it now."""
 
+    DEFAULT_CSS = """
+    #error-dialog {
+        width: 80;
+        max-width: 95%;
+        height: auto;
+    }
+    """
+
     AUTO_FOCUS = "#close"
 
     BINDINGS = [
@@ -74,6 +82,17 @@ class ConfigErrorScreen(Screen[StartChoice]):
     loaded underneath) it is "keep" (Esc: back to them) or "quit". Either way `E`
     (the app's key) opens the file in the editor, and a good save closes this screen
     by itself.
+    """
+
+    DEFAULT_CSS = """
+    ConfigErrorScreen {
+        align: center middle;
+    }
+    #config-error {
+        width: 110;
+        max-width: 95%;
+        height: auto;
+    }
     """
 
     AUTO_FOCUS = "#demo, #keep"

@@ -13,14 +13,17 @@ from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
-from invoice_tui.ui.screens.detail import InvoiceDetailScreen, LinesTable
-from invoice_tui.ui.screens.error import AccountErrorScreen, ConfigErrorScreen
-from invoice_tui.ui.screens.export_prompt import ExportScreen
-from invoice_tui.ui.screens.line_detail import LineDetailScreen
+# Modules, not names, where they are deferred (invoice_tui.deferred).
+from invoice_tui.ui.screens import (
+    detail,
+    error,
+    export_prompt,
+    line_detail,
+    pdfs,
+    spend,
+    welcome,
+)
 from invoice_tui.ui.screens.main import FilterInput, MainScreen
-from invoice_tui.ui.screens.pdfs import PdfDownloadScreen
-from invoice_tui.ui.screens.spend import SpendGrid, SpendScreen
-from invoice_tui.ui.screens.welcome import WelcomeScreen
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable
 from invoice_tui.ui.widgets.provider_pane import ProviderPane
 
@@ -54,15 +57,16 @@ def help_sections(app_bindings: Iterable[BindingType]) -> list[tuple[str, list[B
         ("Invoice table", _bindings(InvoiceTable.BINDINGS)),
         ("Accounts pane", _bindings(ProviderPane.BINDINGS)),
         ("Filter input", _bindings(FilterInput.BINDINGS)),
-        ("Sync error", _bindings(AccountErrorScreen.BINDINGS)),
-        ("Invoice detail", [*_bindings(InvoiceDetailScreen.BINDINGS),
-                            *_bindings(LinesTable.BINDINGS)]),
-        ("Line detail", _bindings(LineDetailScreen.BINDINGS)),
-        ("Spend by month", [*_bindings(SpendScreen.BINDINGS), *_bindings(SpendGrid.BINDINGS)]),
-        ("Export", _bindings(ExportScreen.BINDINGS)),
-        ("PDF download", _bindings(PdfDownloadScreen.BINDINGS)),
-        ("Welcome", _bindings(WelcomeScreen.BINDINGS)),
-        ("Config error", _bindings(ConfigErrorScreen.BINDINGS)),
+        ("Sync error", _bindings(error.AccountErrorScreen.BINDINGS)),
+        ("Invoice detail", [*_bindings(detail.InvoiceDetailScreen.BINDINGS),
+                            *_bindings(detail.LinesTable.BINDINGS)]),
+        ("Line detail", _bindings(line_detail.LineDetailScreen.BINDINGS)),
+        ("Spend by month", [*_bindings(spend.SpendScreen.BINDINGS),
+                            *_bindings(spend.SpendGrid.BINDINGS)]),
+        ("Export", _bindings(export_prompt.ExportScreen.BINDINGS)),
+        ("PDF download", _bindings(pdfs.PdfDownloadScreen.BINDINGS)),
+        ("Welcome", _bindings(welcome.WelcomeScreen.BINDINGS)),
+        ("Config error", _bindings(error.ConfigErrorScreen.BINDINGS)),
         ("This help", _bindings(HelpScreen.BINDINGS)),
     ]
 
@@ -89,6 +93,20 @@ Row = tuple[str, str, str, str]
 class HelpScreen(ModalScreen[None]):
     """A modal listing all bindings by screen with their ids (``app_bindings``: the app's
     own keys; ``keymap``: the keys the user's ``[keymap]`` gives instead)."""
+
+    DEFAULT_CSS = """
+    #help-dialog {
+        width: 100;
+        max-width: 95%;
+        height: 90%;
+    }
+    .help-title {
+        margin-top: 1;
+    }
+    .help-title.-first {
+        margin-top: 0;
+    }
+    """
 
     AUTO_FOCUS = "#help-dialog"
 

@@ -23,6 +23,22 @@ class LineDetailScreen(ModalScreen[int]):
     """Taxes and metering of one line, over the detail screen; j/k step to the next or
     previous line. Dismissed with the position of the line last shown."""
 
+    DEFAULT_CSS = """
+    #line-dialog {
+        width: 96;
+        max-width: 95%;
+        height: auto;
+        max-height: 90%;
+    }
+    #line-taxes {
+        height: auto;
+        max-height: 12;
+        margin-top: 1;
+        border: round $panel-lighten-2;
+        border-title-color: $text-muted;
+    }
+    """
+
     AUTO_FOCUS = None  # keys go to the modal: Enter or Esc closes it
 
     BINDINGS = [

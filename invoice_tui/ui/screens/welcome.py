@@ -20,6 +20,21 @@ from invoice_tui.ui.messages import StartChoice
 class WelcomeScreen(Screen[StartChoice]):
     """Offers to write an example config, open the demo, or quit (the app acts on the choice)."""
 
+    DEFAULT_CSS = """
+    WelcomeScreen {
+        align: center middle;
+    }
+    #welcome {
+        width: 86;
+        max-width: 95%;
+        height: auto;
+    }
+    #welcome-result {
+        margin-top: 1;
+        height: auto;
+    }
+    """
+
     AUTO_FOCUS = "#write"
 
     BINDINGS = [
