@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import httpx
 
@@ -90,6 +90,32 @@ class FetchOptions:
     max_response_bytes: int = 64 * 1024 * 1024  # decompressed; larger answers are refused
 
 
+#: What a form field holds: a file path (completed from the file system), a URL, a secret
+#: (never shown: a password input), a pasted JSON key (a secret saved as a 0600 file), text.
+FieldKind = Literal["path", "url", "secret", "json_secret", "text"]
+
+
+@dataclass(frozen=True, slots=True)
+class FormField:
+    """One field of the in-app account form, declared by the provider (the UI draws it).
+
+    ``key`` is the ``[[accounts]]`` key the field fills; a ``json_secret`` field fills it
+    with the path of the file its pasted JSON is saved to. Fields sharing ``one_of``
+    are alternatives: exactly one of them is filled. ``keyring_key`` names the option
+    (``token_keyring``) that replaces the secret when it goes to the OS keyring.
+    """
+
+    name: str
+    key: str
+    label: str
+    kind: FieldKind = "text"
+    required: bool = False
+    help: str = ""
+    placeholder: str = ""
+    one_of: str | None = None
+    keyring_key: str | None = None
+
+
 class Provider(Protocol):
     """One configured account of one billing provider."""
 
@@ -102,6 +128,9 @@ class Provider(Protocol):
     option_keys: ClassVar[tuple[str, ...]]
     #: Options holding file paths; config resolves relative ones against the config's folder.
     path_options: ClassVar[tuple[str, ...]]
+    #: The account form's fields, in order (besides ``name``): adding a provider adds
+    #: its form without touching the UI.
+    form_fields: ClassVar[tuple[FormField, ...]]
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any]) -> list[str]:

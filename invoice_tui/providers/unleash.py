@@ -19,6 +19,7 @@ from .base import (
     FetchOptions,
     FetchProgress,
     FetchResult,
+    FormField,
     NoPdf,
     ProgressCallback,
     ProviderError,
@@ -238,6 +239,19 @@ class UnleashProvider:
         self.base_url = base_url
         self._token = token
         self.retry = retry or _http.RetryPolicy()
+
+    form_fields: ClassVar[tuple[FormField, ...]] = (
+        FormField("base_url", "base_url", "Instance URL", "url", required=True,
+                  help="the instance URL including any path prefix",
+                  placeholder="https://us.app.unleash-hosted.com/acme"),
+        FormField("token", "token", "Token", "secret", one_of="token",
+                  keyring_key="token_keyring",
+                  help="a personal access token or an admin/service-account token",
+                  placeholder="user:…"),
+        FormField("token_env", "token_env", "or env var", "text", one_of="token",
+                  help="the name of an environment variable holding the token",
+                  placeholder="UNLEASH_TOKEN"),
+    )
 
     def __repr__(self) -> str:  # the token stays out of reprs and logs
         return f"UnleashProvider(account={self.account!r}, base_url={self.base_url!r})"

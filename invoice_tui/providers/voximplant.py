@@ -26,7 +26,14 @@ from ..model import EXACT, AccountSummary, Invoice, Line, Tax
 from ..text import redact, sanitize
 from . import _http, _parse
 from ._parse import FieldError
-from .base import FetchOptions, FetchProgress, FetchResult, ProgressCallback, ProviderError
+from .base import (
+    FetchOptions,
+    FetchProgress,
+    FetchResult,
+    FormField,
+    ProgressCallback,
+    ProviderError,
+)
 
 DEFAULT_BASE_URL = "https://api.voximplant.com/platform_api"
 SERVICE = "Voximplant"
@@ -482,6 +489,19 @@ class VoximplantProvider:
         self.signer = TokenSigner(credentials, clock)
         self.retry = retry or _http.RetryPolicy()
         self.max_invoices = max_invoices  # tests lower it to reach the ceiling quickly
+
+    form_fields: ClassVar[tuple[FormField, ...]] = (
+        FormField("credentials", "credentials", "Key file", "path", one_of="credentials",
+                  help="the service-account key file (JSON) from Voximplant: Settings → "
+                       "Service accounts",
+                  placeholder="~/keys/vox-credentials.json"),
+        FormField("credentials_json", "credentials", "or paste key", "json_secret",
+                  one_of="credentials", keyring_key="credentials_keyring",
+                  help="the key file's JSON, pasted: saved as a 0600 file beside the config",
+                  placeholder="{\"account_id\": …, \"key_id\": …, \"private_key\": …}"),
+        FormField("base_url", "base_url", "API URL", "url",
+                  help="leave empty for the default", placeholder=DEFAULT_BASE_URL),
+    )
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any]) -> list[str]:
