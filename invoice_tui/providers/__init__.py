@@ -9,10 +9,17 @@ import importlib
 import pkgutil
 from functools import cache
 
-from .base import FetchOptions, FetchProgress, FetchResult, Provider, ProviderError
+from .base import (
+    FetchOptions,
+    FetchProgress,
+    FetchResult,
+    FirstPage,
+    Provider,
+    ProviderError,
+)
 
 __all__ = [
-    "FetchOptions", "FetchProgress", "FetchResult", "Provider", "ProviderError",
+    "FetchOptions", "FetchProgress", "FetchResult", "FirstPage", "Provider", "ProviderError",
     "provider_class", "provider_names",
 ]
 

@@ -80,6 +80,21 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class FirstPage:
+    """The first answer of an account's invoice list (``invoice-tui check``), nothing more.
+
+    ``invoices`` are the ones on it, parsed as a sync would; ``total`` is how many the
+    whole list holds when the answer says so (Voximplant's ``total_count``), else
+    ``None``; ``whole`` is true when the answer is the entire list by design (Unleash
+    has no pagination), so its length is every invoice the API lists.
+    """
+
+    invoices: tuple[Invoice, ...]
+    total: int | None = None
+    whole: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class FetchOptions:
     """Knobs from ``[settings]`` that providers honour."""
 
@@ -159,6 +174,11 @@ class Provider(Protocol):
         progress: ProgressCallback | None = None,
     ) -> FetchResult:
         """Fetch every invoice of the account. Raises only :class:`ProviderError`."""
+        ...
+
+    async def first_page(self, client: httpx.AsyncClient, options: FetchOptions) -> FirstPage:
+        """The first page of the invoice list only, through the same request, retry and
+        parsing code as :meth:`fetch` (a connection test). Raises only :class:`ProviderError`."""
         ...
 
     async def download_pdf(

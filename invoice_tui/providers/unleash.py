@@ -19,6 +19,7 @@ from .base import (
     FetchOptions,
     FetchProgress,
     FetchResult,
+    FirstPage,
     FormField,
     NoPdf,
     ProgressCallback,
@@ -325,6 +326,19 @@ class UnleashProvider:
         progress: ProgressCallback | None = None,
     ) -> FetchResult:
         """All invoices (one request, no pagination) and the plan price."""
+        result = await self._list(client, options)
+        if progress is not None:
+            progress(FetchProgress(invoices=len(result.invoices), pages=1,
+                                   total_invoices=len(result.invoices), total_pages=1,
+                                   page=result.invoices))
+        return result
+
+    async def first_page(self, client: httpx.AsyncClient, options: FetchOptions) -> FirstPage:
+        """The list's one answer: Unleash does not page, so it is the whole list."""
+        result = await self._list(client, options)
+        return FirstPage(result.invoices, whole=True)
+
+    async def _list(self, client: httpx.AsyncClient, options: FetchOptions) -> FetchResult:
         secrets = (self._token,)
 
         def handle(response: httpx.Response) -> FetchResult:
@@ -333,15 +347,11 @@ class UnleashProvider:
                 raise error
             return parse_invoices(self.account, _http.decode_json(response, SERVICE))
 
-        result = await _http.request(
+        result: FetchResult = await _http.request(
             client, "GET", self.invoices_url, service=SERVICE, options=options,
             policy=self.retry, handle=handle, headers={"Authorization": self._token},
             secrets=secrets,
         )
-        if progress is not None:
-            progress(FetchProgress(invoices=len(result.invoices), pages=1,
-                                   total_invoices=len(result.invoices), total_pages=1,
-                                   page=result.invoices))
         return result
 
     async def download_pdf(

@@ -30,6 +30,7 @@ from .base import (
     FetchOptions,
     FetchProgress,
     FetchResult,
+    FirstPage,
     FormField,
     ProgressCallback,
     ProviderError,
@@ -610,6 +611,13 @@ class VoximplantProvider:
         return FetchResult(_parse.newest_first(invoices), pagination.summary,
                            (*self.credentials.warnings, *pagination.warnings.lines()))
 
+    async def first_page(self, client: httpx.AsyncClient, options: FetchOptions) -> FirstPage:
+        """GetAccountInvoices at offset 0 (the page a sync starts with) and its total_count."""
+        page = await self._page(client, options, 0, max(1, options.page_size))
+        if page.total_count is not None and page.total_count > self.max_invoices:
+            raise _too_many(page.total_count, self.max_invoices)  # a sync would refuse it too
+        return FirstPage(page.invoices, page.total_count)
+
     async def download_pdf(
         self, client: httpx.AsyncClient, options: FetchOptions, invoice: Invoice
     ) -> bytes:
@@ -685,9 +693,7 @@ class _Pagination:
             if self.total is None:
                 self.limit = min(self.limit, MAX_UNCOUNTED_INVOICES)
             elif self.total > self.limit:
-                raise ProviderError(
-                    f"Voximplant reported {shown_count(self.total)} invoices — more than "
-                    f"invoice-tui reads ({self.limit:,})", _WRONG_SERVER_HINT)
+                raise _too_many(self.total, self.limit)
         self.pages += 1
         before = len(self.by_id)
         added = tuple(invoice for invoice in page.invoices
@@ -779,6 +785,11 @@ class _Pagination:
             if not got or not new:
                 return  # end of list, or a server that ignores offset: stop, don't loop
             offset += got
+
+
+def _too_many(total: int, limit: int) -> ProviderError:
+    return ProviderError(f"Voximplant reported {shown_count(total)} invoices — more than "
+                         f"invoice-tui reads ({limit:,})", _WRONG_SERVER_HINT)
 
 
 class _ListEnded(Exception):  # noqa: N818 - a signal: this page is past the list's end
