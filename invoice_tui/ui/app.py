@@ -21,6 +21,7 @@ from invoice_tui.store import InvoiceStore, open_store
 from invoice_tui.sync import sync_account
 from invoice_tui.ui.commands import InvoiceCommands
 from invoice_tui.ui.messages import Clock, StartChoice, SyncFunction
+from invoice_tui.ui.screens.account_form import open_account_form
 from invoice_tui.ui.screens.error import ConfigErrorScreen
 from invoice_tui.ui.screens.help import HelpScreen
 from invoice_tui.ui.screens.main import MainScreen
@@ -121,6 +122,12 @@ class InvoiceApp(App[int]):
                 yield SystemCommand("Help: keys", "Every key, by screen", self.action_help)
             else:
                 yield command._replace(title=f"App: {command.title.lower()}")
+
+    def action_add_account(self) -> None:
+        """`a` in the accounts pane: the account form (not in the demo, which saves nothing)."""
+        path = None if self.demo else (self.config.path if self.config else None) or \
+            self.config_path
+        open_account_form(self, self.config, path)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
