@@ -1,4 +1,4 @@
-"""Command line (SPEC §4): the TUI (default), ``export``, ``pdfs`` and ``demo-server``.
+"""Command line (SPEC §4): the TUI (default), ``export``, ``pdfs``, ``secret`` and ``demo-server``.
 
 Exit codes: 0 success, 1 some accounts failed (the rest still exported) or an
 internal error, 2 usage or config errors, 130 interrupted (Ctrl-C), 141 output
@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import difflib
+import getpass
 import logging
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -32,9 +35,12 @@ from .config import (
 )
 from .export import FORMATS, filter_by_month, iter_render, parse_month_bound, sort_for_export
 from .fs import OutputRefused, output_problem, write_output
+from .keyring_store import SERVICE as KEYRING_SERVICE
+from .keyring_store import delete_secret, keyring_problem, set_secret
 from .model import Invoice
 from .pdfs import PdfSummary, download_pdfs
-from .providers.base import ProviderError
+from .providers import provider_class
+from .providers.base import KeyringSecret, ProviderError
 from .store import InvoiceStore, StoreError, open_store
 from .sync import SyncFailed, SyncOutcome, sync_all
 from .text import sanitize
@@ -157,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(run=_run_export)
 
     _pdfs_parser(commands)
+    _secret_parser(commands)
 
     demo = commands.add_parser(
         "demo-server", parents=[_global_options(suppress=True)],
@@ -365,10 +372,16 @@ def _account_names(config: Config, wanted: list[str], command: str) -> list[str]
         return None
     unknown = [name for name in wanted if name not in known]
     if unknown:
-        _say(f"unknown account {unknown[0]!r} — known accounts: "
-             f"{', '.join(known) or '(none configured)'}")
+        _say(_unknown_account(unknown[0], known))
         return None
     return list(dict.fromkeys(wanted)) or known
+
+
+def _unknown_account(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    mean = f" (did you mean {close[0]!r}?)" if close else ""
+    return (f"unknown account {name!r}{mean} — known accounts: "
+            f"{', '.join(known) or '(none configured)'}")
 
 
 def _config_problem(exc: ConfigError | StoreError, command: str) -> int:
@@ -515,6 +528,170 @@ class _ProgressBar:
         self.stream.write(f"\rPDFs [{'#' * filled}{'-' * (width - filled)}] "
                           f"{summary.done}/{summary.total}{failed}\x1b[K")
         self.stream.flush()
+
+
+# --- secret set|delete ------------------------------------------------------------------
+
+def _secret_parser(commands: Any) -> None:
+    where = (f"Secrets live in the OS keyring under the service name {KEYRING_SERVICE!r} with "
+             "the account's name as the username; the backend is keyring's usual choice "
+             "(PYTHON_KEYRING_BACKEND, keyringrc, else the platform's).")
+    secret = commands.add_parser(
+        "secret", parents=[_global_options(suppress=True)],
+        help="keep an account's token or key file in the OS keyring, not in the config",
+        description=where)
+    actions = secret.add_subparsers(title="actions", metavar="ACTION", required=True)
+    put = actions.add_parser(
+        "set", parents=[_global_options(suppress=True)],
+        help="store the account's Unleash token or Voximplant key-file JSON",
+        description="Store the secret of account NAME in the OS keyring — Unleash: the token; "
+                    "Voximplant: the service-account key file's JSON — read from stdin when it "
+                    "is piped (invoice-tui secret set NAME < key.json), else at a hidden prompt. "
+                    "It is checked first; then the account in the config says token_keyring = "
+                    "true (or credentials_keyring = true) instead of token/token_env (or "
+                    f"credentials), comments kept. {where} Exit 0 stored, 1 the keyring failed, "
+                    "2 usage, config or an unusable secret.")
+    put.add_argument("name", metavar="NAME", help="the account's name in the config")
+    put.set_defaults(run=_run_secret_set)
+    delete = actions.add_parser(
+        "delete", parents=[_global_options(suppress=True)],
+        help="remove the account's secret from the OS keyring",
+        description="Remove the secret of account NAME from the OS keyring (the config is not "
+                    "changed: the line says what it still needs). Exit 0 removed, 1 nothing "
+                    "was stored or the keyring failed, 2 usage or config errors.")
+    delete.add_argument("name", metavar="NAME", help="the account's name in the config")
+    delete.set_defaults(run=_run_secret_delete)
+
+
+@dataclass
+class _SecretTarget:
+    path: Path
+    config: Config
+    spec: KeyringSecret
+
+
+def _secret_target(args: argparse.Namespace) -> _SecretTarget | int:
+    """The config and keyring spec of account ``args.name``; an exit code after saying why
+    there is none."""
+    path = config_path(args.config)
+    try:
+        config = load_config(path)
+    except ConfigMissing:
+        _say(f"no config at {path} — run `invoice-tui` to create one and add the account")
+        return 2
+    except ConfigError as exc:
+        return _config_problem(exc, "secret")
+    try:
+        account = config.account(args.name)
+    except KeyError:
+        _say(_unknown_account(args.name, config.account_names))
+        return 2
+    cls = provider_class(account.provider)
+    spec = cls.keyring_secret if cls is not None else None
+    if spec is None:
+        _say(f"account {args.name!r} ({account.provider}) has no secret the keyring can keep")
+        return 2
+    return _SecretTarget(path, config, spec)
+
+
+_SECRET_LIMIT = 1024 * 1024  # a token or a key file is a few KB; more is the wrong input
+
+
+def _read_secret(spec: KeyringSecret, name: str) -> str | None:
+    """The secret from stdin when it is piped, else a hidden prompt; ``None`` after saying
+    why there is none (never echoing what was read)."""
+    if sys.stdin is None:
+        _say("no stdin to read the secret from — pipe it in")
+        return None
+    if sys.stdin.isatty():
+        try:
+            text = getpass.getpass(sanitize(
+                f"{spec.what} for {name} (hidden; a multi-line key file: invoice-tui secret "
+                f"set {shlex.quote(name)} < FILE): "))
+        except EOFError:
+            text = ""
+    else:
+        data = sys.stdin.buffer.read(_SECRET_LIMIT + 1)
+        if len(data) > _SECRET_LIMIT:
+            _say("stdin holds more than 1 MB — that is no token or key file; pipe in the "
+                 "secret only")
+            return None
+        try:
+            text = data.decode("utf-8").removeprefix("\ufeff")
+        except UnicodeDecodeError:
+            _say("stdin is not UTF-8 text — pipe in the token or the key file as it was "
+                 "downloaded")
+            return None
+    if not text.strip():
+        _say(f"no secret given — pipe it in (invoice-tui secret set {shlex.quote(name)} < FILE) "
+             "or type it at the prompt")
+        return None
+    return text
+
+
+def _run_secret_set(args: argparse.Namespace) -> int:
+    # Only this command edits the config: tomlkit (~40 ms) stays out of every other start.
+    from .config_edit import REMOVE, update_account
+
+    target = _secret_target(args)
+    if isinstance(target, int):
+        return target
+    problem = keyring_problem()  # before asking for the secret: it could not be kept
+    if problem is not None:
+        _say(problem)
+        return 1
+    spec, name = target.spec, args.name
+    cls = provider_class(target.config.account(name).provider)
+    text = _read_secret(spec, name)
+    if text is None or cls is None:
+        return 2
+    try:
+        secret = cls.check_secret(text)
+    except ProviderError as exc:
+        _say(f"{name}: not stored: {exc}")
+        return 2
+    try:
+        set_secret(name, secret)
+    except ProviderError as exc:
+        _say(f"{name}: {exc}")
+        return 1
+    # The keyring first, then the config: a failed edit leaves a stored secret unused,
+    # never a config pointing at a secret that is not there.
+    try:
+        update_account(target.path, name, {spec.option: True,
+                                           **dict.fromkeys(spec.replaces, REMOVE)})
+    except ConfigError as exc:
+        _say(f"stored the {spec.what} of {name} in the OS keyring, but the config was not "
+             f"changed — set {spec.option} = true in account {name!r} yourself")
+        return _config_problem(exc, "secret")
+    removed = [key for key in spec.replaces if key in target.config.account(name).options]
+    instead = f" instead of {' / '.join(removed)}" if removed else ""
+    print(sanitize(f"stored the {spec.what} of {name} in the OS keyring (service "
+                   f"{KEYRING_SERVICE}); {target.path} now says {spec.option} = true{instead}"))
+    return 0
+
+
+def _run_secret_delete(args: argparse.Namespace) -> int:
+    target = _secret_target(args)
+    if isinstance(target, int):
+        return target
+    name, spec = args.name, target.spec
+    try:
+        removed = delete_secret(name)
+    except ProviderError as exc:
+        _say(f"{name}: {exc}")
+        return 1
+    if not removed:
+        _say(f"no secret for {name} in the keyring — nothing to remove")
+        return 1
+    account = target.config.account(name)
+    if account.options.get(spec.option) is True:
+        needs = (f"the config still says {spec.option} = true: run `invoice-tui secret set "
+                 f"{shlex.quote(name)}` again, or replace it with {' or '.join(spec.replaces)}")
+    else:
+        needs = "the config did not use it"
+    print(sanitize(f"removed the {spec.what} of {name} from the OS keyring — {needs}"))
+    return 0
 
 
 def _run_demo_server(args: argparse.Namespace) -> int:

@@ -12,13 +12,14 @@ module.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.items import AoT, Array, InlineTable, Table
+from tomlkit.items import AoT, Array, Comment, InlineTable, Table, Whitespace
 
 from .config import (
     CONFIG_LIMIT,
@@ -43,7 +44,7 @@ def set_setting(path: Path, key: str, value: Any) -> Config:
         _insert_first(doc, "settings", settings)
     if not isinstance(settings, Table | InlineTable):
         raise ConfigError(f"{path}: settings must be a table — write it as [settings]")
-    settings[key] = value
+    _set_key(settings, key, value)
     return _write(path, doc)
 
 
@@ -53,6 +54,9 @@ def add_account(path: Path, table: Mapping[str, Any]) -> Config:
     ``ConfigError`` if the result is invalid (a duplicate name, a bad option …).
     """
     doc = _read(path)
+    appended = _append_block_text(doc, table)
+    if appended is not None:
+        return _write(path, appended)
     accounts = doc.get("accounts")
     if accounts is None:
         doc.append("accounts", tomlkit.aot())
@@ -86,7 +90,7 @@ def update_account(path: Path, name: str, changes: Mapping[str, Any]) -> Config:
             if key in block:
                 del block[key]
         else:
-            block[key] = value
+            _set_key(block, key, value)
     return _write(path, doc)
 
 
@@ -101,7 +105,7 @@ def replace_account(path: Path, name: str, table: Mapping[str, Any]) -> Config:
         if value is None:
             del block[key]
         elif key not in block or block[key] != value:
-            block[key] = value
+            _set_key(block, key, value)
     return _write(path, doc)
 
 
@@ -112,6 +116,9 @@ def remove_account(path: Path, name: str) -> Config:
     index = _account_index(accounts, name)
     if index is None or not isinstance(accounts, AoT | Array):
         raise ConfigError(f"{path}: no account {name!r} — nothing to remove")
+    removed = _remove_block_text(doc, index)
+    if removed is not None:
+        return _write(path, removed)
     del accounts[index]
     if isinstance(accounts, AoT) and len(accounts) == 0:
         del doc["accounts"]
@@ -192,6 +199,80 @@ def _insert_first(doc: tomlkit.TOMLDocument, key: str, table: Table) -> None:
     doc.append(key, table)
     for k, value in rest.items():
         doc.append(k, value)
+
+
+def _set_key(table: Table | InlineTable, key: str, value: Any) -> None:
+    """``table[key] = value``; a new key goes after the table's last key, not after the
+    comments and blank lines that end it (in TOML those sit in this table's body, but a
+    reader sees them as the heading of the next table)."""
+    if key in table or not isinstance(table, Table):
+        table[key] = value
+        return
+    body = table.value.body
+    start = len(body)
+    while start > 0 and body[start - 1][0] is None \
+            and isinstance(body[start - 1][1], Whitespace | Comment):
+        start -= 1
+    # Keyless trivia only: the container's key map holds no index at or past ``start``.
+    trailing = body[start:]
+    del body[start:]
+    table[key] = value
+    body.extend(trailing)
+
+
+# The text-level edits below keep comments where a reader expects them; each result is
+# accepted only if it parses to exactly the data the structural edit would give, so a
+# header-like line inside a multi-line string can never mislead them.
+_TABLE_HEADER = re.compile(r"\s*\[")
+_ACCOUNTS_HEADER = re.compile(r"\s*\[\[\s*(accounts|\"accounts\"|'accounts')\s*\]\]\s*(#.*)?$")
+
+
+def _append_block_text(doc: tomlkit.TOMLDocument, table: Mapping[str, Any]) \
+        -> tomlkit.TOMLDocument | None:
+    """``doc`` with a new ``[[accounts]]`` block appended as text after one blank line."""
+    if not isinstance(doc.get("accounts", tomlkit.aot()), AoT):
+        return None
+    text = tomlkit.dumps(doc).rstrip("\n")
+    block = "[[accounts]]\n" + tomlkit.dumps(dict(table))
+    candidate = f"{text}\n\n{block}" if text else block
+    expected = doc.unwrap()
+    expected.setdefault("accounts", []).append(dict(table))
+    return _if_same(candidate, expected)
+
+
+def _remove_block_text(doc: tomlkit.TOMLDocument, index: int) -> tomlkit.TOMLDocument | None:
+    """``doc`` without the ``index``-th ``[[accounts]]`` block, with the comment paragraph
+    right above it, and keeping the one right above the next table."""
+    lines = tomlkit.dumps(doc).splitlines(keepends=True)
+    headers = [i for i, line in enumerate(lines) if _TABLE_HEADER.match(line)]
+    blocks = [i for i in headers if _ACCOUNTS_HEADER.match(lines[i])]
+    if index >= len(blocks):
+        return None
+    start = blocks[index]
+    end = next((h for h in headers if h > start), len(lines))
+    kept = lines[:_paragraph_above(lines, start)] + lines[_paragraph_above(lines, end):]
+    candidate = "".join(kept).rstrip("\n") + "\n"
+    expected = doc.unwrap()
+    del expected["accounts"][index]
+    if not expected["accounts"]:
+        del expected["accounts"]
+    return _if_same(candidate, expected)
+
+
+def _paragraph_above(lines: list[str], line: int) -> int:
+    """The first line of the comment lines directly above ``line`` (``line`` if none)."""
+    while line > 0 and line <= len(lines) and lines[line - 1].lstrip().startswith("#"):
+        line -= 1
+    return line
+
+
+def _if_same(text: str, expected: dict[str, Any]) -> tomlkit.TOMLDocument | None:
+    try:
+        if tomllib.loads(text) != expected:
+            return None
+        return tomlkit.parse(text)
+    except Exception:  # not TOML after all: the caller takes the structural way
+        return None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -175,7 +175,8 @@ async def _account_pdfs(account: AccountConfig | None, config: Config,
         if account is None:
             raise ProviderError("the account is not in the config",
                                 "add it to the config, or refresh the invoices")
-        provider = account.build()
+        # In a thread: the key file's RSA key or the OS keyring must not stall the UI.
+        provider = await asyncio.to_thread(account.build)
         client = make_client(config.settings)
     except Exception as exc:  # its key file, its token: every PDF of it fails alike
         error = as_provider_error(exc, "preparing PDF downloads")

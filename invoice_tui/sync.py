@@ -379,7 +379,9 @@ async def download_pdf(account: AccountConfig, settings: Settings, invoice: Invo
         raise ProviderError(f"the downloads folder {folder} is not an absolute path",
                             'set [settings] downloads to a full path, e.g. "~/Downloads"')
     try:
-        provider = account.build()
+        # Built in a thread, as for a sync: a key file's RSA key or the OS keyring (which
+        # may wait on D-Bus or an unlock prompt) must not stall the UI's event loop.
+        provider = await asyncio.to_thread(account.build)
         async with make_client(settings) as client:
             data = await provider.download_pdf(client, settings.fetch_options(), invoice)
     except Exception as exc:  # a bug must still reach the user as one line

@@ -70,6 +70,9 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory,
                  "https_proxy", "http_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "*")
+    # No test reaches the user's OS keyring: tests that need one choose the JSON-file
+    # backend of tests/keyring_backend.py.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     yield home
 
 

@@ -185,9 +185,10 @@ def test_unknown_account_keys_are_errors_with_did_you_mean(tmp_path: Path) -> No
         'base_ulr = "http://127.0.0.1:1/platform_api"\ncolor = "red"\n'))
     problems = _problems(path)
     assert (f"{path}: account 'un': unknown key 'tokne' (did you mean 'token'?) — allowed for "
-            "unleash: name, provider, base_url, token, token_env") in problems
+            "unleash: name, provider, base_url, token, token_env, token_keyring") in problems
     assert (f"{path}: account 'vox': unknown key 'base_ulr' (did you mean 'base_url'?) — allowed "
-            "for voximplant: name, provider, credentials, base_url") in problems
+            "for voximplant: name, provider, credentials, base_url, credentials_keyring"
+            ) in problems
     assert any("unknown key 'color' — allowed for voximplant" in line for line in problems)
     assert "user:x" not in "\n".join(problems)
 

@@ -100,7 +100,7 @@ def test_validate_options_exactly_one_token_source() -> None:
     assert PROVIDER.validate_options({"base_url": url, "token_env": "UNLEASH_TOKEN"}) == []
     for options in ({"base_url": url}, {"base_url": url, "token": "t", "token_env": "E"}):
         (line,) = PROVIDER.validate_options(options)
-        assert line.startswith("token/token_env: set exactly one")
+        assert line.startswith("token/token_env/token_keyring: set exactly one")
     (line,) = PROVIDER.validate_options({"token": "t"})
     assert line.startswith("base_url: missing")
 

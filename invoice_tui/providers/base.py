@@ -131,6 +131,19 @@ class FormField:
     keyring_key: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class KeyringSecret:
+    """How a provider's secret can live in the OS keyring (:mod:`invoice_tui.keyring_store`)
+    instead of its ``[[accounts]]`` table: ``secret set NAME`` and the account form use it."""
+
+    #: The boolean option saying the secret is in the keyring (``token_keyring``).
+    option: str
+    #: The options it replaces, removed from the table when the secret is stored.
+    replaces: tuple[str, ...]
+    #: What the secret is, for messages ("Unleash token").
+    what: str
+
+
 class Provider(Protocol):
     """One configured account of one billing provider."""
 
@@ -146,6 +159,8 @@ class Provider(Protocol):
     #: The account form's fields, in order (besides ``name``): adding a provider adds
     #: its form without touching the UI.
     form_fields: ClassVar[tuple[FormField, ...]]
+    #: How its secret is kept in the OS keyring; ``None``: it has no secret to keep there.
+    keyring_secret: ClassVar[KeyringSecret | None]
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any]) -> list[str]:
@@ -165,6 +180,13 @@ class Provider(Protocol):
         Raises :class:`ProviderError` for problems only found now (unreadable
         key file, missing env var).
         """
+        ...
+
+    @classmethod
+    def check_secret(cls, value: str) -> str:
+        """The secret to store in the keyring for ``value`` as the user gave it (trimmed,
+        normalized), checked as building the account would check it; :class:`ProviderError`
+        (never quoting it) if it is unusable. Only called when ``keyring_secret`` is set."""
         ...
 
     async def fetch(

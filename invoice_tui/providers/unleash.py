@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from ..keyring_store import get_secret
 from ..model import AccountSummary, Invoice, Line, line_gap, minor_digits
 from ..text import redact, sanitize
 from . import _http, _parse
@@ -21,6 +22,7 @@ from .base import (
     FetchResult,
     FirstPage,
     FormField,
+    KeyringSecret,
     NoPdf,
     ProgressCallback,
     ProviderError,
@@ -30,7 +32,9 @@ SERVICE = "Unleash"
 INVOICES_PATH = "api/admin/invoices/list"
 PDF_REDIRECTS = 5  # hops a PDF link (Stripe-hosted) may take; API calls never follow any
 _TOKEN_HINT = ("create a personal access token or an admin/service-account token in Unleash "
-               "and put it in the account's token or token_env")
+               "and put it in the account's token or token_env, or the keyring "
+               "(invoice-tui secret set NAME)")
+_TOKEN_SOURCES = ("token", "token_env", "token_keyring")
 
 
 def _line(kind: str, raw: object, bad: list[str]) -> Line:
@@ -226,13 +230,41 @@ def _token_problem(token: str) -> str | None:
     return "contains characters an HTTP header cannot carry (non-ASCII, spaces or line breaks)"
 
 
+def _token_source_problem(options: Mapping[str, Any]) -> str | None:
+    """The fix-it line for the token's source (exactly one), else ``None``."""
+    keyring_flag = options.get("token_keyring")
+    if keyring_flag is not None and not isinstance(keyring_flag, bool):
+        return ("token_keyring: must be true or false — true keeps the token in the OS "
+                "keyring (invoice-tui secret set NAME)")
+    sources = [key for key in ("token", "token_env") if key in options]
+    sources += ["token_keyring"] if keyring_flag else []
+    if len(sources) != 1:
+        said = f" (found {' and '.join(sources)})" if sources else ""
+        return ("token/token_env/token_keyring: set exactly one" + said + " — token_env = "
+                "\"UNLEASH_TOKEN\" (an environment variable holding the token), "
+                "token_keyring = true (the OS keyring: invoice-tui secret set NAME) or "
+                "token = \"…\"")
+    if "token" in options:
+        token = options["token"]
+        if not isinstance(token, str) or not raw_token(token):
+            return "token: must be a non-empty string — " + _TOKEN_HINT
+        problem = _token_problem(raw_token(token))
+        return f"token: {problem}" if problem else None
+    env = options.get("token_env", "UNLEASH_TOKEN")
+    if not isinstance(env, str) or not env.strip():
+        return "token_env: must be the name of an environment variable, e.g. \"UNLEASH_TOKEN\""
+    return None
+
+
 class UnleashProvider:
     """One Unleash instance (Enterprise billing), authenticated with an admin-capable token."""
 
     name: ClassVar[str] = "unleash"
     display_name: ClassVar[str] = "Unleash"
-    option_keys: ClassVar[tuple[str, ...]] = ("base_url", "token", "token_env")
+    option_keys: ClassVar[tuple[str, ...]] = ("base_url", *_TOKEN_SOURCES)
     path_options: ClassVar[tuple[str, ...]] = ()
+    keyring_secret: ClassVar[KeyringSecret | None] = KeyringSecret(
+        "token_keyring", ("token", "token_env"), "Unleash token")
 
     def __init__(self, account: str, base_url: str, token: str,
                  *, retry: _http.RetryPolicy | None = None) -> None:
@@ -259,7 +291,8 @@ class UnleashProvider:
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any]) -> list[str]:
-        """Fix-it lines for ``base_url`` (required) and ``token``/``token_env`` (exactly one)."""
+        """Fix-it lines for ``base_url`` (required) and the token's source: exactly one of
+        ``token``, ``token_env`` and ``token_keyring = true``."""
         problems: list[str] = []
         if "base_url" not in options:
             problems.append("base_url: missing — set it to the Unleash instance URL including "
@@ -268,31 +301,26 @@ class UnleashProvider:
             problem = _http.check_base_url(options["base_url"])
             if problem:
                 problems.append(f"base_url: {problem}")
-        has_token, has_env = "token" in options, "token_env" in options
-        if has_token == has_env:
-            problems.append("token/token_env: set exactly one — token_env = \"UNLEASH_TOKEN\" "
-                            "(an environment variable holding the token) or token = \"…\"")
-        elif has_token and (not isinstance(options["token"], str)
-                            or not raw_token(options["token"])):
-            problems.append("token: must be a non-empty string — " + _TOKEN_HINT)
-        elif has_token and _token_problem(raw_token(options["token"])):
-            problems.append(f"token: {_token_problem(raw_token(options['token']))}")
-        elif has_env and (not isinstance(options["token_env"], str)
-                          or not options["token_env"].strip()):
-            problems.append("token_env: must be the name of an environment variable, "
-                            "e.g. \"UNLEASH_TOKEN\"")
+        problem = _token_source_problem(options)
+        if problem:
+            problems.append(problem)
         return problems
 
     @classmethod
     def from_options(cls, account: str, options: Mapping[str, Any]) -> UnleashProvider:
-        """Resolve the token (from ``token`` or the ``token_env`` variable) and check the URL."""
+        """Resolve the token (``token``, the ``token_env`` variable or the OS keyring) and
+        check the URL. The keyring is read here, never at config load."""
         base_url = options.get("base_url")
         problem = _http.check_base_url(base_url)
         if problem:
             raise ProviderError(f"base_url: {problem}", "fix base_url in the config")
         token = options.get("token")
         env_name = options.get("token_env")
-        if isinstance(env_name, str) and env_name.strip():
+        source = "token"
+        if options.get("token_keyring") is True:
+            token, source = get_secret(account), f"keyring entry of {account}"
+        elif isinstance(env_name, str) and env_name.strip():
+            source = f"environment variable {env_name.strip()}"
             token = os.environ.get(env_name.strip())
             if token is None or not token.strip():
                 state = "is not set" if token is None else "is empty"
@@ -305,10 +333,22 @@ class UnleashProvider:
         token = raw_token(token)
         problem = _token_problem(token)
         if problem:
-            source = f"environment variable {env_name.strip()}" if env_name else "token"
             raise ProviderError(f"the Unleash token ({source}) {problem}",
                                 "copy the token again from Unleash")
         return cls(account, str(base_url), token)
+
+    @classmethod
+    def check_secret(cls, value: str) -> str:
+        """The token to keep in the keyring: ``value`` trimmed, a pasted ``Bearer `` gone;
+        :class:`ProviderError` if empty or unfit for an HTTP header."""
+        token = raw_token(value)
+        if not token:
+            raise ProviderError("the Unleash token is empty", _TOKEN_HINT)
+        problem = _token_problem(token)
+        if problem:
+            raise ProviderError(f"the Unleash token {problem}",
+                                "copy the token again from Unleash")
+        return token
 
     def cache_key(self) -> str:
         """``unleash:<instance URL>`` — identifies the remote instance, no secrets."""

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import re
+import shlex
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from ..fs import FileTooLarge, NotARegularFile, read_small_file
+from ..keyring_store import get_secret
 from ..model import EXACT, AccountSummary, Invoice, Line, Tax
 from ..text import redact, sanitize
 from . import _http, _parse
@@ -32,6 +34,7 @@ from .base import (
     FetchResult,
     FirstPage,
     FormField,
+    KeyringSecret,
     ProgressCallback,
     ProviderError,
 )
@@ -122,7 +125,6 @@ def load_credentials(value: object) -> Credentials:
     fix = _CREDENTIALS_FIX
     try:
         data, _ = read_small_file(path, KEY_FILE_LIMIT)
-        raw = json.loads(data)
     except FileNotFoundError:
         raise ProviderError(f"credentials: file {shown} does not exist", fix) from None
     except (NotARegularFile, IsADirectoryError) as exc:
@@ -134,6 +136,16 @@ def load_credentials(value: object) -> Credentials:
     except OSError as exc:
         raise ProviderError(f"credentials: cannot read {shown} ({exc.strerror})",
                             "check the file's permissions") from None
+    return credentials_from_key(key_file_fields(data, shown), shown)
+
+
+def key_file_fields(data: str | bytes, shown: str, fix: str = _CREDENTIALS_FIX
+                    ) -> dict[str, Any]:
+    """The fields of a key file's JSON text (unwrapped from ``{"result": …}``), each
+    required one present; :class:`ProviderError` naming ``shown`` (where the text came
+    from) with ``fix`` as its hint, never quoting the text."""
+    try:
+        raw = json.loads(data)
     except (ValueError, RecursionError):
         raise ProviderError(f"credentials: {shown} is not a JSON key file", fix) from None
     if isinstance(raw, dict) and isinstance(raw.get("result"), dict):
@@ -146,6 +158,12 @@ def load_credentials(value: object) -> Credentials:
     if missing:
         raise ProviderError(f"credentials: {shown} lacks {', '.join(missing)}",
                             "download a new service-account key file from Voximplant")
+    return raw
+
+
+def credentials_from_key(raw: Mapping[str, Any], shown: str) -> Credentials:
+    """:class:`Credentials` from checked key-file fields (:func:`key_file_fields`); the
+    private key must be an RSA PEM key. :class:`ProviderError` naming ``shown``."""
     pem = raw["private_key"]
     try:
         key = serialization.load_pem_private_key(str(pem).encode(), password=None)
@@ -471,8 +489,10 @@ class VoximplantProvider:
 
     name: ClassVar[str] = "voximplant"
     display_name: ClassVar[str] = "Voximplant"
-    option_keys: ClassVar[tuple[str, ...]] = ("credentials", "base_url")
+    option_keys: ClassVar[tuple[str, ...]] = ("credentials", "base_url", "credentials_keyring")
     path_options: ClassVar[tuple[str, ...]] = ("credentials",)
+    keyring_secret: ClassVar[KeyringSecret | None] = KeyringSecret(
+        "credentials_keyring", ("credentials",), "Voximplant service-account key (JSON)")
 
     def __init__(
         self,
@@ -506,16 +526,28 @@ class VoximplantProvider:
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any]) -> list[str]:
-        """Fix-it lines for ``credentials`` (a path is given) and ``base_url``.
+        """Fix-it lines for the key's source (a ``credentials`` path, or
+        ``credentials_keyring = true``: exactly one) and ``base_url``.
 
-        The key file itself is read when the account is built (``from_options``),
-        so a missing or broken key file fails that account only, never the config.
+        The key file (or keyring entry) itself is read when the account is built
+        (``from_options``), so a missing or broken key fails that account only, never
+        the config.
         """
         problems: list[str] = []
-        try:
-            _credentials_path(options.get("credentials"))
-        except ProviderError as exc:
-            problems.append(str(exc))
+        in_keyring = options.get("credentials_keyring")
+        if in_keyring is not None and not isinstance(in_keyring, bool):
+            problems.append("credentials_keyring: must be true or false — true keeps the key "
+                            "file's JSON in the OS keyring (invoice-tui secret set NAME)")
+        elif in_keyring and "credentials" in options:
+            problems.append("credentials/credentials_keyring: set exactly one — the key is in "
+                            "the OS keyring (credentials_keyring = true) or in a key file "
+                            "(credentials = \"…\"): remove the other")
+        elif not in_keyring:
+            try:
+                _credentials_path(options.get("credentials"))
+            except ProviderError as exc:
+                problems.append(f"{exc} (or credentials_keyring = true: invoice-tui secret "
+                                "set NAME)")
         base_url = options.get("base_url", DEFAULT_BASE_URL)
         problem = _http.check_base_url(base_url)
         if problem:
@@ -524,12 +556,30 @@ class VoximplantProvider:
 
     @classmethod
     def from_options(cls, account: str, options: Mapping[str, Any]) -> VoximplantProvider:
-        """Load the key file; :class:`ProviderError` if it is unusable."""
+        """Load the key (its file, or the OS keyring's entry, read now and never at config
+        load); :class:`ProviderError` if it is unusable."""
         base_url = options.get("base_url", DEFAULT_BASE_URL)
         problem = _http.check_base_url(base_url)
         if problem:
             raise ProviderError(f"base_url: {problem}", "fix base_url in the config")
-        return cls(account, load_credentials(options.get("credentials")), str(base_url))
+        if options.get("credentials_keyring") is True:
+            shown = f"the keyring entry of {account}"
+            fix = f"store the key file again: invoice-tui secret set {shlex.quote(account)} < FILE"
+            credentials = credentials_from_key(
+                key_file_fields(get_secret(account), shown, fix), shown)
+        else:
+            credentials = load_credentials(options.get("credentials"))
+        return cls(account, credentials, str(base_url))
+
+    @classmethod
+    def check_secret(cls, value: str) -> str:
+        """The key file's JSON to keep in the keyring: parsed and checked as a key file is
+        (fields, RSA PEM key), unwrapped from ``{"result": …}`` and written on one line;
+        :class:`ProviderError` (never quoting it) if it is no usable key."""
+        shown = "the key given"
+        fields = key_file_fields(value, shown)
+        credentials_from_key(fields, shown)
+        return json.dumps(fields, separators=(",", ":"))
 
     def cache_key(self) -> str:
         """``voximplant:<account_id>@<base_url>`` — identifies the remote account, no secrets."""
