@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import config_edit
+from . import config_edit, keyring_store
 from .config import CONFIG_LIMIT, AccountConfig, Config, ConfigError, parse_config
 from .fs import read_small_file, write_atomic
 from .providers import provider_class
-from .providers.base import FormField, ProviderError
+from .providers.base import FormField, KeyringSecret, ProviderError
 
 #: The field every account has, before the provider's own.
 NAME_FIELD = "name"
@@ -42,13 +42,18 @@ def form_fields(provider: str) -> tuple[FormField, ...]:
     return cls.form_fields if cls is not None else ()
 
 
+def keyring_spec(provider: str) -> KeyringSecret | None:
+    """How the provider's secret can live in the OS keyring (``None``: it cannot)."""
+    cls = provider_class(provider)
+    return cls.keyring_secret if cls is not None else None
+
+
 def managed_keys(provider: str) -> set[str]:
     """Every ``[[accounts]]`` key the form sets or clears for ``provider``."""
-    keys: set[str] = set()
-    for item in form_fields(provider):
-        keys.add(item.key)
-        if item.keyring_key:
-            keys.add(item.keyring_key)
+    keys = {item.key for item in form_fields(provider)}
+    spec = keyring_spec(provider)
+    if spec is not None:
+        keys.add(spec.option)
     return keys
 
 
@@ -96,21 +101,28 @@ class AccountDraft:
                 return item
         return None
 
+    def to_keyring(self) -> KeyringSecret | None:
+        """The keyring spec when the typed secret goes to the OS keyring, else ``None``."""
+        spec = keyring_spec(self.provider)
+        return spec if self.keyring and spec and self.secret_field() else None
+
     def table(self) -> dict[str, Any]:
-        """The ``[[accounts]]`` table this draft saves (a pasted key as its file's path)."""
+        """The ``[[accounts]]`` table this draft saves (a pasted key as its file's path,
+        a secret sent to the keyring as its ``…_keyring = true``)."""
         table: dict[str, Any] = {"name": self.name.strip(), "provider": self.provider}
         fields = form_fields(self.provider)
+        spec = self.to_keyring()
         for item in fields:
             text = self.value(item.name)
-            if not text:
+            if not text or (spec is not None and item.key in spec.replaces):
                 continue
-            if item.keyring_key and self.keyring:
-                table[item.keyring_key] = True
-            elif item.kind == "json_secret":
+            if item.kind == "json_secret":
                 table[item.key] = key_file_option(self.name.strip())
             else:
                 table[item.key] = text
-        if self.previous is not None:
+        if spec is not None:
+            table[spec.option] = True
+        elif self.previous is not None:
             self._keep_untouched_secrets(table, fields)
         return table
 
@@ -124,10 +136,13 @@ class AccountDraft:
                 continue
             if not any(item.kind in ("secret", "json_secret") for item in members):
                 continue
-            for item in members:  # nothing typed: the stored secret (or its source) stays
-                for key in (item.key, item.keyring_key):
-                    if key and key in previous:
-                        table[key] = previous[key]
+            spec = keyring_spec(self.provider)
+            keys = [item.key for item in members]
+            if spec is not None and set(spec.replaces) & set(keys):
+                keys.append(spec.option)
+            for key in keys:  # nothing typed: the stored secret (or where it is) stays
+                if key in previous:
+                    table[key] = previous[key]
 
 
 def field_for(draft: AccountDraft, text: str) -> str:
@@ -137,7 +152,10 @@ def field_for(draft: AccountDraft, text: str) -> str:
         return NAME_FIELD
     fields = form_fields(draft.provider)
     keys = head.split("/") if head else []
-    named = [item for item in fields if item.key in keys or item.keyring_key in keys]
+    spec = keyring_spec(draft.provider)
+    if spec is not None and spec.option in keys:
+        keys += list(spec.replaces)
+    named = [item for item in fields if item.key in keys]
     if named:
         # Of alternatives (key file or pasted key), the one the user filled.
         return next((item.name for item in named if draft.filled(item)), named[0].name)
@@ -172,12 +190,12 @@ def draft_problems(draft: AccountDraft, config: Config | None, path: Path | None
                 continue  # another account's problem: not this form's business
             text = text.removeprefix(f"{label}: ")
             problems.setdefault(field_for(draft, text), text)
-    pasted = next((item for item in form_fields(draft.provider)
-                   if item.kind == "json_secret" and draft.filled(item)), None)
-    if pasted is not None and pasted.name not in problems:
-        problem = pasted_key_problem(draft, pasted)
+    secret = draft.secret_field()
+    if secret is not None and secret.name not in problems and \
+            (secret.kind == "json_secret" or draft.to_keyring() is not None):
+        problem = secret_problem(draft, secret)
         if problem:
-            problems[pasted.name] = problem
+            problems[secret.name] = problem
     return problems
 
 
@@ -188,7 +206,7 @@ def draft_warnings(draft: AccountDraft, path: Path | None) -> dict[str, str]:
     worth showing under its field. Pasted keys are checked by :func:`draft_problems`.
     """
     if any(item.kind == "json_secret" and draft.filled(item) for item in
-           form_fields(draft.provider)) or draft.keyring:
+           form_fields(draft.provider)) or draft.to_keyring() is not None:
         return {}
     try:
         account_config(draft, path).build()
@@ -223,21 +241,16 @@ def testable_account(draft: AccountDraft, path: Path | None) -> Iterator[Account
         yield AccountConfig(account.name, account.provider, options)
 
 
-def pasted_key_problem(draft: AccountDraft, pasted: FormField) -> str | None:
-    """Why the pasted key is unusable (the provider's own check of a key file), or None."""
+def secret_problem(draft: AccountDraft, item: FormField) -> str | None:
+    """Why the typed secret (a pasted key, or a token bound for the keyring, neither of
+    which the table holds) is unusable, by the provider's own check; or ``None``."""
+    cls = provider_class(draft.provider)
+    if cls is None or cls.keyring_secret is None:
+        return None
     try:
-        with testable_account(AccountDraft(draft.provider, draft.name or "draft",
-                                           draft.values), None) as account:
-            account.build()
-    except ConfigError:
-        return None  # draft_problems reports the table's own problems
+        cls.check_secret(draft.value(item.name))
     except ProviderError as error:
-        # The temp file's name means nothing to the user: it is the pasted key.
-        if field_for(draft, error.reason) != pasted.name:
-            return None  # e.g. a bad base_url: the loader's check reports that field
-        reason = " ".join("the pasted key" if "invoice-tui-key-" in word else word
-                          for word in error.reason.split())
-        return f"{reason.removeprefix(f'{pasted.key}: ')} — {error.hint}"
+        return str(error).removeprefix(f"{item.key}: ")
     return None
 
 
@@ -292,9 +305,11 @@ def save_draft(path: Path, draft: AccountDraft, editing: str | None = None) -> C
     when the config cannot be saved (``ConfigError``) that file is put back as it was.
     """
     table = draft.table()
+    spec = draft.to_keyring()
+    if spec is not None:
+        return _save_with_keyring(path, draft, editing)
     pasted = next((item for item in form_fields(draft.provider)
-                   if item.kind == "json_secret" and draft.filled(item) and not draft.keyring),
-                  None)
+                   if item.kind == "json_secret" and draft.filled(item)), None)
     key_path = path.parent / key_file_option(table["name"])
     before: bytes | None = None
     if pasted is not None:
@@ -302,14 +317,45 @@ def save_draft(path: Path, draft: AccountDraft, editing: str | None = None) -> C
             before = key_path.read_bytes()
         write_atomic(key_path, draft.value(pasted.name).encode("utf-8"), 0o600)
     try:
-        if editing is None:
-            return config_edit.add_account(path, table)
-        changes: dict[str, Any] = {key: table.get(key) for key in managed_keys(draft.provider)}
-        changes["name"] = table["name"]
-        return config_edit.update_account(path, editing, changes)
+        return _write_table(path, draft.provider, table, editing)
     except ConfigError:
         if pasted is not None:
             _put_back(key_path, before)
+        raise
+
+
+def _write_table(path: Path, provider: str, table: dict[str, Any],
+                 editing: str | None) -> Config:
+    if editing is None:
+        return config_edit.add_account(path, table)
+    changes: dict[str, Any] = {key: table.get(key) for key in managed_keys(provider)}
+    changes["name"] = table["name"]
+    return config_edit.update_account(path, editing, changes)
+
+
+def _save_with_keyring(path: Path, draft: AccountDraft, editing: str | None) -> Config:
+    """The secret into the OS keyring (checked and normalized by the provider), then the
+    config; when the config cannot be saved the keyring entry is put back as it was.
+    ``ProviderError`` (one line, no secret) when the keyring refuses."""
+    cls = provider_class(draft.provider)
+    secret = draft.secret_field()
+    if cls is None or secret is None:
+        raise ConfigError(f"{path}: nothing to keep in the keyring")
+    name = draft.name.strip()
+    value = cls.check_secret(draft.value(secret.name))
+    try:
+        before: str | None = keyring_store.get_secret(name)
+    except ProviderError:
+        before = None
+    keyring_store.set_secret(name, value)
+    try:
+        return _write_table(path, draft.provider, draft.table(), editing)
+    except ConfigError:
+        with contextlib.suppress(ProviderError):
+            if before is None:
+                keyring_store.delete_secret(name)
+            else:
+                keyring_store.set_secret(name, before)
         raise
 
 

@@ -116,8 +116,9 @@ class FormField:
 
     ``key`` is the ``[[accounts]]`` key the field fills; a ``json_secret`` field fills it
     with the path of the file its pasted JSON is saved to. Fields sharing ``one_of``
-    are alternatives: exactly one of them is filled. ``keyring_key`` names the option
-    (``token_keyring``) that replaces the secret when it goes to the OS keyring.
+    are alternatives: exactly one of them is filled. A filled ``secret`` or
+    ``json_secret`` may go to the OS keyring instead, as the provider's
+    ``keyring_secret`` says.
     """
 
     name: str
@@ -128,7 +129,6 @@ class FormField:
     help: str = ""
     placeholder: str = ""
     one_of: str | None = None
-    keyring_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -278,7 +278,6 @@ class UnleashProvider:
                   help="the instance URL including any path prefix",
                   placeholder="https://us.app.unleash-hosted.com/acme"),
         FormField("token", "token", "Token", "secret", one_of="token",
-                  keyring_key="token_keyring",
                   help="a personal access token or an admin/service-account token",
                   placeholder="user:…"),
         FormField("token_env", "token_env", "or env var", "text", one_of="token",

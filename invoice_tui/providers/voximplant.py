@@ -517,7 +517,7 @@ class VoximplantProvider:
                        "Service accounts",
                   placeholder="~/keys/vox-credentials.json"),
         FormField("credentials_json", "credentials", "or paste key", "json_secret",
-                  one_of="credentials", keyring_key="credentials_keyring",
+                  one_of="credentials",
                   help="the key file's JSON, pasted: saved as a 0600 file beside the config",
                   placeholder="{\"account_id\": …, \"key_id\": …, \"private_key\": …}"),
         FormField("base_url", "base_url", "API URL", "url",

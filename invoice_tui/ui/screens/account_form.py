@@ -10,6 +10,7 @@ the saved config back (``dismiss``); Esc writes nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
 from invoice_tui.account_setup import (
     GENERAL,
@@ -33,6 +34,7 @@ from invoice_tui.account_setup import (
     draft_problems,
     draft_warnings,
     form_fields,
+    keyring_spec,
     raw_account,
     save_draft,
     suggest_name,
@@ -41,8 +43,9 @@ from invoice_tui.account_setup import (
 from invoice_tui.check import CheckResult, check_account
 from invoice_tui.config import AccountConfig, Config, ConfigError, Settings
 from invoice_tui.config_edit import remove_account
+from invoice_tui.keyring_store import keyring_problem
 from invoice_tui.providers import provider_class, provider_names
-from invoice_tui.providers.base import FormField
+from invoice_tui.providers.base import FormField, ProviderError
 from invoice_tui.text import sanitize
 from invoice_tui.ui.messages import ConfigChanged
 
@@ -119,6 +122,8 @@ class AccountFormScreen(ModalScreen[Config | None]):
     .form-note { margin-left: 14; height: auto; color: $text-muted; }
     .form-problem { margin-left: 14; height: auto; display: none; }
     .form-problem.-shown { display: block; }
+    #keyring { border: none; padding: 0; height: 1; margin-left: 14; background: transparent; }
+    #keyring.-absent, #keyring-note.-absent { display: none; }
     #form-problem { margin-left: 0; }
     #test-result { height: auto; margin-top: 1; }
     #account-form .buttons { height: auto; margin-top: 1; align-horizontal: right; }
@@ -166,6 +171,12 @@ class AccountFormScreen(ModalScreen[Config | None]):
                 self._initial_name(), placeholder="unique, shown in the accounts pane",
                 compact=True, id="input-name", tooltip="Unique; shown in the accounts pane"))
             yield self._provider_fields(self.provider)
+            yield Checkbox("Keep the secret in the OS keyring (not in the file)", id="keyring",
+                           value=self._in_keyring(), disabled=True,
+                           tooltip="The token or pasted key goes to the OS keyring; the "
+                                   "config only says it is there")
+            yield Static(Content.styled("checking for an OS keyring…", "$text-muted"),
+                         id="keyring-note", classes="form-note")
             yield Static("", id="form-problem", classes="form-problem")
             yield Static("", id="test-result")
             with Horizontal(classes="buttons"):
@@ -180,6 +191,32 @@ class AccountFormScreen(ModalScreen[Config | None]):
                              else "Add an account")
         form.border_subtitle = "Enter saves · ctrl+t tests · Esc cancels"
         self.query_one("#provider" if self.editing is None else "#input-name").focus()
+        self._show_keyring_choice()
+        self._probe_keyring()
+
+    def _in_keyring(self) -> bool:
+        spec = keyring_spec(self.provider)
+        return bool(spec and (self.previous or {}).get(spec.option) is True)
+
+    def _show_keyring_choice(self) -> None:
+        absent = keyring_spec(self.provider) is None
+        self.query_one("#keyring").set_class(absent, "-absent")
+        self.query_one("#keyring-note").set_class(absent, "-absent")
+
+    @work(thread=True, exclusive=True, group="account-form-keyring", exit_on_error=False)
+    def _probe_keyring(self) -> None:
+        # Finding the keyring backend imports its plugins (~0.15 s): off the event loop.
+        problem = keyring_problem()
+        self.app.call_from_thread(self._keyring_found, problem)
+
+    def _keyring_found(self, problem: str | None) -> None:
+        checkbox = self.query_one("#keyring", Checkbox)
+        checkbox.disabled = problem is not None
+        if problem is not None:
+            checkbox.value = False
+        note = self.query_one("#keyring-note", Static)
+        note.update(Content.styled(sanitize(problem), "$text-muted") if problem else "")
+        note.display = problem is not None
 
     @staticmethod
     def _display(provider: str) -> str:
@@ -218,7 +255,9 @@ class AccountFormScreen(ModalScreen[Config | None]):
         previous = self.previous or {}
         if item.kind == "json_secret":
             return False
-        return item.key in previous or bool(item.keyring_key and previous.get(item.keyring_key))
+        spec = keyring_spec(self.provider)
+        return item.key in previous or bool(
+            spec and item.key in spec.replaces and previous.get(spec.option) is True)
 
     # --- the draft and its problems ------------------------------------------------------
 
@@ -227,7 +266,11 @@ class AccountFormScreen(ModalScreen[Config | None]):
         values = {item.name: self.query_one(f"#input-{item.name}", Input).value
                   for item in form_fields(self.provider)}
         name = self.query_one("#input-name", Input).value
-        return AccountDraft(self.provider, name, values, previous=self.previous)
+        checkbox = self.query_one("#keyring", Checkbox)
+        keyring = checkbox.value and not checkbox.disabled and \
+            keyring_spec(self.provider) is not None
+        return AccountDraft(self.provider, name, values, previous=self.previous,
+                            keyring=keyring)
 
     def show_problems(self, *, every_field: bool = False) -> dict[str, str]:
         """Check the draft; show each problem under its field (only the fields the user
@@ -281,6 +324,11 @@ class AccountFormScreen(ModalScreen[Config | None]):
         await self.query_one("#account-form").mount(self._provider_fields(self.provider),
                                                     after="#problem-name")
         self.query_one("#test-result", Static).update("")
+        self._show_keyring_choice()
+        self.show_problems()
+
+    @on(Checkbox.Changed, "#keyring")
+    def _on_keyring_changed(self) -> None:
         self.show_problems()
 
     # --- actions ---------------------------------------------------------------------------
@@ -304,9 +352,15 @@ class AccountFormScreen(ModalScreen[Config | None]):
         if self.show_problems(every_field=True):
             self._result(Content.styled("✗ not saved — fix the fields marked ✗", "$error"))
             return
+        self._result(Content.styled("… saving", "$text-muted"))
+        self._save(self.draft())
+
+    @work(exclusive=True, group="account-form-save", exit_on_error=False)
+    async def _save(self, draft: AccountDraft) -> None:
+        # A file write and maybe the OS keyring (which can wait on an unlock): a thread.
         try:
-            config = save_draft(self.path, self.draft(), self.editing)
-        except ConfigError as error:
+            config = await asyncio.to_thread(save_draft, self.path, draft, self.editing)
+        except (ConfigError, ProviderError) as error:
             self._result(Content.styled(f"✗ not saved: {sanitize(str(error))}", "$error"))
             return
         except OSError as error:
@@ -316,8 +370,8 @@ class AccountFormScreen(ModalScreen[Config | None]):
                 "permissions", "$error"))
             return
         self.app.post_message(ConfigChanged(config))
-        self.notify(f"Saved account {sanitize(self.draft().name.strip())} to "
-                    f"{sanitize(self.path)}", markup=False)
+        self.notify(f"Saved account {sanitize(draft.name.strip())} to {sanitize(self.path)}",
+                    markup=False)
         self.dismiss(config)
 
     def action_test(self) -> None:
