@@ -9,10 +9,12 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import keyring
 import pytest
+from keyring_backend import FILE_ENV, JsonFileKeyring
 from store_helpers import new_store
 from textual import events
-from textual.widgets import Input, Select
+from textual.widgets import Checkbox, Input, Select
 from ui_helpers import (
     TODAY,
     ScriptedSync,
@@ -267,6 +269,52 @@ async def test_escape_writes_nothing(server: DemoServer, tmp_path: Path) -> None
     after = path.stat()
     assert (after.st_mtime_ns, after.st_ino) == (before.st_mtime_ns, before.st_ino)
     assert not (path.parent / "keys").exists() and app.changed == []
+
+
+# --- the OS keyring -------------------------------------------------------------------
+
+
+@pytest.fixture
+def keyring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The tests' JSON-file keyring backend in use in this process (undone after)."""
+    path = tmp_path / "keyring.json"
+    monkeypatch.setenv(FILE_ENV, str(path))
+    monkeypatch.setattr(keyring.core, "_keyring_backend", keyring.core._keyring_backend)
+    keyring.set_keyring(JsonFileKeyring())
+    return path
+
+
+async def test_a_token_can_go_to_the_os_keyring(server: DemoServer, tmp_path: Path,
+                                                keyring_file: Path) -> None:
+    path = _user_config(tmp_path)
+    app = RecordingApp(path)
+    async with app.run_test(size=FORM_SIZE) as pilot:
+        form = await _open_form(app, pilot, path)
+        await app.workers.wait_for_complete()  # the keyring is looked for in a thread
+        await pilot.pause()
+        await _fill_unleash(pilot, form, server)
+        checkbox = form.query_one("#keyring", Checkbox)
+        assert not checkbox.disabled
+        checkbox.focus()
+        await pilot.press("space")
+        await _press_and_wait(app, pilot, "ctrl+s")
+        assert not isinstance(app.screen, AccountFormScreen)
+    text = path.read_text(encoding="utf-8")
+    assert "token_keyring = true" in text and UNLEASH.token not in text
+    assert json.loads(keyring_file.read_text(encoding="utf-8")) == {
+        "invoice-tui\0acme": UNLEASH.token}
+    assert load_config(path).account("acme").build().cache_key().startswith("unleash:")
+
+
+async def test_without_a_keyring_the_choice_is_off_and_says_why(tmp_path: Path) -> None:
+    path = _user_config(tmp_path)  # conftest: the "fail" backend, as on a headless box
+    app = RecordingApp(path)
+    async with app.run_test(size=FORM_SIZE) as pilot:
+        form = await _open_form(app, pilot, path)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert form.query_one("#keyring", Checkbox).disabled
+        assert squashed("no OS keyring available") in _shown(form, "#keyring-note")
 
 
 # --- edit and remove ------------------------------------------------------------------
