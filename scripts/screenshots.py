@@ -20,6 +20,7 @@ from typing import Any
 
 from invoice_tui.demo import DemoEnvironment, Fault, demo_environment
 from invoice_tui.ui.app import InvoiceApp
+from invoice_tui.ui.screens.account_form import AccountFormScreen
 from invoice_tui.ui.screens.main import MainScreen
 
 SIZE = (140, 40)
@@ -114,6 +115,41 @@ async def _export(pilot: Any) -> None:
     pilot.app.screen.query_one("#export-path").cursor_blink = False
 
 
+def _no_keyring_problem() -> str | None:
+    return None  # the picture shows the keyring choice on, whatever this machine has
+
+
+async def _account_form(pilot: Any, provider: str, values: dict[str, str]) -> None:
+    app = pilot.app
+    form = AccountFormScreen(WELCOME_PATH, app.config, provider=provider,
+                             find_keyring=_no_keyring_problem)
+    await app.push_screen(form)
+    await settle(pilot)
+    for field, text in values.items():
+        box = form.query_one(f"#input-{field}")
+        box.cursor_blink = False
+        box.focus()
+        box.value = text
+        await pilot.pause()
+    await pilot.press("tab")  # leaving the last field checks it
+    for box in form.query("Input"):
+        box.cursor_blink = False
+    await pilot.pause(0.5)
+
+
+async def _form_unleash(pilot: Any) -> None:
+    await _account_form(pilot, "unleash", {
+        "name": "unleash-prod", "base_url": "https://us.app.unleash-hosted.com/acme",
+        "token": "user:not-a-real-token-0123456789"})
+
+
+async def _form_voximplant(pilot: Any) -> None:
+    # A key file path and a base_url the loader refuses: its problem under the field.
+    await _account_form(pilot, "voximplant", {
+        "name": "vox-prod", "credentials": "~/keys/vox-credentials.json",
+        "base_url": "http://api.voximplant.com/platform_api"})
+
+
 FAILING = (Fault("vox_error", account="vox-eu", code=100, times=-1),)
 
 
@@ -147,6 +183,11 @@ SCENARIOS = (
     Scenario("help", _help),
     Scenario("spend", _spend),
     Scenario("export", _export),
+    Scenario("account-form", _form_unleash),
+    Scenario("account-form-unleash-80x24", _form_unleash, size=(80, 24)),
+    Scenario("account-form-unleash-120x32", _form_unleash, size=(120, 32)),
+    Scenario("account-form-voximplant-80x24", _form_voximplant, size=(80, 24)),
+    Scenario("account-form-voximplant-120x32", _form_voximplant, size=(120, 32)),
 )
 
 

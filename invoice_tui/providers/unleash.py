@@ -278,10 +278,10 @@ class UnleashProvider:
                   help="the instance URL including any path prefix",
                   placeholder="https://us.app.unleash-hosted.com/acme"),
         FormField("token", "token", "Token", "secret", one_of="token",
-                  help="a personal access token or an admin/service-account token",
+                  help="a personal access or admin/service-account token",
                   placeholder="user:…"),
         FormField("token_env", "token_env", "or env var", "text", one_of="token",
-                  help="the name of an environment variable holding the token",
+                  help="the name of an environment variable holding it",
                   placeholder="UNLEASH_TOKEN"),
     )
 

@@ -513,12 +513,11 @@ class VoximplantProvider:
 
     form_fields: ClassVar[tuple[FormField, ...]] = (
         FormField("credentials", "credentials", "Key file", "path", one_of="credentials",
-                  help="the service-account key file (JSON) from Voximplant: Settings → "
-                       "Service accounts",
+                  help="from Voximplant: Settings → Service accounts",
                   placeholder="~/keys/vox-credentials.json"),
         FormField("credentials_json", "credentials", "or paste key", "json_secret",
                   one_of="credentials",
-                  help="the key file's JSON, pasted: saved as a 0600 file beside the config",
+                  help="or its JSON, pasted: saved as keys/NAME.json, mode 0600",
                   placeholder="{\"account_id\": …, \"key_id\": …, \"private_key\": …}"),
         FormField("base_url", "base_url", "API URL", "url",
                   help="leave empty for the default", placeholder=DEFAULT_BASE_URL),

@@ -125,7 +125,7 @@ class AccountFormScreen(ModalScreen[Config | None]):
     #keyring { border: none; padding: 0; height: 1; margin-left: 14; background: transparent; }
     #keyring.-absent, #keyring-note.-absent { display: none; }
     #form-problem { margin-left: 0; }
-    #test-result { height: auto; margin-top: 1; }
+    #test-result { height: auto; }
     #account-form .buttons { height: auto; margin-top: 1; align-horizontal: right; }
     #account-form .buttons Button { margin-left: 1; }
     """
@@ -140,12 +140,16 @@ class AccountFormScreen(ModalScreen[Config | None]):
     ]
 
     def __init__(self, path: Path, config: Config | None, *, editing: str | None = None,
-                 provider: str | None = None, check: CheckFunction = check_account) -> None:
+                 provider: str | None = None, check: CheckFunction = check_account,
+                 find_keyring: Callable[[], str | None] = keyring_problem) -> None:
+        """``check`` tests a connection and ``find_keyring`` says why there is no OS keyring
+        (``None``: there is one); screenshots and tests pass their own."""
         super().__init__()
         self.path = path
         self.config = config
         self.editing = editing
         self.check = check
+        self.find_keyring = find_keyring
         self.previous = None
         if editing is not None:
             # The table as the user wrote it (relative paths kept); the loaded one if not.
@@ -206,7 +210,7 @@ class AccountFormScreen(ModalScreen[Config | None]):
     @work(thread=True, exclusive=True, group="account-form-keyring", exit_on_error=False)
     def _probe_keyring(self) -> None:
         # Finding the keyring backend imports its plugins (~0.15 s): off the event loop.
-        problem = keyring_problem()
+        problem = self.find_keyring()
         self.app.call_from_thread(self._keyring_found, problem)
 
     def _keyring_found(self, problem: str | None) -> None:
@@ -299,7 +303,7 @@ class AccountFormScreen(ModalScreen[Config | None]):
         # Only typing touches a field (a value set while the form is built does not).
         if event.input.has_focus and event.input.id and event.input.id.startswith("input-"):
             self._touched.add(event.input.id.removeprefix("input-"))
-        self.query_one("#test-result", Static).update("")  # it tested other values
+        self._result("")  # it was about other values
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(VALIDATE_DELAY, self.show_problems)
@@ -323,7 +327,7 @@ class AccountFormScreen(ModalScreen[Config | None]):
         await self.query_one("#form-fields").remove()
         await self.query_one("#account-form").mount(self._provider_fields(self.provider),
                                                     after="#problem-name")
-        self.query_one("#test-result", Static).update("")
+        self._result("")
         self._show_keyring_choice()
         self.show_problems()
 
@@ -395,8 +399,10 @@ class AccountFormScreen(ModalScreen[Config | None]):
         else:
             self._result(Content.styled(f"✗ {result.summary()}", "$error"))
 
-    def _result(self, content: Content) -> None:
-        self.query_one("#test-result", Static).update(content)
+    def _result(self, content: Content | str) -> None:
+        result = self.query_one("#test-result", Static)
+        result.update(content)
+        result.display = bool(content)  # no empty line above the buttons
 
 
 class RemoveAccountScreen(ModalScreen[Config | None]):
