@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -246,14 +247,10 @@ class AccountFormScreen(ModalScreen[Config | None]):
         placeholder = item.placeholder
         if secret and self._stored_secret(item):
             placeholder = "(stored — type to replace)"
-        common = {"placeholder": placeholder, "compact": True, "id": f"input-{item.name}",
-                  "tooltip": item.help or None, "password": secret}
-        if item.kind == "json_secret":
-            return PastedKeyInput(value, **common)  # type: ignore[arg-type]
-        if item.kind == "path":
-            return Input(value, suggester=PathSuggester(self.path.parent),
-                         **common)  # type: ignore[arg-type]
-        return Input(value, **common)  # type: ignore[arg-type]
+        kind = PastedKeyInput if item.kind == "json_secret" else Input
+        suggester = PathSuggester(self.path.parent) if item.kind == "path" else None
+        return kind(value, placeholder, password=secret, suggester=suggester, compact=True,
+                    id=f"input-{item.name}", tooltip=item.help or None)
 
     def _stored_secret(self, item: FormField) -> bool:
         previous = self.previous or {}
@@ -466,7 +463,7 @@ class RemoveAccountScreen(ModalScreen[Config | None]):
         self.dismiss(config)
 
 
-def open_account_form(app: App[object], config: Config | None, path: Path | None,
+def open_account_form(app: App[Any], config: Config | None, path: Path | None,
                       editing: str | None = None) -> None:
     """Push the form (add, or edit ``editing``) — or say why not: the demo saves nothing."""
     if path is None:
@@ -476,7 +473,7 @@ def open_account_form(app: App[object], config: Config | None, path: Path | None
     app.push_screen(AccountFormScreen(path, config, editing=editing))
 
 
-def open_remove_account(app: App[object], path: Path | None, name: str) -> None:
+def open_remove_account(app: App[Any], path: Path | None, name: str) -> None:
     """Push the remove confirmation for account ``name`` (not in the demo)."""
     if path is None:
         app.notify("The demo writes no config — nothing to remove", severity="warning",
