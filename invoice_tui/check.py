@@ -80,17 +80,15 @@ class CheckResult:
         ``reason — hint`` (the same words the TUI shows for a failed sync)."""
         if not self.ok:
             return f"{self.reason} — {self.hint}" if self.hint else self.reason
-        if self.counted == "provider_total":
+        if self.counted is not None:  # the same figure either way: what a sync would read
             return f"{_invoices(self.invoices or 0)} reachable"
-        if self.counted == "whole_list":
-            return (f"{_invoices(self.invoices or 0)} listed "
-                    "(the whole list comes in one answer, with no total)")
         return (f"reachable ({_invoices(self.first_page or 0)} on the first page; "
                 "the server gave no total)")
 
-    def line(self) -> str:
-        """The human form: ``✓ NAME  N invoices reachable`` or ``✗ NAME  reason — hint``."""
-        return f"{'✓' if self.ok else '✗'} {self.name}  {self.summary()}"
+    def line(self, width: int = 0) -> str:
+        """The human form: ``✓ NAME  N invoices reachable`` or ``✗ NAME  reason — hint``;
+        the name padded to ``width`` so several lines align."""
+        return f"{'✓' if self.ok else '✗'} {self.name.ljust(width)}  {self.summary()}"
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` form: every field, ``null`` where there is no value."""

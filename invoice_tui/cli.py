@@ -1,4 +1,5 @@
-"""Command line (SPEC §4): the TUI (default), ``export``, ``pdfs``, ``secret`` and ``demo-server``.
+"""Command line (SPEC §4): the TUI (default), ``export``, ``pdfs``, ``check``, ``secret`` and
+``demo-server``.
 
 Exit codes: 0 success, 1 some accounts failed (the rest still exported) or an
 internal error, 2 usage or config errors, 130 interrupted (Ctrl-C), 141 output
@@ -11,8 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import difflib
 import getpass
+import json
 import logging
 import os
 import shlex
@@ -25,10 +26,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__, gc_policy
+from .check import check_all
 from .config import (
     Config,
     ConfigError,
     ConfigMissing,
+    _did_you_mean,
     cache_dir,
     config_path,
     load_config,
@@ -150,8 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=FORMATS, default="json")
     export.add_argument("--lines", action="store_true",
                         help="CSV: one row per line item instead of per invoice")
-    export.add_argument("--account", action="append", metavar="NAME", default=[],
-                        help="only this account (repeatable)")
+    _account_option(export)
     _period_options(export)
     export.add_argument("--offline", action="store_true",
                         help="read the local invoice store instead of fetching")
@@ -163,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(run=_run_export)
 
     _pdfs_parser(commands)
+    _check_parser(commands)
     _secret_parser(commands)
 
     demo = commands.add_parser(
@@ -186,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _account_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--account", action="append", metavar="NAME", default=[],
+                        help="only this account (repeatable)")
+
+
 def _period_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", type=_since, metavar="YYYY-MM",
                         help="issued in or after this month (a year YYYY: its January)")
@@ -205,8 +213,7 @@ def _pdfs_parser(commands: Any) -> None:
                     "and invoices without a PDF are skipped and counted. Exit 0 when all went "
                     "well, 1 when some failed (one line each on stderr), 2 on usage or config "
                     "errors.")
-    pdfs.add_argument("--account", action="append", metavar="NAME", default=[],
-                      help="only this account (repeatable)")
+    _account_option(pdfs)
     _period_options(pdfs)
     pdfs.add_argument("--output", metavar="DIR",
                       help="the folder to fill (default: [settings] downloads, else the "
@@ -217,6 +224,24 @@ def _pdfs_parser(commands: Any) -> None:
                       help="download from the built-in emulator (writes nothing of yours but "
                            "the PDFs)")
     pdfs.set_defaults(run=_run_pdfs)
+
+
+def _check_parser(commands: Any) -> None:
+    check = commands.add_parser(
+        "check", parents=[_global_options(suppress=True)],
+        help="test each account: one request for the first page of its invoices",
+        description="Ask each account (all at once, each within [settings] timeout) for the "
+                    "first page of its invoice list and print one line per account: "
+                    "'✓ NAME  N invoices reachable' or '✗ NAME  reason — hint'. No sync: "
+                    "nothing is written to the store, the cache dir or the config. Exit 0 "
+                    "when every account passed, 1 when some failed, 2 on usage or config "
+                    "errors.")
+    _account_option(check)
+    check.add_argument("--json", action="store_true",
+                       help="print a JSON array, one object per account, for scripts")
+    check.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                       help="check the built-in emulator's accounts (writes nothing of yours)")
+    check.set_defaults(run=_run_check)
 
 
 # --- helpers -----------------------------------------------------------------------
@@ -378,9 +403,7 @@ def _account_names(config: Config, wanted: list[str], command: str) -> list[str]
 
 
 def _unknown_account(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    mean = f" (did you mean {close[0]!r}?)" if close else ""
-    return (f"unknown account {name!r}{mean} — known accounts: "
+    return (f"unknown account {name!r}{_did_you_mean(name, known)} — known accounts: "
             f"{', '.join(known) or '(none configured)'}")
 
 
@@ -475,6 +498,38 @@ def _run_pdfs(args: argparse.Namespace) -> int:
         _say(str(failure))
     print(f"{summary.line()} — in {sanitize(str(folder))}")
     return 1 if failures or summary.failures else 0
+
+
+@contextlib.contextmanager
+def _check_config(args: argparse.Namespace) -> Iterator[Config]:
+    """The config to check: the user's (read only: no store is opened), or the demo's."""
+    if getattr(args, "demo", False):
+        from .demo import demo_environment
+
+        with demo_environment() as demo:
+            yield demo.config
+        return
+    yield load_config(config_path(args.config))
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    try:
+        with _check_config(args) as config:
+            names = _account_names(config, args.account, "check")
+            if names is None:
+                return 2
+            for line in config.warnings:
+                _say(line)
+            results = asyncio.run(check_all(config, names))
+    except ConfigError as exc:
+        return _config_problem(exc, "check")
+    if args.json:
+        _write_stdout(json.dumps([result.to_json() for result in results], indent=2,
+                                 ensure_ascii=False) + "\n")
+    else:
+        width = max((len(result.name) for result in results), default=0)
+        _write_stdout("".join(f"{result.line(width)}\n" for result in results))
+    return 0 if all(result.ok for result in results) else 1
 
 
 def _pdfs_folder(args: argparse.Namespace, config: Config) -> Path | None:

@@ -1679,7 +1679,7 @@ def test_a_typo_in_an_account_key_is_an_error_not_a_default_host(
     assert (code, out) == (2, "")
     assert err == (f"invoice-tui: {path}: account 'vox-hostile': unknown key 'base_ulr' (did you "
                    "mean 'base_url'?) — allowed for voximplant: name, provider, credentials, "
-                   "base_url\n")
+                   "base_url, credentials_keyring\n")
     assert hostile.requests == []  # nothing signed was sent anywhere (the default is refused
     # by the socket guard too, but the config error comes first)
     save_config(path, {"accounts": [dict(vox.options)]})  # spelled right, it reaches its host

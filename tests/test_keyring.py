@@ -203,6 +203,19 @@ def test_no_keyring_backend_is_one_line_naming_the_fix(config: Path, server: Dem
         {a.name for a in DEMO_ACCOUNTS} - {UNLEASH.name}
 
 
+def test_check_says_no_keyring_in_its_account_line(config: Path) -> None:
+    text = config.read_text().replace(f'token = "{TOKEN}"', "token_keyring = true")
+    config.write_text(text)
+    done = _cli("--config", str(config), "check", backend=FAIL)
+    assert done.returncode == 1
+    (line,) = [line for line in done.stdout.splitlines() if UNLEASH.name in line]
+    assert " ".join(line.split()).startswith(
+        f"✗ {UNLEASH.name} no OS keyring available (keyring backend fail.Keyring) — install or "
+        "unlock one")
+    assert sum(line.startswith("✓") for line in done.stdout.splitlines()) == 3
+    _no_secret(done.stdout, done.stderr)
+
+
 def test_a_backend_that_cannot_be_loaded_is_one_line_too(config: Path) -> None:
     done = _cli("--config", str(config), "secret", "set", UNLEASH.name, stdin=TOKEN,
                 backend="no_such_module.Keyring")
