@@ -39,7 +39,11 @@ from invoice_tui.demo.keys import credentials
 from invoice_tui.ui import app as app_module
 from invoice_tui.ui.app import InvoiceApp
 from invoice_tui.ui.messages import ConfigChanged
-from invoice_tui.ui.screens.account_form import AccountFormScreen, RemoveAccountScreen
+from invoice_tui.ui.screens.account_form import (
+    VALIDATE_DELAY,
+    AccountFormScreen,
+    RemoveAccountScreen,
+)
 from invoice_tui.ui.screens.welcome import WelcomeScreen
 
 FORM_SIZE = (80, 24)
@@ -251,7 +255,7 @@ async def test_a_passing_test_shows_the_invoice_count(server: DemoServer,
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert _shown(form, "#test-result").startswith(squashed("✓"))
-        assert "invoiceslisted" in _shown(form, "#test-result")
+        assert squashed(f"✓ {UNLEASH.invoices} invoices reachable") == _shown(form, "#test-result")
         assert UNLEASH.token and UNLEASH.token not in app.export_screenshot()
     assert path.read_text(encoding="utf-8") == USER_CONFIG  # a test writes nothing
 
@@ -269,6 +273,54 @@ async def test_escape_writes_nothing(server: DemoServer, tmp_path: Path) -> None
     after = path.stat()
     assert (after.st_mtime_ns, after.st_ino) == (before.st_mtime_ns, before.st_ino)
     assert not (path.parent / "keys").exists() and app.changed == []
+
+
+async def test_a_pause_in_typing_checks_the_field(tmp_path: Path) -> None:
+    path = _user_config(tmp_path)
+    app = RecordingApp(path)
+    async with app.run_test(size=FORM_SIZE) as pilot:
+        form = await _open_form(app, pilot, path)
+        await _choose(pilot, form, "unleash")
+        await _type(pilot, form, "base_url", "ftp")
+        assert _shown(form, "#problem-base_url") == ""  # not while typing
+        await pilot.pause(VALIDATE_DELAY + 0.3)
+        assert squashed("is not an http(s) URL") in _shown(form, "#problem-base_url")
+        assert _shown(form, "#problem-token") == ""  # a field not yet visited stays quiet
+
+
+async def test_the_key_file_path_completes_from_the_file_system(
+        tmp_path: Path, isolated_home: Path) -> None:
+    (isolated_home / "keys").mkdir()
+    (isolated_home / "keys" / "vox-credentials.json").write_text("{}", encoding="utf-8")
+    path = _user_config(tmp_path)
+    app = RecordingApp(path)
+    async with app.run_test(size=FORM_SIZE) as pilot:
+        form = await _open_form(app, pilot, path)
+        await _choose(pilot, form, "voximplant")
+        await _type(pilot, form, "credentials", "~/ke")
+        await pilot.pause()
+        await pilot.press("right")  # take the suggestion
+        await pilot.press("v", "right")
+        await pilot.pause()
+        assert form.query_one("#input-credentials", Input).value == \
+            "~/keys/vox-credentials.json"
+
+
+async def test_a_save_the_file_refuses_is_shown_and_writes_nothing(
+        server: DemoServer, tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[[accounts]\nname = \"broken\"\n", encoding="utf-8")  # bad TOML
+    before = path.read_bytes()
+    app = RecordingApp(path)
+    async with app.run_test(size=FORM_SIZE) as pilot:
+        form = await _open_form(app, pilot, path)
+        await _fill_unleash(pilot, form, server)
+        await _press_and_wait(app, pilot, "enter")
+        assert isinstance(app.screen, AccountFormScreen)
+        result = widget_text(form.query_one("#test-result"))
+        assert result.startswith("✗ not saved") and "invalid TOML" in result
+        assert UNLEASH.token and UNLEASH.token not in app.export_screenshot()
+    assert path.read_bytes() == before and app.changed == []
 
 
 # --- the OS keyring -------------------------------------------------------------------
