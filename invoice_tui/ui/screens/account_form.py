@@ -37,13 +37,13 @@ from invoice_tui.account_setup import (
     form_fields,
     keyring_spec,
     raw_account,
+    remove_saved_account,
     save_draft,
     suggest_name,
     testable_account,
 )
 from invoice_tui.check import CheckResult, check_account
 from invoice_tui.config import AccountConfig, Config, ConfigError, Settings
-from invoice_tui.config_edit import remove_account
 from invoice_tui.keyring_store import keyring_problem
 from invoice_tui.providers import provider_class, provider_names
 from invoice_tui.providers.base import FormField, ProviderError
@@ -453,7 +453,7 @@ class RemoveAccountScreen(ModalScreen[Config | None]):
 
     def action_remove(self) -> None:
         try:
-            config = remove_account(self.path, self.account)
+            config = remove_saved_account(self.path, self.account)
         except (ConfigError, OSError) as error:
             self.query_one("#remove-result", Static).update(
                 Content.styled(f"✗ not removed: {sanitize(str(error))}", "$error"))
