@@ -230,7 +230,7 @@ class AccountFormScreen(ModalScreen[Config | None]):
 
     def _initial_name(self) -> str:
         if self.previous is not None:
-            return str(self.previous.get("name", self.editing or ""))
+            return sanitize(str(self.previous.get("name", self.editing or "")))
         taken = self.config.account_names if self.config else []
         return suggest_name(self.provider, taken)
 
@@ -241,9 +241,9 @@ class AccountFormScreen(ModalScreen[Config | None]):
     def _input(self, item: FormField) -> Input:
         previous = self.previous or {}
         secret = item.kind in ("secret", "json_secret")
-        value = "" if secret else str(previous.get(item.key, "") or "")
-        if item.kind == "json_secret" and str(previous.get(item.key, "")) != "":
-            value = ""  # the key file's path shows in the path field
+        # A stored secret is never put back on screen (the path of a pasted key shows in
+        # the path field); other values come from the file: sanitized like all file text.
+        value = "" if secret else sanitize(str(previous.get(item.key, "") or ""))
         placeholder = item.placeholder
         if secret and self._stored_secret(item):
             placeholder = "(stored — type to replace)"
