@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from . import __version__, gc_policy
 from .check import check_all
 from .config import (
+    AccountConfig,
     Config,
     ConfigError,
     ConfigMissing,
@@ -43,7 +44,7 @@ from .keyring_store import delete_secret, keyring_problem, set_secret
 from .model import Invoice
 from .pdfs import PdfSummary, download_pdfs
 from .providers import provider_class
-from .providers.base import KeyringSecret, ProviderError
+from .providers.base import KeyringSecret, Provider, ProviderError
 from .store import InvoiceStore, StoreError, open_store
 from .sync import SyncFailed, SyncOutcome, sync_all
 from .text import sanitize
@@ -621,7 +622,8 @@ def _secret_parser(commands: Any) -> None:
 @dataclass
 class _SecretTarget:
     path: Path
-    config: Config
+    account: AccountConfig
+    provider: type[Provider]
     spec: KeyringSecret
 
 
@@ -643,10 +645,10 @@ def _secret_target(args: argparse.Namespace) -> _SecretTarget | int:
         return 2
     cls = provider_class(account.provider)
     spec = cls.keyring_secret if cls is not None else None
-    if spec is None:
+    if cls is None or spec is None:
         _say(f"account {args.name!r} ({account.provider}) has no secret the keyring can keep")
         return 2
-    return _SecretTarget(path, config, spec)
+    return _SecretTarget(path, account, cls, spec)
 
 
 _SECRET_LIMIT = 1024 * 1024  # a token or a key file is a few KB; more is the wrong input
@@ -685,7 +687,7 @@ def _read_secret(spec: KeyringSecret, name: str) -> str | None:
 
 
 def _run_secret_set(args: argparse.Namespace) -> int:
-    # Only this command edits the config: tomlkit (~40 ms) stays out of every other start.
+    # Imported here: tomlkit (~40 ms of CPU) loads only when a command edits the config.
     from .config_edit import REMOVE, update_account
 
     target = _secret_target(args)
@@ -696,12 +698,11 @@ def _run_secret_set(args: argparse.Namespace) -> int:
         _say(problem)
         return 1
     spec, name = target.spec, args.name
-    cls = provider_class(target.config.account(name).provider)
     text = _read_secret(spec, name)
-    if text is None or cls is None:
+    if text is None:
         return 2
     try:
-        secret = cls.check_secret(text)
+        secret = target.provider.check_secret(text)
     except ProviderError as exc:
         _say(f"{name}: not stored: {exc}")
         return 2
@@ -719,7 +720,7 @@ def _run_secret_set(args: argparse.Namespace) -> int:
         _say(f"stored the {spec.what} of {name} in the OS keyring, but the config was not "
              f"changed — set {spec.option} = true in account {name!r} yourself")
         return _config_problem(exc, "secret")
-    removed = [key for key in spec.replaces if key in target.config.account(name).options]
+    removed = [key for key in spec.replaces if key in target.account.options]
     instead = f" instead of {' / '.join(removed)}" if removed else ""
     print(sanitize(f"stored the {spec.what} of {name} in the OS keyring (service "
                    f"{KEYRING_SERVICE}); {target.path} now says {spec.option} = true{instead}"))
@@ -739,8 +740,7 @@ def _run_secret_delete(args: argparse.Namespace) -> int:
     if not removed:
         _say(f"no secret for {name} in the keyring — nothing to remove")
         return 1
-    account = target.config.account(name)
-    if account.options.get(spec.option) is True:
+    if target.account.options.get(spec.option) is True:
         needs = (f"the config still says {spec.option} = true: run `invoice-tui secret set "
                  f"{shlex.quote(name)}` again, or replace it with {' or '.join(spec.replaces)}")
     else:

@@ -17,6 +17,7 @@ UI thread (providers are built in a worker thread).
 from __future__ import annotations
 
 import shlex
+import threading
 
 import keyring
 
@@ -27,8 +28,11 @@ SERVICE = "invoice-tui"
 
 _FIX = ("install or unlock one (GNOME Keyring, KWallet, Keychain…), set "
         "PYTHON_KEYRING_BACKEND, or keep token_env / a credentials file in the config")
+# One keyring call at a time: accounts are built in parallel threads, and a locked
+# Secret Service or Keychain would otherwise raise one unlock prompt per account.
+_lock = threading.Lock()
 # Backends that exist but keep nothing: "working" with them would lose the secret.
-_USELESS = {"keyring.backends.fail": "fail", "keyring.backends.null": "null"}
+_USELESS = ("keyring.backends.fail", "keyring.backends.null")
 
 
 def _backend_name(backend: object) -> str:
@@ -44,23 +48,27 @@ def keyring_problem() -> str | None:
     Resolving the backend (the first call) imports keyring's plugins: call it off the
     UI thread.
     """
+    problem = _unusable_backend()
+    return f"{problem} — {_FIX}" if problem else None
+
+
+def _unusable_backend() -> str | None:
     try:
         backend = keyring.get_keyring()
     except Exception as exc:  # a PYTHON_KEYRING_BACKEND naming nothing, a broken keyringrc
-        return f"no OS keyring available ({type(exc).__name__} choosing the backend) — {_FIX}"
+        return f"no OS keyring available ({type(exc).__name__} choosing the backend)"
     module = type(backend).__module__
     # The chainer over no backend at all behaves as the null one.
     empty_chain = module == "keyring.backends.chainer" and not getattr(backend, "backends", ())
     if module in _USELESS or empty_chain:
-        return f"no OS keyring available (keyring backend {_backend_name(backend)}) — {_FIX}"
+        return f"no OS keyring available (keyring backend {_backend_name(backend)})"
     return None
 
 
 def _require_backend() -> None:
-    problem = keyring_problem()
+    problem = _unusable_backend()
     if problem is not None:
-        reason, _, hint = problem.partition(" — ")
-        raise ProviderError(reason, hint)
+        raise ProviderError(problem, _FIX)
 
 
 def _backend_error(exc: Exception, doing: str) -> ProviderError:
@@ -78,11 +86,12 @@ def _backend_error(exc: Exception, doing: str) -> ProviderError:
 def get_secret(account: str) -> str:
     """The secret stored for ``account``; :class:`ProviderError` when there is no usable
     backend, the backend fails, or nothing (or only blanks) is stored."""
-    _require_backend()
-    try:
-        value = keyring.get_password(SERVICE, account)
-    except Exception as exc:
-        raise _backend_error(exc, f"reading the secret of {account}") from None
+    with _lock:
+        _require_backend()
+        try:
+            value = keyring.get_password(SERVICE, account)
+        except Exception as exc:
+            raise _backend_error(exc, f"reading the secret of {account}") from None
     if value is None or not value.strip():
         raise ProviderError(f"no secret for {account} in the keyring",
                             f"run: invoice-tui secret set {shlex.quote(account)}")
@@ -92,11 +101,12 @@ def get_secret(account: str) -> str:
 def set_secret(account: str, value: str) -> None:
     """Store ``value`` as the secret of ``account`` (replacing any); :class:`ProviderError`
     when there is no usable backend or it refuses."""
-    _require_backend()
-    try:
-        keyring.set_password(SERVICE, account, value)
-    except Exception as exc:
-        raise _backend_error(exc, f"storing the secret of {account}") from None
+    with _lock:
+        _require_backend()
+        try:
+            keyring.set_password(SERVICE, account, value)
+        except Exception as exc:
+            raise _backend_error(exc, f"storing the secret of {account}") from None
 
 
 def delete_secret(account: str) -> bool:
@@ -104,12 +114,13 @@ def delete_secret(account: str) -> bool:
 
     :class:`ProviderError` when there is no usable backend or it fails.
     """
-    _require_backend()
-    try:
-        # Asked first: "not found" has no portable exception across backends.
-        if keyring.get_password(SERVICE, account) is None:
-            return False
-        keyring.delete_password(SERVICE, account)
-    except Exception as exc:
-        raise _backend_error(exc, f"removing the secret of {account}") from None
+    with _lock:
+        _require_backend()
+        try:
+            # Asked first: "not found" has no portable exception across backends.
+            if keyring.get_password(SERVICE, account) is None:
+                return False
+            keyring.delete_password(SERVICE, account)
+        except Exception as exc:
+            raise _backend_error(exc, f"removing the secret of {account}") from None
     return True

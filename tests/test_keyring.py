@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import stat
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import keyring
@@ -132,6 +135,46 @@ def test_secret_set_stores_a_voximplant_key_file_and_drops_its_path(
     account = load_config(config).account(VOX.name)
     assert "credentials" not in account.options and account.options["credentials_keyring"]
     assert key_file.name not in config.read_text()
+
+
+def test_secret_set_on_a_terminal_asks_at_a_hidden_prompt(
+        config: Path, store_file: Path) -> None:
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)]),
+           "PYTHON_KEYRING_BACKEND": "keyring_backend.JsonFileKeyring"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "invoice_tui", "--config", str(config), "secret", "set",
+         UNLEASH.name], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=REPO,
+        start_new_session=True, close_fds=True)
+    os.close(slave)
+    seen = b""
+    try:
+        while b"(hidden" not in seen:
+            seen += _read_pty(master)
+        os.write(master, TOKEN.encode() + b"\r")
+        assert child.wait(timeout=60) == 0
+        while (chunk := _read_pty(master, wait=0.5)):
+            seen += chunk
+    finally:
+        if child.poll() is None:
+            child.kill()
+        os.close(master)
+    shown = seen.decode()
+    assert shown.startswith(f"Unleash token for {UNLEASH.name} (hidden")
+    assert f"stored the Unleash token of {UNLEASH.name}" in shown
+    _no_secret(shown)  # the terminal never echoed it
+    assert _stored(store_file) == {f"{SERVICE}\0{UNLEASH.name}": TOKEN}
+
+
+def _read_pty(master: int, wait: float = 60) -> bytes:
+    ready, _, _ = select.select([master], [], [], wait)
+    if not ready:
+        assert wait < 60, "the prompt never came"
+        return b""
+    try:
+        return os.read(master, 4096)
+    except OSError:  # EIO: the child closed its side
+        return b""
 
 
 @pytest.mark.parametrize(("name", "secret", "says"), [
@@ -312,6 +355,33 @@ def test_the_store_round_trip(store_file: Path) -> None:
     assert delete_secret("a b") is True and delete_secret("a b") is False
     with pytest.raises(ProviderError, match="run: invoice-tui secret set 'a b'$"):
         get_secret("a b")
+
+
+def test_keyring_calls_run_one_at_a_time(store_file: Path) -> None:
+    # Accounts are built in parallel threads; a locked keyring must not get one unlock
+    # prompt per account at once.
+    inside, most = [0], [0]
+    backend = keyring.get_keyring()
+    real_get = backend.get_password
+
+    def get_password(service: str, username: str) -> str | None:
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.05)
+        inside[0] -= 1
+        return real_get(service, username)
+
+    backend.get_password = get_password  # type: ignore[method-assign]
+    for name in "abcd":
+        set_secret(name, f"secret-{name}")
+    got: dict[str, str] = {}
+    threads = [threading.Thread(target=lambda n=name: got.update({n: get_secret(n)}))
+               for name in "abcd"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert got == {name: f"secret-{name}" for name in "abcd"} and most == [1]
 
 
 def test_a_failing_backend_is_named_never_quoted(monkeypatch: pytest.MonkeyPatch) -> None:
