@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+# Imported whole (deferred.DEFERRED: ~40 ms the first frame does without); its types are
+# read as tomlkit.items.X when an edit runs.
 import tomlkit
-from tomlkit.items import AoT, Array, Comment, InlineTable, Table, Whitespace
 
 from .config import (
     CONFIG_LIMIT,
@@ -42,7 +43,7 @@ def set_setting(path: Path, key: str, value: Any) -> Config:
         settings = tomlkit.table()
         # [settings] goes before the accounts, where a reader looks for it.
         _insert_first(doc, "settings", settings)
-    if not isinstance(settings, Table | InlineTable):
+    if not isinstance(settings, tomlkit.items.Table | tomlkit.items.InlineTable):
         raise ConfigError(f"{path}: settings must be a table — write it as [settings]")
     _set_key(settings, key, value)
     return _write(path, doc)
@@ -61,12 +62,12 @@ def add_account(path: Path, table: Mapping[str, Any]) -> Config:
     if accounts is None:
         doc.append("accounts", tomlkit.aot())
         accounts = doc["accounts"]
-    if isinstance(accounts, AoT):
+    if isinstance(accounts, tomlkit.items.AoT):
         block = tomlkit.table()
         for key, value in table.items():
             block[key] = value
         accounts.append(block)
-    elif isinstance(accounts, Array):
+    elif isinstance(accounts, tomlkit.items.Array):
         inline = tomlkit.inline_table()
         inline.update(dict(table))
         accounts.append(inline)
@@ -114,13 +115,13 @@ def remove_account(path: Path, name: str) -> Config:
     doc = _read(path)
     accounts = doc.get("accounts")
     index = _account_index(accounts, name)
-    if index is None or not isinstance(accounts, AoT | Array):
+    if index is None or not isinstance(accounts, tomlkit.items.AoT | tomlkit.items.Array):
         raise ConfigError(f"{path}: no account {name!r} — nothing to remove")
     removed = _remove_block_text(doc, index)
     if removed is not None:
         return _write(path, removed)
     del accounts[index]
-    if isinstance(accounts, AoT) and len(accounts) == 0:
+    if isinstance(accounts, tomlkit.items.AoT) and len(accounts) == 0:
         del doc["accounts"]
     return _write(path, doc)
 
@@ -166,28 +167,30 @@ def _write(path: Path, doc: tomlkit.TOMLDocument) -> Config:
     return config
 
 
-def _find_account(doc: tomlkit.TOMLDocument, name: str, path: Path) -> Table | InlineTable:
+def _find_account(doc: tomlkit.TOMLDocument, name: str,
+                  path: Path) -> tomlkit.items.Table | tomlkit.items.InlineTable:
     accounts = doc.get("accounts")
     index = _account_index(accounts, name)
-    if index is None or not isinstance(accounts, AoT | Array):
+    if index is None or not isinstance(accounts, tomlkit.items.AoT | tomlkit.items.Array):
         raise ConfigError(f"{path}: no account {name!r} — check the name (invoice-tui "
                           "accounts lists them)")
     block = accounts[index]
-    if not isinstance(block, Table | InlineTable):
+    if not isinstance(block, tomlkit.items.Table | tomlkit.items.InlineTable):
         raise ConfigError(f"{path}: account {name!r} is not a table — write it as [[accounts]]")
     return block
 
 
 def _account_index(accounts: object, name: str) -> int | None:
-    if not isinstance(accounts, AoT | Array):
+    if not isinstance(accounts, tomlkit.items.AoT | tomlkit.items.Array):
         return None
     for index, block in enumerate(accounts):
-        if isinstance(block, Table | InlineTable) and block.get("name") == name:
+        if isinstance(block, tomlkit.items.Table | tomlkit.items.InlineTable) \
+                and block.get("name") == name:
             return index
     return None
 
 
-def _insert_first(doc: tomlkit.TOMLDocument, key: str, table: Table) -> None:
+def _insert_first(doc: tomlkit.TOMLDocument, key: str, table: tomlkit.items.Table) -> None:
     """Put ``table`` before the first table of ``doc`` (after its leading comments)."""
     keys = list(doc.keys())
     if not keys:
@@ -201,17 +204,17 @@ def _insert_first(doc: tomlkit.TOMLDocument, key: str, table: Table) -> None:
         doc.append(k, value)
 
 
-def _set_key(table: Table | InlineTable, key: str, value: Any) -> None:
+def _set_key(table: tomlkit.items.Table | tomlkit.items.InlineTable, key: str, value: Any) -> None:
     """``table[key] = value``; a new key goes after the table's last key, not after the
     comments and blank lines that end it (in TOML those sit in this table's body, but a
     reader sees them as the heading of the next table)."""
-    if key in table or not isinstance(table, Table):
+    if key in table or not isinstance(table, tomlkit.items.Table):
         table[key] = value
         return
     body = table.value.body
     start = len(body)
     while start > 0 and body[start - 1][0] is None \
-            and isinstance(body[start - 1][1], Whitespace | Comment):
+            and isinstance(body[start - 1][1], tomlkit.items.Whitespace | tomlkit.items.Comment):
         start -= 1
     # Keyless trivia only: the container's key map holds no index at or past ``start``.
     trailing = body[start:]
@@ -230,7 +233,7 @@ _ACCOUNTS_HEADER = re.compile(r"\s*\[\[\s*(accounts|\"accounts\"|'accounts')\s*\
 def _append_block_text(doc: tomlkit.TOMLDocument, table: Mapping[str, Any]) \
         -> tomlkit.TOMLDocument | None:
     """``doc`` with a new ``[[accounts]]`` block appended as text after one blank line."""
-    if not isinstance(doc.get("accounts", tomlkit.aot()), AoT):
+    if not isinstance(doc.get("accounts", tomlkit.aot()), tomlkit.items.AoT):
         return None
     text = tomlkit.dumps(doc).rstrip("\n")
     block = "[[accounts]]\n" + tomlkit.dumps(dict(table))

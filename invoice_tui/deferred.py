@@ -2,8 +2,8 @@
 
 The network stack (``httpx`` and what it pulls in: ``email``, ``http``, ``urllib``;
 ``email.utils`` for Retry-After dates), ``jwt`` and ``cryptography``'s key loading, and
-Rich's traceback renderer (``pygments``), ``tomli_w`` (the config is written only when
-made) take about 0.17 s of CPU to import, a third of
+Rich's traceback renderer (``pygments``), ``tomli_w`` and ``tomlkit`` (the config is
+written only when made or edited) take about 0.17 s of CPU to import, a third of
 what drawing Textual's first frame costs (``keyring``, whose import and backend discovery
 read every installed plugin, ~0.14 s more) — and none of it is needed to draw the stored
 invoices: the first sync starts after that frame. :func:`install`, called by the
@@ -38,7 +38,7 @@ __all__ = ["DEFERRED", "install", "load_all", "pending"]
 #: that import, so each is imported as a whole (``import httpx``) in the package.
 DEFERRED: tuple[str, ...] = (
     "httpx", "jwt", "cryptography.hazmat.primitives.serialization", "email.utils",
-    "rich.traceback", "tomli_w", "keyring")
+    "rich.traceback", "tomli_w", "tomlkit", "keyring")
 
 _lock = threading.RLock()
 _pending: set[str] = set()  # deferred, and not imported for real yet

@@ -295,6 +295,53 @@ def test_new_settings_reach_the_fetch_options(tmp_path: Path) -> None:
     assert Settings().downloads_dir() == platformdirs.user_downloads_path()
 
 
+def test_theme_is_a_non_empty_name(tmp_path: Path) -> None:
+    path = _write(tmp_path / "config.toml", '[settings]\ntheme = "nord"\n')
+    assert load_config(path).settings.theme == "nord"
+    assert Settings().theme is None  # Textual's default theme
+    # Which names exist is Textual's to say: the UI checks them, the loader only the type.
+    assert load_config(_write(path, '[settings]\ntheme = "nrod"\n')).settings.theme == "nrod"
+    for value in ('""', '"  "', "3", "true"):
+        (problem,) = _problems(_write(path, f"[settings]\ntheme = {value}\n"))
+        assert "[settings]: theme = " in problem and "use a theme's name" in problem
+
+
+def test_keymap_keeps_the_table_as_written(tmp_path: Path) -> None:
+    path = _write(tmp_path / "config.toml", (
+        '[keymap]\nopen = "l,enter"\n"main.filter" = "f"\nmain.refresh = "ctrl+r"\n'
+        '[keymap.spend]\nback = "b"\n'))
+    keymap = load_config(path).keymap
+    # Quoted, dotted and sub-table spellings of an id all mean the same id.
+    assert dict(keymap) == {"open": "l,enter", "main.filter": "f", "main.refresh": "ctrl+r",
+                            "spend.back": "b"}
+    assert load_config(_write(path, "")).keymap == {}
+    with pytest.raises(TypeError):
+        keymap["open"] = "x"  # type: ignore[index]
+
+
+def test_keymap_values_must_be_key_strings(tmp_path: Path) -> None:
+    path = _write(tmp_path / "config.toml", (
+        '[keymap]\nopen = 3\nquit = ""\nhelp = ["f1"]\n[keymap.main.deeper]\nx = "y"\n'
+        "[keymaps]\n"))
+    problems = _problems(path)
+    joined = "\n".join(problems)
+    assert len(problems) == 5, joined
+    assert "[keymap]: open = 3 — use a comma list of keys, e.g. open = \"l,enter\"" in joined
+    assert "[keymap]: quit = ''" in joined and "[keymap]: help = ['f1']" in joined
+    assert "[keymap]: main.deeper = {'x': 'y'}" in joined
+    assert "unknown top-level key 'keymaps' (did you mean 'keymap'?)" in joined
+    (problem,) = _problems(_write(path, 'keymap = "l"\n'))
+    assert "keymap must be a table — write it as [keymap]" in problem
+
+
+def test_theme_and_keymap_survive_a_save(tmp_path: Path) -> None:
+    path = _write(tmp_path / "config.toml",
+                  '[settings]\ntheme = "nord"\n[keymap]\n"main.filter" = "f"\n')
+    loaded = load_config(path)
+    save_config(path, loaded.to_data())
+    assert load_config(path) == loaded
+
+
 def _vox_table(name: str, credentials: Path, **extra: object) -> str:
     lines = [f'[[accounts]]\nname = "{name}"\nprovider = "voximplant"\n'
              f'credentials = "{credentials}"\n']

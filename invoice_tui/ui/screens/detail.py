@@ -107,7 +107,7 @@ class InvoiceDetailScreen(Screen[None]):
         # As in tig and less: q leaves the view (the main screen's q quits).
         Binding("q,backspace,left,h", "back", "Back", show=False, id="detail.back_keys",
                 tooltip="Back to the invoice list"),
-        Binding("o", "open_url", "Open in browser", id="detail.open",
+        Binding("o", "open_url", "Open in browser", id="detail.open_url",
                 tooltip="Open the invoice's web page"),
         Binding("d", "download_pdf", "Download PDF", id="detail.download",
                 tooltip="Save the invoice PDF to the downloads folder"),

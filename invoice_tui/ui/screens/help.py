@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 
 from textual.app import App, ComposeResult
@@ -15,8 +15,10 @@ from textual.widgets import Footer, Static
 
 from invoice_tui.ui.screens.detail import InvoiceDetailScreen, LinesTable
 from invoice_tui.ui.screens.error import AccountErrorScreen, ConfigErrorScreen
+from invoice_tui.ui.screens.export_prompt import ExportScreen
 from invoice_tui.ui.screens.line_detail import LineDetailScreen
 from invoice_tui.ui.screens.main import FilterInput, MainScreen
+from invoice_tui.ui.screens.pdfs import PdfDownloadScreen
 from invoice_tui.ui.screens.spend import SpendGrid, SpendScreen
 from invoice_tui.ui.screens.welcome import WelcomeScreen
 from invoice_tui.ui.widgets.invoice_table import InvoiceTable
@@ -57,8 +59,11 @@ def help_sections(app_bindings: Iterable[BindingType]) -> list[tuple[str, list[B
                             *_bindings(LinesTable.BINDINGS)]),
         ("Line detail", _bindings(LineDetailScreen.BINDINGS)),
         ("Spend by month", [*_bindings(SpendScreen.BINDINGS), *_bindings(SpendGrid.BINDINGS)]),
+        ("Export", _bindings(ExportScreen.BINDINGS)),
+        ("PDF download", _bindings(PdfDownloadScreen.BINDINGS)),
         ("Welcome", _bindings(WelcomeScreen.BINDINGS)),
         ("Config error", _bindings(ConfigErrorScreen.BINDINGS)),
+        ("This help", _bindings(HelpScreen.BINDINGS)),
     ]
 
 
@@ -66,8 +71,24 @@ def _bindings(bindings: Iterable[BindingType]) -> list[Binding]:
     return list(Binding.make_bindings(bindings))
 
 
+def rebound(bindings: Iterable[Binding], keymap: Mapping[str, str]) -> Iterator[Binding]:
+    """``bindings`` with the keys ``keymap`` (binding id → comma list of keys, as given to
+    ``App.set_keymap``) gives them instead, as Textual applies it."""
+    for binding in bindings:
+        keys = keymap.get(binding.id) if binding.id is not None else None
+        if keys is None:
+            yield binding
+        else:
+            yield from (binding.with_key(key, key_display=None) for key in keys.split(","))
+
+
+#: (keys, what it does, explanation, binding id)
+Row = tuple[str, str, str, str]
+
+
 class HelpScreen(ModalScreen[None]):
-    """A modal listing all bindings by screen (``app_bindings``: the app's own keys)."""
+    """A modal listing all bindings by screen with their ids (``app_bindings``: the app's
+    own keys; ``keymap``: the keys the user's ``[keymap]`` gives instead)."""
 
     AUTO_FOCUS = "#help-dialog"
 
@@ -85,17 +106,19 @@ class HelpScreen(ModalScreen[None]):
         Binding("end,G", "scroll_to_edge(1)", "Bottom", show=False, id="help.bottom"),
     ]
 
-    def __init__(self, app_bindings: Iterable[BindingType]) -> None:
+    def __init__(self, app_bindings: Iterable[BindingType],
+                 keymap: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self._app_bindings = list(app_bindings)
-        self._sections: list[tuple[Static, list[tuple[str, str, str]]]] = []
+        self._keymap = dict(keymap or {})
+        self._sections: list[tuple[Static, list[Row]]] = []
 
     def compose(self) -> ComposeResult:
         self._sections = []
         with VerticalScroll(id="help-dialog", classes="dialog"):
             sections = [(title, self._rows(bindings))
                         for title, bindings in help_sections(self._app_bindings)]
-            sections.append(("Mouse", [(what, "", does) for what, does in MOUSE]))
+            sections.append(("Mouse", [(what, "", does, "") for what, does in MOUSE]))
             for index, (title, rows) in enumerate(sections):
                 yield Static(Content.styled(title, "bold $accent"),
                              classes="help-title -first" if index == 0 else "help-title")
@@ -116,20 +139,21 @@ class HelpScreen(ModalScreen[None]):
             if width:
                 section.update(_render_rows(rows, width))
 
-    def _rows(self, bindings: list[Binding]) -> list[tuple[str, str, str]]:
-        """(keys, what it does, explanation): keys bound to the same action with the same
-        description share a row."""
-        rows: dict[tuple[str, str], list[str]] = {}
-        tooltips: dict[tuple[str, str], str] = {}
-        for binding in bindings:
-            what = (binding.action, binding.description or binding.action)
+    def _rows(self, bindings: list[Binding]) -> list[Row]:
+        """(keys, what it does, explanation, id): the keys of one binding id (or, without
+        an id, of one action and description) share a row; ``[keymap]``'s keys shown."""
+        rows: dict[tuple[str, str, str], list[str]] = {}
+        tooltips: dict[tuple[str, str, str], str] = {}
+        for binding in rebound(bindings, self._keymap):
+            what = (binding.action, binding.description or binding.action, binding.id or "")
             key = self.app.get_key_display(binding)
             if key not in rows.setdefault(what, []):
                 rows[what].append(key)
             tooltips.setdefault(what, binding.tooltip)
             if binding.tooltip and not tooltips[what]:
                 tooltips[what] = binding.tooltip
-        return [(" / ".join(keys), what[1], tooltips[what]) for what, keys in rows.items()]
+        return [(" / ".join(keys), what[1], tooltips[what], what[2])
+                for what, keys in rows.items()]
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -150,12 +174,12 @@ class HelpScreen(ModalScreen[None]):
             dialog.scroll_home(animate=False)
 
 
-def _render_rows(rows: list[tuple[str, str, str]], width: int | None) -> Content:
-    """Keys, description and explanation in columns; the explanation wraps (with a hanging
-    indent) to ``width`` cells when given."""
+def _render_rows(rows: list[Row], width: int | None) -> Content:
+    """Keys, description and explanation in columns, then the binding id (what ``[keymap]``
+    rebinds); the explanation wraps (with a hanging indent) to ``width`` cells when given."""
     indent = KEY_WIDTH + DESCRIPTION_WIDTH
     lines: list[Content] = []
-    for keys, description, explanation in rows:
+    for keys, description, explanation, binding_id in rows:
         if description:
             head = Content.assemble((f"{keys} ".ljust(KEY_WIDTH), "bold"),
                                     f"{description} ".ljust(DESCRIPTION_WIDTH))
@@ -165,6 +189,13 @@ def _render_rows(rows: list[tuple[str, str, str]], width: int | None) -> Content
         # Too narrow to wrap into (under 12 cells): one long line reads better.
         parts = (textwrap.wrap(explanation, room) if room >= 12 and explanation
                  else [explanation])
-        lines.append(Content.assemble(head, (parts[0], "$text-muted")))
-        lines += [Content.assemble(" " * indent, (part, "$text-muted")) for part in parts[1:]]
+        body = [Content.styled(part, "$text-muted") for part in parts]
+        if binding_id:
+            tag = Content.styled(binding_id, "$text-secondary")
+            if room and len(parts[-1]) + 2 + len(binding_id) > room:
+                body.append(tag)  # its own line rather than cut in two
+            else:
+                body[-1] = Content.assemble(body[-1], "  " if parts[-1] else "", tag)
+        lines.append(Content.assemble(head, body[0]))
+        lines += [Content.assemble(" " * indent, part) for part in body[1:]]
     return Content("\n").join(lines)

@@ -103,7 +103,7 @@ class InvoiceTable(ScrollView, can_focus=True):
                 tooltip="Go to the first invoice"),
         Binding("end,G", "cursor_last", "Last", show=False, id="invoice_table.last",
                 tooltip="Go to the last invoice"),
-        Binding("enter", "select", "Open", id="invoice_table.select",
+        Binding("enter", "select", "Open", id="invoice_table.open",
                 tooltip="Open the invoice under the cursor"),
         Binding("s", "sort_next", "Sort", id="invoice_table.sort_next",
                 tooltip="Sort by the next column"),
