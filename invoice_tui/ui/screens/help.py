@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
+from invoice_tui.ui.screens.account_form import AccountFormScreen, RemoveAccountScreen
 from invoice_tui.ui.screens.detail import InvoiceDetailScreen, LinesTable
 from invoice_tui.ui.screens.error import AccountErrorScreen, ConfigErrorScreen
 from invoice_tui.ui.screens.export_prompt import ExportScreen
@@ -62,6 +63,8 @@ def help_sections(app_bindings: Iterable[BindingType]) -> list[tuple[str, list[B
         ("Export", _bindings(ExportScreen.BINDINGS)),
         ("PDF download", _bindings(PdfDownloadScreen.BINDINGS)),
         ("Welcome", _bindings(WelcomeScreen.BINDINGS)),
+        ("Account form", _bindings(AccountFormScreen.BINDINGS)),
+        ("Remove account", _bindings(RemoveAccountScreen.BINDINGS)),
         ("Config error", _bindings(ConfigErrorScreen.BINDINGS)),
         ("This help", _bindings(HelpScreen.BINDINGS)),
     ]
