@@ -14,6 +14,10 @@ Three rules live here rather than in widgets:
   in a thread, possibly later) is older data and is not shown.
 * **One report per refresh round.** A round is the accounts asked for together;
   its failures are reported once, when its last account has finished.
+* **A new config wins.** When the account set changes without a restart
+  (:meth:`SyncState.set_accounts`), each account whose config changed gets a new
+  *epoch*: events of a sync started under an older epoch are ignored, so a sync
+  of the old token or URL that was already under way cannot overwrite the new one.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Literal
 
+from .config import Config
 from .model import AccountSummary
 from .providers.base import FetchProgress, ProviderError
 from .sync import SyncEvent, SyncProgress, SyncStarted, SyncStored, SyncSucceeded
@@ -45,6 +50,67 @@ class AccountState:
     summary: AccountSummary | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AccountChanges:
+    """What a new config changes, by account name (see :func:`diff_accounts`)."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    #: Same name, another provider or other options (a new token, base_url …): re-synced.
+    changed: tuple[str, ...] = ()
+    #: ``[settings]`` differ: they apply to the next syncs, nothing is re-synced for them.
+    settings: bool = False
+    #: Only the order of the accounts differs (the pane follows it).
+    reordered: bool = False
+
+    @property
+    def accounts(self) -> bool:
+        """Whether the account set or order changed (the pane must be rebuilt)."""
+        return bool(self.added or self.removed or self.changed or self.reordered)
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing the app uses changed."""
+        return not (self.accounts or self.settings)
+
+    def summary(self) -> str:
+        """One line for a toast: ``"+1 account, 1 changed"``; ``"unchanged"`` when empty."""
+        def count(number: int, sign: str) -> str:
+            return f"{sign}{number} account{'s' if number != 1 else ''}"
+
+        parts = []
+        if self.added:
+            parts.append(count(len(self.added), "+"))
+        if self.removed:
+            parts.append(count(len(self.removed), "−"))
+        if self.changed:
+            parts.append(f"{len(self.changed)} changed")
+        if self.settings:
+            parts.append("settings changed")
+        if self.reordered and not parts:
+            parts.append("accounts reordered")
+        return ", ".join(parts) or "unchanged"
+
+
+def diff_accounts(old: Config | None, new: Config) -> AccountChanges:
+    """What ``new`` changes against ``old`` (``None``: every account is added).
+
+    Accounts are matched by name; one whose provider or options (the whole table,
+    secrets included) differ is *changed*. Warnings and the file's path are not
+    compared: they change nothing that is synced or shown in the table.
+    """
+    before = {a.name: a for a in old.accounts} if old is not None else {}
+    after = {a.name: a for a in new.accounts}
+    kept = [name for name in before if name in after]
+    return AccountChanges(
+        added=tuple(name for name in after if name not in before),
+        removed=tuple(name for name in before if name not in after),
+        changed=tuple(name for name in kept if before[name] != after[name]),
+        settings=old is not None and old.settings != new.settings,
+        reordered=kept != [name for name in after if name in before],
+    )
+
+
 class SyncState:
     """Every configured account's :class:`AccountState`, the generations and the rounds.
 
@@ -63,6 +129,7 @@ class SyncState:
         self._round_failed: list[str] = []
         self._round_synced = False  # some account of the round under way synced
         self._last_round_failed = False  # every account of the last finished round failed
+        self._epochs: dict[str, int] = {}  # bumped when an account's config changes
 
     # --- what comes in ----------------------------------------------------------------
 
@@ -75,16 +142,57 @@ class SyncState:
                 self._round_pending.add(name)
                 self._states[name] = replace(self._states[name], phase="syncing", progress=None)
 
-    def apply(self, event: SyncEvent) -> tuple[str, ...]:
+    def set_accounts(self, accounts: Iterable[tuple[str, str]],
+                     changed: Iterable[str] = ()) -> tuple[str, ...]:
+        """A new config's accounts, ``(name, provider)`` in display order, without a restart.
+
+        Accounts kept keep their state; new ones and the ``changed`` ones start over
+        ("waiting", a new epoch: the events of their syncs under way are ignored);
+        the ones gone are forgotten. The result: like :meth:`apply`'s, the failures to
+        report of a round that ended because its last pending accounts went away.
+        """
+        changed = set(changed)
+        old = self._states
+        self._states = {}
+        for name, provider in accounts:
+            state = old.get(name)
+            if state is None or name in changed or state.provider != provider:
+                state = AccountState(name=name, provider=provider)
+                self._restart(name)
+            self._states[name] = state
+        for name in old.keys() - self._states.keys():
+            self._restart(name)  # a late event of it is stale, even if it comes back
+        # Gone or restarted accounts leave the round under way; it may end here.
+        pending = bool(self._round_pending)
+        still = {name for name in self._states if name not in changed}
+        self._round_pending &= still
+        self._round_failed = [name for name in self._round_failed if name in still]
+        if not pending or self._round_pending:
+            return ()
+        if not (self._round_failed or self._round_synced):
+            return ()  # nothing of the round finished: no news about the last sync either
+        return self._end_round()
+
+    def epoch(self, name: str) -> int:
+        """The number of ``name``'s config: a sync started under it posts it with its events."""
+        return self._epochs.get(name, 0)
+
+    def accepts(self, name: str, epoch: int | None) -> bool:
+        """Whether an event of ``name`` from a sync started under ``epoch`` still counts
+        (``None``: not known, it does): the account exists and its config did not change."""
+        return name in self._states and (epoch is None or epoch == self.epoch(name))
+
+    def apply(self, event: SyncEvent, epoch: int | None = None) -> tuple[str, ...]:
         """Take in one sync event; the accounts that failed in a round this event ended.
 
         The result is empty unless ``event`` finished the last pending account of a
         round in which some failed: then it is those accounts, in the order they
-        failed, to be reported once.
+        failed, to be reported once. An event of an account that is gone, or of a
+        sync started under an older ``epoch`` (see :meth:`set_accounts`), is ignored.
         """
         name = event.account
         state = self._states.get(name)
-        if state is None:
+        if state is None or not self.accepts(name, epoch):
             return ()
         if isinstance(event, SyncStarted | SyncProgress):
             progress = event.progress if isinstance(event, SyncProgress) else None
@@ -162,6 +270,14 @@ class SyncState:
 
     # --- inside -------------------------------------------------------------------------
 
+    def _restart(self, name: str) -> None:
+        """Forget what this session knew of ``name``'s data: a new epoch, and its older
+        prepared invoices (generation) and freshness no longer count."""
+        self._epochs[name] = self._epochs.get(name, 0) + 1
+        if name in self._generation:  # never reused: a stale result must not match again
+            self._generation[name] += 1
+        self._fresh.discard(name)
+
     def _finish(self, name: str, *, failed: bool) -> tuple[str, ...]:
         self._round_pending.discard(name)
         if failed and name not in self._round_failed:
@@ -169,6 +285,9 @@ class SyncState:
         self._round_synced = self._round_synced or not failed
         if self._round_pending:
             return ()
+        return self._end_round()
+
+    def _end_round(self) -> tuple[str, ...]:
         self._last_round_failed, self._round_synced = not self._round_synced, False
         if not self._round_failed:
             return ()

@@ -21,6 +21,7 @@ from typing import Any
 from invoice_tui.demo import DemoEnvironment, Fault, demo_environment
 from invoice_tui.ui.app import InvoiceApp
 from invoice_tui.ui.screens.account_form import AccountFormScreen
+from invoice_tui.ui.screens.error import ConfigErrorScreen
 from invoice_tui.ui.screens.main import MainScreen
 
 SIZE = (140, 40)
@@ -115,6 +116,14 @@ async def _export(pilot: Any) -> None:
     pilot.app.screen.query_one("#export-path").cursor_blink = False
 
 
+async def _config_error_reload(pilot: Any) -> None:
+    # What a bad edit of config.toml shows over the accounts still loaded (ctrl+r, E, or
+    # the file saved in another window): the loader's own one-line reason.
+    reason = (f"{WELCOME_PATH} line 8, column 16: Illegal character '\\n'"
+              " — fix the TOML syntax")
+    await pilot.app.push_screen(ConfigErrorScreen(WELCOME_PATH, reason, keep_last_good=True))
+
+
 def _no_keyring_problem() -> str | None:
     return None  # the picture shows the keyring choice on, whatever this machine has
 
@@ -185,6 +194,7 @@ SCENARIOS = (
     Scenario("help", _help),
     Scenario("spend", _spend),
     Scenario("export", _export),
+    Scenario("config-error-reload", _config_error_reload),
     Scenario("account-form", _form_unleash),
     Scenario("account-form-unleash-80x24", _form_unleash, size=(80, 24), in_readme=False),
     Scenario("account-form-unleash-120x32", _form_unleash, size=(120, 32), in_readme=False),

@@ -185,6 +185,7 @@ async def test_a_theme_that_cannot_be_saved_is_a_one_line_toast(server: DemoServ
                                                                 tmp_path: Path) -> None:
     path = _config_file(server, tmp_path / "config.toml")
     app = _app(path, tmp_path)
+    app.CONFIG_POLL = 3600  # the watcher would show the broken file's error screen first
     async with _running(app) as pilot:
         path.write_text(path.read_text() + "[oops\n")  # broken under the running app
         broken = path.read_text()

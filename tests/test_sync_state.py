@@ -7,10 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from invoice_tui.config import AccountConfig, Config, Settings
 from invoice_tui.model import AccountSummary, Invoice
 from invoice_tui.providers import FetchProgress, ProviderError
 from invoice_tui.sync import SyncFailed, SyncProgress, SyncStarted, SyncSucceeded
-from invoice_tui.sync_state import SyncState
+from invoice_tui.sync_state import AccountChanges, SyncState, diff_accounts
 
 T0 = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 ERROR = ProviderError("authorization failed", "check the key file")
@@ -175,3 +176,103 @@ def test_names_outside_the_config_are_ignored() -> None:
     assert state.apply(SyncFailed("gone", ERROR)) == ()
     assert not state.cached_arrived("gone", synced_at=T0, invoice_count=1, summary=None)
     assert "gone" not in state.accounts and not state.any_failed
+
+
+# --- a new config without a restart ---------------------------------------------------
+
+
+def _config(*accounts: tuple[str, str, str], settings: Settings | None = None) -> Config:
+    """``(name, provider, token)`` each."""
+    return Config(path=None, settings=settings or Settings(), accounts=tuple(
+        AccountConfig(name, provider, {"name": name, "provider": provider, "token": token})
+        for name, provider, token in accounts))
+
+
+def test_diff_accounts_by_name_and_by_what_changed() -> None:
+    old = _config(("vox", "voximplant", "a"), ("acme", "unleash", "b"), ("eu", "voximplant", "c"))
+    new = _config(("acme", "unleash", "B"), ("eu", "voximplant", "c"), ("new", "unleash", "d"))
+    changes = diff_accounts(old, new)
+    assert changes == AccountChanges(added=("new",), removed=("vox",), changed=("acme",))
+    assert changes.accounts and not changes.empty
+    assert changes.summary() == "+1 account, −1 account, 1 changed"
+    # Another provider under the same name is a change too.
+    moved = _config(("vox", "unleash", "a"), ("acme", "unleash", "b"), ("eu", "voximplant", "c"))
+    assert diff_accounts(old, moved).changed == ("vox",)
+
+
+def test_diff_of_an_equal_config_is_empty_and_settings_alone_resync_nothing() -> None:
+    old = _config(("vox", "voximplant", "a"), ("acme", "unleash", "b"))
+    same = _config(("vox", "voximplant", "a"), ("acme", "unleash", "b"))
+    assert diff_accounts(old, same).empty
+    assert diff_accounts(old, same).summary() == "unchanged"
+    slower = _config(("vox", "voximplant", "a"), ("acme", "unleash", "b"),
+                     settings=Settings(timeout=99.0))
+    changes = diff_accounts(old, slower)
+    assert changes.settings and not changes.accounts
+    assert changes.summary() == "settings changed"
+    swapped = _config(("acme", "unleash", "b"), ("vox", "voximplant", "a"))
+    assert diff_accounts(old, swapped) == AccountChanges(reordered=True)
+    assert diff_accounts(None, old).added == ("vox", "acme")
+
+
+def test_set_accounts_keeps_unchanged_state_and_restarts_the_rest() -> None:
+    state = _state()
+    state.begin_round(["vox", "acme", "eu"])
+    for name in ("vox", "acme", "eu"):
+        state.apply(_ok(name))
+    kept = state.accounts["eu"]
+    state.set_accounts([("eu", "voximplant"), ("acme", "unleash"), ("new", "unleash")],
+                       changed=["acme"])
+    assert list(state.accounts) == ["eu", "acme", "new"]  # the new config's order
+    assert state.accounts["eu"] is kept  # same rows, same state: nothing to redraw
+    assert state.accounts["acme"].phase == "waiting" and state.accounts["acme"].synced_at is None
+    assert state.accounts["new"].phase == "waiting"
+    assert "vox" not in state.accounts
+
+
+def test_events_of_a_sync_started_under_an_older_config_are_ignored() -> None:
+    state = _state()
+    old_epoch = state.epoch("acme")
+    state.begin_round(["acme"])
+    state.set_accounts([("vox", "voximplant"), ("acme", "unleash"), ("eu", "voximplant")],
+                       changed=["acme"])
+    assert state.epoch("acme") != old_epoch and not state.accepts("acme", old_epoch)
+    assert state.apply(SyncFailed("acme", ERROR), old_epoch) == ()
+    assert state.accounts["acme"].phase == "waiting"  # the old token's failure is not news
+    state.begin_round(["acme"])
+    state.apply(_ok("acme", 3), state.epoch("acme"))
+    assert state.accounts["acme"].invoice_count == 3
+    # Unchanged accounts' epochs stay: their syncs under way still count.
+    assert state.accepts("vox", 0) and state.accepts("vox", None)
+
+
+def test_a_removed_account_that_comes_back_does_not_take_its_old_events() -> None:
+    state = _state()
+    epoch = state.epoch("vox")
+    state.set_accounts([("acme", "unleash"), ("eu", "voximplant")])
+    state.apply(_ok("vox"), epoch)
+    assert "vox" not in state.accounts
+    state.set_accounts([("vox", "voximplant"), ("acme", "unleash"), ("eu", "voximplant")])
+    assert state.apply(_ok("vox"), epoch) == ()
+    assert state.accounts["vox"].phase == "waiting"
+
+
+def test_a_round_waiting_only_for_removed_accounts_ends_and_reports_its_failures() -> None:
+    state = _state()
+    state.begin_round(["vox", "acme"])
+    state.apply(SyncFailed("acme", ERROR))
+    assert state.set_accounts([("acme", "unleash"), ("eu", "voximplant")]) == ("acme",)
+    # A round of removed accounts only: nothing finished, nothing to say (the last
+    # finished round, all failed, is still the last).
+    state.begin_round(["eu"])
+    assert state.set_accounts([("acme", "unleash")]) == ()
+    assert state.last_round_failed
+
+
+def test_a_failure_of_an_account_removed_meanwhile_is_not_reported() -> None:
+    state = _state()
+    state.begin_round(["vox", "acme"])
+    assert state.apply(SyncFailed("vox", ERROR)) == ()
+    assert state.set_accounts([("acme", "unleash")]) == ()  # acme is still syncing
+    assert state.apply(_ok("acme")) == ()
+    assert not state.last_round_failed

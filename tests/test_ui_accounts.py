@@ -44,6 +44,7 @@ from invoice_tui.ui.screens.account_form import (
     AccountFormScreen,
     RemoveAccountScreen,
 )
+from invoice_tui.ui.screens.main import MainScreen
 from invoice_tui.ui.screens.welcome import WelcomeScreen
 
 FORM_SIZE = (80, 24)
@@ -463,6 +464,41 @@ async def test_welcome_add_an_account_saves_and_posts(server: DemoServer,
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_config(path).account_names == ["acme"]
     assert [c.account_names for c in app.changed] == [["acme"]]
+
+
+async def test_first_account_from_welcome_opens_the_main_screen_and_syncs(
+        server: DemoServer, tmp_path: Path) -> None:
+    # The whole first run: welcome → form → saved → the app applies the ConfigChanged
+    # (main screen, the account synced over HTTP) → `a` in the pane adds a second one.
+    path = tmp_path / "config.toml"
+    app = InvoiceApp(None, config_path=path, now=frozen_now, today=TODAY,
+                     cache_dir=tmp_path / "cache")
+    async with app.run_test(size=(120, 32)) as pilot:
+        await pilot.press("a")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, AccountFormScreen)
+        await _fill_unleash(pilot, form, server)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        assert main.table.view.total_count == UNLEASH.invoices
+        main.pane.focus()
+        await pilot.press("a")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, AccountFormScreen)
+        contoso = demo_account("unleash-contoso")
+        await _choose(pilot, form, "unleash")
+        await _type(pilot, form, "name", "contoso")
+        await _type(pilot, form, "base_url", server.unleash_base_url(contoso.name))
+        await _type(pilot, form, "token", contoso.token or "")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen is main
+        assert main.table.view.total_count == UNLEASH.invoices + contoso.invoices
+    assert load_config(path).account_names == ["acme", "contoso"]
 
 
 # --- the non-UI half -----------------------------------------------------------------

@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
+import subprocess
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import rich
 import rich.traceback
-from textual import work
-from textual.app import App, SystemCommand
+from textual import on, work
+from textual.app import App, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.theme import Theme
+from textual.worker import Worker, WorkerState
 
 from invoice_tui import gc_policy
-from invoice_tui.config import Config, ConfigError, ConfigMissing, did_you_mean, load_config
+from invoice_tui.config import (
+    Config,
+    ConfigError,
+    ConfigMissing,
+    did_you_mean,
+    example_config_text,
+    load_config,
+)
 from invoice_tui.config_edit import set_setting
+from invoice_tui.editor import editor_command
+from invoice_tui.fs import write_atomic
 from invoice_tui.index import FirstRowsRead
-from invoice_tui.store import InvoiceStore, open_store
+from invoice_tui.store import InvoiceStore, StoreError, open_store
 from invoice_tui.sync import sync_account
+from invoice_tui.sync_state import AccountChanges
+from invoice_tui.text import sanitize
 from invoice_tui.ui.commands import InvoiceCommands
 from invoice_tui.ui.keymap import config_keymap, keymap_losses
 from invoice_tui.ui.messages import Clock, ConfigChanged, StartChoice, SyncFunction
@@ -35,6 +49,12 @@ from invoice_tui.ui.screens.welcome import WelcomeScreen
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+#: Runs the editor command (arguments, no shell) to its end; its exit status.
+EditorRunner = Callable[[Sequence[str]], int]
+#: What identifies one version of config.toml without reading it: (mtime_ns, size, inode).
+FileStamp = tuple[int, int, int]
 
 
 class InvoiceApp(App[int]):
@@ -51,7 +71,13 @@ class InvoiceApp(App[int]):
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit invoice-tui"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help",
                 tooltip="Every key, by screen"),
+        Binding("ctrl+r", "reload_config", "Reload config", show=False, id="app.reload_config",
+                tooltip="Read config.toml again and apply what changed"),
+        Binding("E", "edit_config", "Edit config", show=False, id="app.edit_config",
+                tooltip="Open config.toml in $VISUAL / $EDITOR, then reload it"),
     ]
+    #: Seconds between two looks (a stat) at config.toml for changes made outside the app.
+    CONFIG_POLL = 2.0
 
     def __init__(
         self,
@@ -67,7 +93,12 @@ class InvoiceApp(App[int]):
         demo_today: dt.date | None = None,
         store_warnings: tuple[str, ...] = (),
         first_rows: FirstRowsRead | None = None,
+        cache_dir: Path | None = None,
+        editor: EditorRunner | None = None,
     ) -> None:
+        """``cache_dir``: where to open the store when a config comes in after the start
+        (the welcome or config error screen was up); ``editor``: runs the editor for
+        `E` (default: in the terminal, the app suspended)."""
         super().__init__()
         self.config = config
         self.store = store
@@ -80,6 +111,10 @@ class InvoiceApp(App[int]):
         self.config_error = config_error
         self.demo = demo
         self._demo_today = demo_today
+        self.cache_dir = cache_dir
+        self._editor = editor or self._edit_in_terminal
+        self._config_stamp: FileStamp | None = None  # of the config version last looked at
+        self._reload_error: ConfigErrorScreen | None = None  # a bad edit, over the app
         # Holds the GC tuning while mounted, and the in-process demo server once the demo
         # is chosen on the welcome screen.
         self._resources = contextlib.ExitStack()
@@ -110,6 +145,7 @@ class InvoiceApp(App[int]):
             self.push_screen(self._new_main_screen())
         else:
             self.push_screen(self._start_screen(), callback=self._on_start_choice)
+        self._watch_config()
 
     def _new_main_screen(self) -> MainScreen:
         if self.config is None or self.store is None:
@@ -227,6 +263,7 @@ class InvoiceApp(App[int]):
                 yield SystemCommand("Help: keys", "Every key, by screen", self.action_help)
             else:
                 yield command._replace(title=f"App: {command.title.lower()}")
+        yield from self._config_commands()
 
     def action_add_account(self) -> None:
         """`a` in the accounts pane: the account form (not in the demo, which saves nothing)."""
@@ -250,6 +287,235 @@ class InvoiceApp(App[int]):
         self.demo = True
         self.sub_title = "demo"
         self.push_screen(self._new_main_screen())
+
+    # --- a new config without a restart (issue 10 §2) -----------------------------------
+
+    @on(ConfigChanged)
+    def _on_config_changed(self, message: ConfigChanged) -> None:
+        message.stop()
+        changes = self.apply_config(message.config)
+        # Only account changes are news: a theme picked here was saved as a setting.
+        if changes is not None and changes.accounts:
+            self.notify(f"config applied: {changes.summary()}", title="Config", markup=False)
+
+    def apply_config(self, config: Config) -> AccountChanges | None:
+        """The one way a new config comes in (a reload, an in-app edit's ``ConfigChanged``).
+
+        Over the main screen, it applies what changed (``MainScreen.apply_config``).
+        Without one (the welcome or config error screen is up) it opens the store and
+        the main screen in their place. ``None``: nothing was applied (the store could
+        not be opened, or a first config has no account yet).
+        """
+        try:
+            # [keymap] is checked before anything changes: a bad one keeps the last good.
+            self.apply_preferences(config)
+        except ConfigError as error:
+            self._show_config_error(str(error))
+            return None
+        self._close_reload_error()
+        main = self._main_screen()
+        if main is not None:
+            changes = main.apply_config(config)
+            self.config = config
+            return changes
+        if not config.accounts:
+            self.notify(f"{sanitize(str(self.config_path or 'the config'))} has no account yet"
+                        " — add one ([[accounts]]) and save", title="Config", markup=False)
+            return None
+        if not self._open_store():
+            return None
+        self.config, self.config_error = config, None
+        self._replace_start_screen(self._new_main_screen())
+        return AccountChanges(added=tuple(config.account_names))
+
+    def _replace_start_screen(self, screen: Screen[Any], callback: Any = None) -> None:
+        """``screen`` in place of the welcome or config error screen and of whatever was
+        opened over it (help, an account form); their result callbacks are not called."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.push_screen(screen, callback=callback)
+
+    def _main_screen(self) -> MainScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+
+    def _open_store(self) -> bool:
+        """Open the store for a first config that came in after the start; whether it is."""
+        if self.store is not None:
+            return True
+        if self.cache_dir is None:
+            self.notify("✗ no invoice store to open — start invoice-tui again", severity="error",
+                        markup=False)
+            return False
+        try:
+            opened = open_store(self.cache_dir, quick_check=False)
+        except StoreError as error:
+            self.notify(f"✗ {sanitize(str(error))}", title="Invoice store", severity="error",
+                        markup=False)
+            return False
+        self.store = self._resources.enter_context(opened.store)  # closed when the app ends
+        self.store_warnings = opened.warnings
+        return True
+
+    def _watch_config(self) -> None:
+        """Look at config.toml every ``CONFIG_POLL`` s: a stat, cheap; it is read and
+        parsed (in a thread) only when its (mtime, size, inode) changed."""
+        if self.config_path is None or self.demo:
+            return
+        self._config_stamp = self._stat_config()
+        self.set_interval(self.CONFIG_POLL, self._poll_config, name="config poll")
+
+    def _stat_config(self) -> FileStamp | None:
+        if self.config_path is None:
+            return None
+        try:
+            st = self.config_path.stat()
+        except OSError:
+            return None  # gone (or unreadable) for now: the last config stays
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def _poll_config(self) -> None:
+        if self.demo:  # the demo was opened from the welcome screen: no file of ours
+            return
+        stamp = self._stat_config()
+        if stamp != self._config_stamp:
+            self._config_stamp = stamp
+            if stamp is not None:
+                self.reload_config(announce=False)
+
+    def action_reload_config(self) -> None:
+        if self.config_path is None or self.demo:
+            self.notify("The demo has no config file to reload.", markup=False)
+            return
+        self._config_stamp = self._stat_config()  # this version is the one read now
+        self.reload_config(announce=True)
+
+    def reload_config(self, *, announce: bool) -> None:
+        """Read config.toml again (in a thread) and apply it; ``announce``: say so even
+        when nothing changed (ctrl+r, after the editor). A change is always toasted."""
+        self.run_worker(self._reload(announce), name="reload config", group="config-reload",
+                        exclusive=True, exit_on_error=False)
+
+    async def _reload(self, announce: bool) -> None:
+        path = self.config_path
+        if path is None:
+            return
+        try:
+            config = await asyncio.to_thread(load_config, path)
+        except ConfigMissing:
+            if announce:
+                self.notify(f"no config at {sanitize(str(path))} — the last one stays",
+                            title="Config", severity="warning", markup=False)
+            return
+        except ConfigError as error:
+            self._show_config_error(str(error))
+            return
+        if self.config is not None and config == self.config:
+            self._close_reload_error()
+            if announce:
+                self.notify("config unchanged", title="Config", markup=False)
+            return
+        changes = self.apply_config(config)
+        if changes is not None and (announce or not changes.empty):
+            self.notify(f"config reloaded: {changes.summary()}", title="Config", markup=False)
+
+    def _show_config_error(self, reason: str) -> None:
+        """A bad edit: the config error screen, over the last good accounts if there are."""
+        path = self.config_path or Path("config.toml")
+        if self._reload_error is not None and self._reload_error.is_attached:
+            self._reload_error.show_reason(reason)  # still broken, maybe otherwise
+            return
+        if self._main_screen() is not None:
+            self._reload_error = ConfigErrorScreen(path, reason, keep_last_good=True)
+            self.push_screen(self._reload_error, callback=self._after_reload_error)
+            return
+        # No accounts yet (welcome, or the config was broken from the start).
+        self.config_error = reason
+        self._reload_error = ConfigErrorScreen(path, reason)
+        self._replace_start_screen(self._reload_error, self._on_start_choice)
+
+    def _after_reload_error(self, choice: StartChoice | None) -> None:
+        self._reload_error = None
+        if choice == "quit":
+            self.exit()
+
+    def _close_reload_error(self) -> None:
+        """The config is good again: the error screen of a bad edit goes by itself."""
+        screen, self._reload_error = self._reload_error, None
+        if screen is not None and screen.is_attached and screen.keep_last_good:
+            screen.dismiss("keep")
+
+    # --- E: the config in the user's editor ----------------------------------------------
+
+    def action_edit_config(self) -> None:
+        path = self.config_path
+        if path is None or self.demo:
+            self.notify("The demo has no config file to edit.", markup=False)
+            return
+        try:
+            command = editor_command(path)
+        except ValueError as error:
+            self._config_toast(f"✗ {error}")
+            return
+        if not path.exists() and not self._write_example(path):
+            return
+        try:
+            self._editor(command)
+        except SuspendNotSupported:
+            self._config_toast("✗ this terminal cannot hand the screen to an editor — edit "
+                               f"{path} in another window: it is reloaded when saved")
+            return
+        except FileNotFoundError:
+            self._config_toast(f"✗ editor {command[0]} not found — set $VISUAL or $EDITOR")
+            return
+        except OSError as error:
+            self._config_toast(f"✗ editor {command[0]} could not run "
+                               f"({error.strerror or type(error).__name__})"
+                               " — check $VISUAL or $EDITOR")
+            return
+        self._config_stamp = self._stat_config()  # read now: the poll need not again
+        self.reload_config(announce=True)
+
+    def _write_example(self, path: Path) -> bool:
+        """No config yet: the commented example, so that the editor opens something to
+        fill in rather than an empty file; whether it is there."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, example_config_text().encode("utf-8"), 0o600)
+        except (OSError, ConfigError) as error:
+            reason = error.strerror if isinstance(error, OSError) else str(error)
+            self._config_toast(f"✗ could not write {path} ({reason or type(error).__name__})"
+                               " — check the folder's permissions, or pass --config PATH")
+            return False
+        self.notify(f"wrote the example config to {sanitize(str(path))}", title="Config",
+                    markup=False)
+        return True
+
+    def _config_toast(self, text: str) -> None:
+        self.notify(sanitize(text), title="Config", severity="error", markup=False)
+
+    @on(Worker.StateChanged)
+    def _on_reload_failed(self, event: Worker.StateChanged) -> None:
+        # Run with exit_on_error=False: a bug while reloading must neither end the app
+        # nor vanish. Only the type: an exception's text could quote the file (a secret).
+        worker = event.worker
+        if worker.group == "config-reload" and event.state == WorkerState.ERROR:
+            self._config_toast(f"✗ internal error while reloading the config: "
+                               f"{type(worker.error).__name__} — this is a bug in "
+                               "invoice-tui; please report it")
+
+    def _edit_in_terminal(self, command: Sequence[str]) -> int:
+        """Run the editor in the terminal, the app suspended (it gets the screen and the
+        keys) until the editor quits."""
+        with self.suspend():
+            return subprocess.call(list(command))
+
+    def _config_commands(self) -> Iterable[SystemCommand]:
+        if self.config_path is None or self.demo:
+            return
+        yield SystemCommand("Config: reload", "Read config.toml again and apply what changed "
+                            "(ctrl+r)", self.action_reload_config)
+        yield SystemCommand("Config: edit in $EDITOR", "Open config.toml in your editor, then "
+                            "reload it (E)", self.action_edit_config)
 
     def _fatal_error(self) -> None:
         """Textual's crash dump, without every frame's local variables.
@@ -278,9 +544,10 @@ def run_tui(config_path: Path, cache_dir: Path, demo: bool) -> int:
         config = load_config(config_path)
         config_keymap(config)  # [keymap]'s ids and keys: only the UI knows them
     except ConfigMissing:
-        app = InvoiceApp(None, config_path=config_path)
+        app = InvoiceApp(None, config_path=config_path, cache_dir=cache_dir)
     except ConfigError as error:
-        app = InvoiceApp(None, config_path=config_path, config_error=str(error))
+        app = InvoiceApp(None, config_path=config_path, config_error=str(error),
+                         cache_dir=cache_dir)
     else:
         # The integrity check reads the whole file (0.4 s at 100k invoices): the main
         # screen runs it in its loader thread instead of before the first frame.
@@ -289,7 +556,8 @@ def run_tui(config_path: Path, cache_dir: Path, demo: bool) -> int:
             # The first rows are read while Textual starts, on the other core.
             first_rows = MainScreen.read_first_rows(config, opened.store)
             app = InvoiceApp(config, opened.store, config_path=config_path,
-                             store_warnings=opened.warnings, first_rows=first_rows)
+                             store_warnings=opened.warnings, first_rows=first_rows,
+                             cache_dir=cache_dir)
             app.run()
         return app.return_code or 0
     app.run()

@@ -19,20 +19,24 @@ from invoice_tui.sync import SyncEvent, SyncOutcome, SyncProgress
 SyncFunction = Callable[..., Awaitable[SyncOutcome]]
 #: The current time, timezone-aware (frozen in tests and screenshots).
 Clock = Callable[[], dt.datetime]
-#: What the user chose on a screen shown instead of the main one (welcome, config error).
-StartChoice = Literal["demo", "quit"]
+#: What the user chose on a screen shown instead of the main one (welcome, config error);
+#: "keep": back to the last good config from the error screen of a bad edit.
+StartChoice = Literal["demo", "quit", "keep"]
 
 
 class AccountSyncEvent(Message):
     """One event of one account's sync (started, progress, succeeded, failed).
 
     Consecutive progress events of the same account coalesce (``can_replace``),
-    so a fast paginated fetch cannot flood the message queue.
+    so a fast paginated fetch cannot flood the message queue. ``epoch``: the
+    account's config epoch when its sync started (``SyncState.epoch``); events of
+    a config replaced meanwhile are ignored.
     """
 
-    def __init__(self, event: SyncEvent) -> None:
+    def __init__(self, event: SyncEvent, epoch: int | None = None) -> None:
         super().__init__()
         self.event = event
+        self.epoch = epoch
 
     @property
     def account(self) -> str:
@@ -44,6 +48,7 @@ class AccountSyncEvent(Message):
             and isinstance(self.event, SyncProgress)
             and isinstance(message.event, SyncProgress)
             and message.account == self.account
+            and message.epoch == self.epoch
         )
 
 

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import OptionList
-from textual.widgets.option_list import Option
+from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from invoice_tui.model import AccountSummary
 from invoice_tui.providers import FetchProgress, provider_class
@@ -126,6 +126,20 @@ class ProviderPane(OptionList):
         self._update_titles()
         if name == self.highlighted_account:
             self._update_tooltip()
+
+    def rebuild(self) -> None:
+        """Every entry again, after the account set changed (a config reload): the
+        cursor stays on its entry while that exists, else goes to "All accounts"."""
+        option = self.highlighted_option
+        kept = option.id if option is not None else None
+        self.clear_options()
+        self.add_options(self._build_options())
+        try:
+            self.highlighted = self.get_option_index(kept or ALL_ACCOUNTS)
+        except OptionDoesNotExist:
+            self.highlighted = 0
+        self._update_titles()
+        self._update_tooltip()
 
     def refresh_times(self) -> None:
         """Redraw every entry so relative times stay true."""
