@@ -554,8 +554,9 @@ def example_header() -> str:
 def example_config_text() -> str:
     """A commented example config (made with tomli_w, comments added) for first runs.
 
-    It holds placeholders only (a key-file path and an env-var name), never a
-    secret; it loads cleanly once the key file exists and the env var is set.
+    Its accounts are commented out: a first start on it opens on no accounts, not on
+    two failing ones (the in-app form adds real ones). It holds placeholders only (a
+    key-file path and an env-var name), never a secret.
     """
     settings = {"settings": {"page_size": 100, "concurrency": 8, "timeout": 30.0}}
     voximplant = {"accounts": [{
@@ -574,12 +575,17 @@ def example_config_text() -> str:
         "# Optional. page_size: Voximplant invoices asked per page (1-1000);\n"
         "# concurrency: requests in flight per account (1-64); timeout: seconds.\n",
         tomli_w.dumps(settings),
+        "\n# Examples (remove the leading # to use one, or add accounts in the app: a).\n"
         "\n# Voximplant: the service-account key file from the control panel\n"
         "# (Settings → Service accounts). It needs a role that can read invoices.\n",
-        dumps_config(voximplant),
+        _commented(dumps_config(voximplant)),
         '# base_url = "https://api.voximplant.com/platform_api"   # the default\n',
         "\n# Unleash Enterprise: the instance URL including any path prefix,\n"
         "# and an admin or personal access token.\n",
-        dumps_config(unleash),
+        _commented(dumps_config(unleash)),
         '# token = "user:…"   # instead of token_env: stored in this 0600 file\n',
     ])
+
+
+def _commented(toml_text: str) -> str:
+    return "".join(f"# {line}\n" for line in toml_text.splitlines())

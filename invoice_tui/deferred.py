@@ -47,7 +47,8 @@ DEFERRED: tuple[str, ...] = (
     # The screens that a key or a missing config opens (and what only they use: Textual's
     # DataTable and ProgressBar, webbrowser): ~25 ms that the main screen's first frame skips.
     *(f"invoice_tui.ui.screens.{name}" for name in (
-        "detail", "spend", "pdfs", "export_prompt", "help", "error", "welcome")))
+        "detail", "spend", "pdfs", "export_prompt", "help", "error", "welcome",
+        "account_form")))
 
 _lock = threading.RLock()
 _pending: set[str] = set()  # deferred, and not imported for real yet

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 from typing import Any
 
 from ui_helpers import SIZE, TODAY, frozen_now, settle, squashed, widget_text
 
-from invoice_tui.config import example_config_text
 from invoice_tui.ui.app import InvoiceApp, run_tui
+from invoice_tui.ui.screens.account_form import AccountFormScreen
 from invoice_tui.ui.screens.error import ConfigErrorScreen
 from invoice_tui.ui.screens.main import MainScreen
 from invoice_tui.ui.screens.welcome import WelcomeScreen
@@ -19,7 +18,7 @@ def _welcome_app(path: Path) -> InvoiceApp:
     return InvoiceApp(None, config_path=path, now=frozen_now, today=TODAY, demo_today=TODAY)
 
 
-async def test_welcome_shows_the_config_path_and_writes_the_example(tmp_path: Path) -> None:
+async def test_welcome_shows_the_config_path_and_offers_the_form(tmp_path: Path) -> None:
     path = tmp_path / "conf" / "config.toml"
     app = _welcome_app(path)
     async with app.run_test(size=SIZE) as pilot:
@@ -27,22 +26,15 @@ async def test_welcome_shows_the_config_path_and_writes_the_example(tmp_path: Pa
         # A long temp path wraps inside the dialog: compare without the wrapping.
         shown = squashed(widget_text(app.screen.query_one("#welcome-text")))
         assert squashed(str(path)) in shown
-        await pilot.press("w")
-        assert path.read_text(encoding="utf-8") == example_config_text()
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        result = squashed(widget_text(app.screen.query_one("#welcome-result")))
-        assert squashed(f"wrote {path}") in result and squashed("Edit it") in result
-
-
-async def test_welcome_never_overwrites_an_existing_file(tmp_path: Path) -> None:
-    path = tmp_path / "config.toml"
-    app = _welcome_app(path)
-    async with app.run_test(size=SIZE) as pilot:
-        path.write_text("# mine\n", encoding="utf-8")
-        await pilot.click("#write")
-        assert path.read_text(encoding="utf-8") == "# mine\n"
-        result = squashed(widget_text(app.screen.query_one("#welcome-result")))
-        assert squashed(f"{path} already exists") in result
+        assert "start invoice-tui again" not in widget_text(app.screen)
+        assert app.screen.focused is app.screen.query_one("#add")
+        await pilot.press("enter")  # "Add an account" has the focus
+        await pilot.pause()
+        assert isinstance(app.screen, AccountFormScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, WelcomeScreen)
+    assert not path.exists()  # nothing is written until a form is saved
 
 
 async def test_welcome_opens_the_demo_in_process(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import httpx
 
@@ -105,6 +105,32 @@ class FetchOptions:
     max_response_bytes: int = 64 * 1024 * 1024  # decompressed; larger answers are refused
 
 
+#: What a form field holds: a file path (completed from the file system), a URL, a secret
+#: (never shown: a password input), a pasted JSON key (a secret saved as a 0600 file), text.
+FieldKind = Literal["path", "url", "secret", "json_secret", "text"]
+
+
+@dataclass(frozen=True, slots=True)
+class FormField:
+    """One field of the in-app account form, declared by the provider (the UI draws it).
+
+    ``key`` is the ``[[accounts]]`` key the field fills; a ``json_secret`` field fills it
+    with the path of the file its pasted JSON is saved to. Fields sharing ``one_of``
+    are alternatives: exactly one of them is filled. A filled ``secret`` or
+    ``json_secret`` may go to the OS keyring instead, as the provider's
+    ``keyring_secret`` says.
+    """
+
+    name: str
+    key: str
+    label: str
+    kind: FieldKind = "text"
+    required: bool = False
+    help: str = ""
+    placeholder: str = ""
+    one_of: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class KeyringSecret:
     """How a provider's secret can live in the OS keyring (:mod:`invoice_tui.keyring_store`)
@@ -130,6 +156,9 @@ class Provider(Protocol):
     option_keys: ClassVar[tuple[str, ...]]
     #: Options holding file paths; config resolves relative ones against the config's folder.
     path_options: ClassVar[tuple[str, ...]]
+    #: The account form's fields, in order (besides ``name``): adding a provider adds
+    #: its form without touching the UI.
+    form_fields: ClassVar[tuple[FormField, ...]]
     #: How its secret is kept in the OS keyring; ``None``: it has no secret to keep there.
     keyring_secret: ClassVar[KeyringSecret | None]
 

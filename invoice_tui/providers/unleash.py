@@ -21,6 +21,7 @@ from .base import (
     FetchProgress,
     FetchResult,
     FirstPage,
+    FormField,
     KeyringSecret,
     NoPdf,
     ProgressCallback,
@@ -271,6 +272,18 @@ class UnleashProvider:
         self.base_url = base_url
         self._token = token
         self.retry = retry or _http.RetryPolicy()
+
+    form_fields: ClassVar[tuple[FormField, ...]] = (
+        FormField("base_url", "base_url", "Instance URL", "url", required=True,
+                  help="the instance URL including any path prefix",
+                  placeholder="https://us.app.unleash-hosted.com/acme"),
+        FormField("token", "token", "Token", "secret", one_of="token",
+                  help="a personal access or admin/service-account token",
+                  placeholder="user:…"),
+        FormField("token_env", "token_env", "or env var", "text", one_of="token",
+                  help="the name of an environment variable holding it",
+                  placeholder="UNLEASH_TOKEN"),
+    )
 
     def __repr__(self) -> str:  # the token stays out of reprs and logs
         return f"UnleashProvider(account={self.account!r}, base_url={self.base_url!r})"

@@ -33,6 +33,7 @@ from .base import (
     FetchProgress,
     FetchResult,
     FirstPage,
+    FormField,
     KeyringSecret,
     ProgressCallback,
     ProviderError,
@@ -509,6 +510,18 @@ class VoximplantProvider:
         self.signer = TokenSigner(credentials, clock)
         self.retry = retry or _http.RetryPolicy()
         self.max_invoices = max_invoices  # tests lower it to reach the ceiling quickly
+
+    form_fields: ClassVar[tuple[FormField, ...]] = (
+        FormField("credentials", "credentials", "Key file", "path", one_of="credentials",
+                  help="from Voximplant: Settings → Service accounts",
+                  placeholder="~/keys/vox-credentials.json"),
+        FormField("credentials_json", "credentials", "or paste key", "json_secret",
+                  one_of="credentials",
+                  help="or its JSON, pasted: saved as keys/NAME.json, mode 0600",
+                  placeholder="{\"account_id\": …, \"key_id\": …, \"private_key\": …}"),
+        FormField("base_url", "base_url", "API URL", "url",
+                  help="leave empty for the default", placeholder=DEFAULT_BASE_URL),
+    )
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any]) -> list[str]:

@@ -43,9 +43,9 @@ from invoice_tui.ui.messages import Clock, ConfigChanged, StartChoice, SyncFunct
 
 # Modules, not names: the screens that the main screen's first frame does without are
 # deferred (invoice_tui.deferred), and load when first shown.
+from invoice_tui.ui.screens import account_form, welcome
 from invoice_tui.ui.screens import error as error_screens
 from invoice_tui.ui.screens import help as help_screen
-from invoice_tui.ui.screens import welcome
 from invoice_tui.ui.screens.main import MainScreen
 
 
@@ -269,6 +269,12 @@ class InvoiceApp(App[int]):
             else:
                 yield command._replace(title=f"App: {command.title.lower()}")
         yield from self._config_commands()
+
+    def action_add_account(self) -> None:
+        """`a` in the accounts pane: the account form (not in the demo, which saves nothing)."""
+        path = None if self.demo else (self.config.path if self.config else None) or \
+            self.config_path
+        account_form.open_account_form(self, self.config, path)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, help_screen.HelpScreen):

@@ -8,6 +8,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from invoice_tui.text import sanitize
+from invoice_tui.ui.screens import account_form  # a module: deferred until first used
 from invoice_tui.ui.screens.main import MainScreen
 from invoice_tui.view import COLUMNS, Period
 
@@ -64,6 +65,26 @@ def main_screen_commands(main: MainScreen) -> list[Command]:
         ("Copy: invoice row", main.action_yank_row,
          "The selected invoice's row, tab-separated (Y)"),
     ]
+    return commands + account_commands(main)
+
+
+def account_commands(main: MainScreen) -> list[Command]:
+    """Accounts: add, and edit or remove each account (the highlighted one first)."""
+    path = main.config.path
+    names = [a.name for a in main.config.accounts]
+    highlighted = main.pane.highlighted_account
+    if highlighted in names:
+        names.remove(highlighted)
+        names.insert(0, highlighted)
+    commands: list[Command] = [
+        ("Accounts: add", partial(account_form.open_account_form, main.app, main.config, path),
+         "A form for a new account, saved to config.toml (a in the accounts pane)")]
+    commands += [(f"Accounts: edit {sanitize(n)}",
+                  partial(account_form.open_account_form, main.app, main.config, path, n),
+                  "Change this account's settings in a form") for n in names]
+    commands += [(f"Accounts: remove {sanitize(n)}",
+                  partial(account_form.open_remove_account, main.app, path, n),
+                  "Remove this account from config.toml (asks first)") for n in names]
     return commands
 
 

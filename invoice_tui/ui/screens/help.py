@@ -15,6 +15,7 @@ from textual.widgets import Footer, Static
 
 # Modules, not names, where they are deferred (invoice_tui.deferred).
 from invoice_tui.ui.screens import (
+    account_form,
     detail,
     error,
     export_prompt,
@@ -66,6 +67,8 @@ def help_sections(app_bindings: Iterable[BindingType]) -> list[tuple[str, list[B
         ("Export", _bindings(export_prompt.ExportScreen.BINDINGS)),
         ("PDF download", _bindings(pdfs.PdfDownloadScreen.BINDINGS)),
         ("Welcome", _bindings(welcome.WelcomeScreen.BINDINGS)),
+        ("Account form", _bindings(account_form.AccountFormScreen.BINDINGS)),
+        ("Remove account", _bindings(account_form.RemoveAccountScreen.BINDINGS)),
         ("Config error", _bindings(error.ConfigErrorScreen.BINDINGS)),
         ("This help", _bindings(HelpScreen.BINDINGS)),
     ]

@@ -1,4 +1,4 @@
-"""First run without a config: where it goes, and three ways on."""
+"""First run without a config: where it will live, and the ways on (add an account, the demo)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,18 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static
 
-from invoice_tui.config import ConfigError, example_config_text
-from invoice_tui.fs import write_atomic
+from invoice_tui.config import Config
 from invoice_tui.text import sanitize
 from invoice_tui.ui.messages import StartChoice
+from invoice_tui.ui.screens.account_form import AccountFormScreen
 
 
 class WelcomeScreen(Screen[StartChoice]):
-    """Offers to write an example config, open the demo, or quit (the app acts on the choice)."""
+    """Offers the account form, the demo, or quit.
+
+    A saved account reaches the app as ``ConfigChanged`` (posted by the form), which
+    opens the main screen; the demo and quit are handed back with ``dismiss``.
+    """
 
     DEFAULT_CSS = """
     WelcomeScreen {
@@ -35,11 +39,11 @@ class WelcomeScreen(Screen[StartChoice]):
     }
     """
 
-    AUTO_FOCUS = "#write"
+    AUTO_FOCUS = "#add"
 
     BINDINGS = [
-        Binding("w", "write_example", "Write example config", id="welcome.write",
-                tooltip="Write a commented example config to edit"),
+        Binding("a", "add_account", "Add an account", id="welcome.add",
+                tooltip="A form for your first account (saved to the config file)"),
         Binding("d", "open_demo", "Open demo", id="welcome.demo",
                 tooltip="Explore sample Voximplant and Unleash accounts"),
     ]
@@ -53,13 +57,15 @@ class WelcomeScreen(Screen[StartChoice]):
         with Vertical(id="welcome", classes="dialog"):
             yield Static(Content.assemble(
                 ("invoice-tui", "bold $accent"),
-                " shows what your Voximplant and Unleash accounts billed you.\n",
-                "Accounts live in a TOML config file, and there is none yet at\n\n",
-                ("  ", ""), (str(self.path), "bold"), "\n\n",
-                "Write an example there and edit it, or look around the demo first.",
+                " shows what your Voximplant and Unleash accounts billed you.\n\n",
+                "Add your first account here (a form, checked as you type, with a test\n"
+                "of the connection), or look around the demo first. Accounts are saved in\n\n",
+                ("  ", ""), (sanitize(self.path), "bold"), "\n\n",
+                ("Prefer a text editor? E writes a commented example there and opens it.",
+                 "$text-muted"),
             ), id="welcome-text")
             with Horizontal(classes="buttons"):
-                yield Button("Write example config", id="write", variant="primary")
+                yield Button("Add an account", id="add", variant="primary")
                 yield Button("Open demo", id="demo", variant="success")
                 yield Button("Quit", id="quit", variant="error")
             yield Static("", id="welcome-result")
@@ -69,31 +75,20 @@ class WelcomeScreen(Screen[StartChoice]):
         self.query_one("#welcome").border_title = "Welcome"
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "write":
-            self.action_write_example()
+        if event.button.id == "add":
+            self.action_add_account()
         elif event.button.id == "demo":
             self.action_open_demo()
         else:
             self.dismiss("quit")
 
-    def action_write_example(self) -> None:
-        result = self.query_one("#welcome-result", Static)
-        if self.path.exists():
-            result.update(Content.styled(
-                f"{self.path} already exists — edit it, then start invoice-tui again.",
-                "$warning"))
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path, example_config_text().encode("utf-8"), 0o600)
-        except (OSError, ConfigError) as error:
-            result.update(Content.styled(f"✗ could not write {self.path}: {error}", "$error"))
-            return
-        result.update(Content.assemble(
-            ("✓ wrote ", "$success"), (str(self.path), "bold"), "\n",
-            "Edit it (add your accounts' credentials), then start invoice-tui again.",
-        ))
-        self.notify(f"Example config written to {sanitize(self.path)}", markup=False)
+    def action_add_account(self) -> None:
+        self.app.push_screen(AccountFormScreen(self.path, None), callback=self._on_saved)
+
+    def _on_saved(self, config: Config | None) -> None:
+        if config is not None:  # the app opens the main screen on the ConfigChanged
+            self.query_one("#welcome-result", Static).update(Content.assemble(
+                ("✓ saved to ", "$success"), (sanitize(self.path), "bold")))
 
     def action_open_demo(self) -> None:
         self.dismiss("demo")
