@@ -298,10 +298,9 @@ class InvoiceApp(App[int]):
     @on(ConfigChanged)
     def _on_config_changed(self, message: ConfigChanged) -> None:
         message.stop()
-        changes = self.apply_config(message.config)
-        # Only account changes are news: a theme picked here was saved as a setting.
-        if changes is not None and changes.accounts:
-            self.notify(f"config applied: {changes.summary()}", title="Config", markup=False)
+        # Whoever saved it has said so (the form's "Saved account …"); a theme picked in
+        # the palette is no news at all. Edits from outside are toasted by the reload.
+        self.apply_config(message.config)
 
     def apply_config(self, config: Config) -> AccountChanges | None:
         """The one way a new config comes in (a reload, an in-app edit's ``ConfigChanged``).
