@@ -32,7 +32,7 @@ from invoice_tui.account_setup import (
     save_draft,
     suggest_name,
 )
-from invoice_tui.config import Config, ConfigError, load_config
+from invoice_tui.config import Config, ConfigError, example_config_text, load_config
 from invoice_tui.demo import DemoServer
 from invoice_tui.demo.data import demo_account
 from invoice_tui.demo.keys import credentials
@@ -540,3 +540,23 @@ def test_paths_complete_from_the_file_system(tmp_path: Path, isolated_home: Path
 def test_suggested_names_are_free() -> None:
     assert suggest_name("unleash", []) == "unleash"
     assert suggest_name("unleash", ["unleash", "unleash-2"]) == "unleash-3"
+
+
+async def test_a_config_without_accounts_says_how_to_add_one_and_a_opens_the_form(
+        tmp_path: Path) -> None:
+    # The example config written for a first start has its accounts commented out.
+    path = tmp_path / "config.toml"
+    path.write_text(example_config_text(), encoding="utf-8")
+    config = load_config(path)
+    assert config.accounts == ()
+    app = InvoiceApp(config, new_store(tmp_path), config_path=path, now=frozen_now,
+                     today=TODAY, cache_dir=tmp_path / "cache")
+    async with app.run_test(size=(100, 24)) as pilot:
+        await settle(app, pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        assert "No accounts yet — a adds one" in widget_text(main.table)
+        main.table.focus()  # `a` works from the table as from the pane
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, AccountFormScreen) and app.screen.editing is None

@@ -271,7 +271,7 @@ class InvoiceApp(App[int]):
         yield from self._config_commands()
 
     def action_add_account(self) -> None:
-        """`a` in the accounts pane: the account form (not in the demo, which saves nothing)."""
+        """`a` on the main screen: the account form (not in the demo, which saves nothing)."""
         path = None if self.demo else (self.config.path if self.config else None) or \
             self.config_path
         account_form.open_account_form(self, self.config, path)

@@ -78,7 +78,7 @@ def account_commands(main: MainScreen) -> list[Command]:
         names.insert(0, highlighted)
     commands: list[Command] = [
         ("Accounts: add", partial(account_form.open_account_form, main.app, main.config, path),
-         "A form for a new account, saved to config.toml (a in the accounts pane)")]
+         "A form for a new account, saved to config.toml (a on the main screen)")]
     commands += [(f"Accounts: edit {sanitize(n)}",
                   partial(account_form.open_account_form, main.app, main.config, path, n),
                   "Change this account's settings in a form") for n in names]

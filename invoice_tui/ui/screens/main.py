@@ -151,6 +151,8 @@ class MainScreen(Screen[None]):
                 tooltip="Copy the selected invoice's number (its id when it has none)"),
         Binding("Y", "yank_row", "Copy row", show=False, id="main.yank_row",
                 tooltip="Copy the selected invoice's row, tab-separated"),
+        Binding("a", "app.add_account", "Add account", show=False, id="main.add_account",
+                tooltip="Add an account (a form; saved to config.toml)"),
     ]
 
     def __init__(self, config: Config, store: InvoiceStore,
@@ -920,6 +922,8 @@ class MainScreen(Screen[None]):
             assert first.error is not None
             who = f"{first.name}: " if len(states) > 1 else ""
             return sanitize(f"✗ {who}{first.error.reason} · e for details")
+        if not self.sync_state.accounts:
+            return "No accounts yet — a adds one (a form), E edits config.toml"
         return "No invoices yet"
 
     def _visible_count(self, filtered: bool) -> int | None:

@@ -63,8 +63,6 @@ class ProviderPane(OptionList):
                 id="pane.half_page_down", tooltip="Move half a pane down"),
         Binding("enter", "select", "Go to invoices", show=False, id="pane.select",
                 tooltip="Go to the invoices shown (a failed account: why it failed)"),
-        Binding("a", "app.add_account", "Add account", show=False, id="pane.add_account",
-                tooltip="Add an account (a form; saved to config.toml)"),
     ]
 
     class AccountsHighlighted(Message):
