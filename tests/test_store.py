@@ -40,7 +40,14 @@ from invoice_tui.store import (
     account_key,
     open_store,
 )
-from invoice_tui.sync import SyncEvent, SyncFailed, SyncStored, SyncSucceeded, sync_account
+from invoice_tui.sync import (
+    SyncEvent,
+    SyncFailed,
+    SyncProgress,
+    SyncStored,
+    SyncSucceeded,
+    sync_account,
+)
 
 REPO = Path(invoice_tui.__file__).parent.parent
 WHEN = dt.datetime(2026, 11, 1, 12, 30, tzinfo=dt.UTC)
@@ -362,15 +369,26 @@ async def test_a_failed_sync_leaves_the_previous_rows(
     before = _dicts(store.iter_invoices([account]))
     state = store.account_states([account])
 
+    pages: list[SyncProgress] = []
+    broken: list[bool] = []
+
     def fail_after_the_first_batch(event: SyncEvent) -> None:
-        if isinstance(event, SyncStored):  # some pages are in: now the server breaks
+        # Some pages are in (stored, as a rule): now the server breaks. Under load the
+        # store's thread may lag behind the fetch, so the third page breaks it at the
+        # latest: the sync must fail, whether or not a batch was committed first.
+        if isinstance(event, SyncProgress):
+            pages.append(event)
+        if not broken and (isinstance(event, SyncStored) or len(pages) >= 3):
+            broken.append(True)
             server.add_fault(Fault("vox_error", account="vox-main", code=104, times=-1))
 
+    server.latency_ms = 20  # the pages come slower than a batch is stored
     try:
         failed = await sync_account(account, settings, store=store,
                                     on_event=fail_after_the_first_batch)
     finally:
         server._faults.clear()
+        server.latency_ms = 0
     assert isinstance(failed, SyncFailed) and "104" in failed.error.reason
     assert _dicts(store.iter_invoices([account])) == before
     assert store.account_states([account]) == state
