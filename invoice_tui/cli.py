@@ -32,10 +32,11 @@ from .config import (
 )
 from .export import (
     FORMATS,
+    SQL_FUNCTIONS,
     filter_by_month,
     iter_render,
     iter_rendered_json,
-    json_row_render,
+    json_render_sql,
     parse_month_bound,
     sort_for_export,
 )
@@ -455,7 +456,8 @@ def _run_export(args: argparse.Namespace) -> int:
             if names is None:
                 return 2
             with gc_policy.paused():  # a batch holding every invoice: see gc_policy
-                render = json_row_render() if args.format == "json" else None
+                render = (RowRender(json_render_sql(), SQL_FUNCTIONS)
+                          if args.format == "json" else None)
                 collected = _collect(source, names, args, render)
                 failures, warnings = collected.failures, collected.warnings
                 warnings[:0] = [*source.config.warnings, *source.warnings]

@@ -36,7 +36,6 @@ from .model import (
     line_scalars,
     scalar_text,
 )
-from .store import RowRender
 from .text import sanitize
 
 FORMATS = ("json", "csv")
@@ -503,9 +502,8 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _sql_value(column: str, kind: str, careful: bool = True) -> str:
-    """A stored column as _scalars_json writes the model's value (NULL: ``null``);
-    not ``careful``: text is known to hold none of _JSON_UNSAFE."""
+def _sql_value(column: str, kind: str) -> str:
+    """A stored column as _scalars_json writes the model's value (NULL: ``null``)."""
     if kind == "Decimal | None":
         amount = (f"CASE WHEN instr({column}, 'E') OR instr({column}, 'e') "
                   f"OR {column} IN ('-0', '-0.0') THEN {SQL_DECIMAL_TEXT}({column}) "
@@ -513,23 +511,19 @@ def _sql_value(column: str, kind: str, careful: bool = True) -> str:
         return f"coalesce('\"' || {amount} || '\"', 'null')"
     if kind == "bool":
         return f"CASE WHEN {column} THEN 'true' ELSE 'false' END"
-    if kind == "dt.date | None" or not careful:
+    if kind == "dt.date | None":
         return f"json_quote({column})"  # ISO; NULL is 'null'
-    # Non-ASCII (fewer characters than bytes) and one of _JSON_UNSAFE, or DEL; or a NUL,
-    # where length() and GLOB stop looking (then Python decides).
+    # Non-ASCII (fewer characters than bytes) and one of _JSON_UNSAFE, or DEL.
     unsafe = (f"(length({column}) < length(CAST({column} AS BLOB)) AND {column} GLOB "
-              f"{_glob_set(_JSON_UNSAFE)}) OR instr({column}, char(127)) "
-              f"OR instr({column}, char(0))")
+              f"{_glob_set(_JSON_UNSAFE)}) OR instr({column}, char(127))")
     return (f"CASE WHEN {unsafe} THEN {SQL_ESCAPE_UNSAFE}(json_quote({column})) "
             f"ELSE json_quote({column}) END")
 
 
-def _sql_object(cls: type, names: Sequence[str], keys: tuple[str, ...], alias: str,
-                careful: bool) -> str:
+def _sql_object(cls: type, names: Sequence[str], keys: tuple[str, ...], alias: str) -> str:
     kinds = {item.name: str(item.type) for item in fields(cls)}
     return " || ".join(
-        f"{_sql_literal(key)} || "
-        f"{_sql_value(alias + '.' + _sql_name(name), kinds[name], careful)}"
+        f"{_sql_literal(key)} || {_sql_value(alias + '.' + _sql_name(name), kinds[name])}"
         for key, name in zip(keys, names, strict=True))
 
 
@@ -545,26 +539,20 @@ def _sql_items(rows: str, depth: int) -> str:
             f"{_sql_literal(_closing(depth - 1, ']'))}, '[]')")
 
 
-def json_render_sql(careful: bool = True) -> str:
+def json_render_sql() -> str:
     """An SQL expression over the store's ``invoices AS i`` row: :func:`iter_json`'s text of
     that invoice (with its lines and taxes) at depth 1, byte for byte (frame the texts
-    with :func:`iter_json_array`). Needs :data:`SQL_FUNCTIONS` on the connection.
-
-    Not ``careful``: cheaper, for rows whose text holds none of the characters that
-    :func:`unsafe_text` finds (see :func:`json_row_render`).
-    """
-    tax = (_sql_object(Tax, TAX_FIELDS, _TAX_KEYS, "t", careful) + " || "
-           + _sql_literal(_TAX_END))
+    with :func:`iter_json_array`). Needs :data:`SQL_FUNCTIONS` on the connection."""
+    tax = _sql_object(Tax, TAX_FIELDS, _TAX_KEYS, "t") + " || " + _sql_literal(_TAX_END)
     taxes = _sql_items(f"SELECT {tax} AS x FROM taxes t WHERE t.invoice_pk = l.invoice_pk "
                        "AND t.line_position = l.position ORDER BY t.position", 5)
-    line = (f"{_sql_object(Line, LINE_FIELDS, _LINE_KEYS, 'l', careful)} || "
+    line = (f"{_sql_object(Line, LINE_FIELDS, _LINE_KEYS, 'l')} || "
             f"{_sql_literal(_TAXES_KEY)} || {taxes} || {_sql_literal(_LINE_END)}")
     lines = _sql_items(f"SELECT {line} AS x FROM lines l WHERE l.invoice_pk = i.pk "
                        "ORDER BY l.position", 3)
     flags = " || ".join(f"{_sql_literal(key)} || {_sql_value('i.' + name, 'bool')}"
                         for name, key in _FLAG_KEYS)
-    invoice = (f"{_sql_object(Invoice, _INVOICE_SCALARS, _INVOICE_KEYS, 'i', careful)} || "
-               f"{flags} || "
+    invoice = (f"{_sql_object(Invoice, _INVOICE_SCALARS, _INVOICE_KEYS, 'i')} || {flags} || "
                f"{_sql_literal(_LINES_KEY)} || {lines} || {_sql_literal(_INVOICE_END)}")
     return invoice
 
@@ -601,18 +589,3 @@ def iter_rendered_json(sources: Sequence[RenderedRows],
         yield opening + _SEPARATOR.join(chunk)
         opening = _SEPARATOR
     yield b"[]\n" if opening != _SEPARATOR else b"\n]\n"
-
-
-def unsafe_text(text: str) -> bool:
-    """Whether ``text`` holds a character of ``_JSON_UNSAFE`` (DEL, C1, bidi, zero-width…)."""
-    if text.isascii():  # O(1) in CPython
-        return "\x7f" in text
-    return _UNSAFE_CHARACTER.search(text) is not None
-
-
-def json_row_render() -> RowRender:
-    """How a sync renders the JSON export as it stores each batch (see ``store.RowRender``):
-    the careful expression only for a batch with text :func:`unsafe_text` flags (never
-    sanitized provider text), else the one without per-value checks."""
-    return RowRender(json_render_sql(), SQL_FUNCTIONS, plain=json_render_sql(careful=False),
-                     careful=unsafe_text)

@@ -221,10 +221,6 @@ class RowRender:
 
     expression: str
     functions: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
-    #: A cheaper expression, the same text for a batch whose rows (as the JSON text the
-    #: writer binds) ``careful`` finds nothing in.
-    plain: str | None = None
-    careful: Callable[[str], bool] = lambda rows: True
 
 
 @dataclass(frozen=True, slots=True)
@@ -564,20 +560,12 @@ class _Shape:
             columns.append(map(str, column) if as_text else column)
         return tuple(names), columns
 
-    def insert(self, names: tuple[str, ...], suffix: str = "", *, rows: bool = True) -> str:
-        """``INSERT INTO <table> (<lead>, <names>) SELECT … FROM json_each(?)`` (+ ``suffix``):
-        one parameter, a JSON array of rows, values in that order. Not ``rows``: ``VALUES
-        (?, …)``, one row's values per execution."""
-        values = [f"value ->> {index}" if rows else "?"
-                  for index in range(len(self.lead) + len(names))]
-        for index, name in enumerate(names, start=len(self.lead)):
-            if self.as_text(name):
-                values[index] = f"NULLIF({values[index]}, 'None')"
-        columns = f"INSERT INTO {self.table} ({_column_list((*self.lead, *names))})"
-        if not rows:
-            return f"{columns} VALUES ({', '.join(values)}){suffix}"
-        # "WHERE true": without it, SQLite would read ON CONFLICT as a join's ON.
-        return f"{columns} SELECT {', '.join(values)} FROM json_each(?) WHERE true{suffix}"
+    def insert(self, names: tuple[str, ...], suffix: str = "") -> str:
+        """``INSERT INTO <table> (<lead>, <names>) VALUES (…)`` (+ ``suffix``)."""
+        marks = ["?"] * len(self.lead) + ["NULLIF(?, 'None')" if self.as_text(name) else "?"
+                                          for name in names]
+        return (f"INSERT INTO {self.table} ({_column_list((*self.lead, *names))}) "
+                f"VALUES ({', '.join(marks)}){suffix}")
 
     def as_text(self, name: str) -> bool:
         return next(as_text for column, _, as_text in self.getters if column == name)
@@ -598,12 +586,6 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-#: Rows as one JSON text for json_each: the C encoder, non-ASCII kept as it is (no
-#: escapes to decode), no cycle checks (rows of str, int and None).
-_ROWS_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False,
-                                 separators=(",", ":"))
-
-
 # A rendering sync's texts wait in a temp table of its own connection (a temp file, not
 # the store), indexed in export order so the final read streams without sorting.
 _RENDER_TABLE = """
@@ -616,17 +598,14 @@ _RENDER_BATCH = ("INSERT INTO temp.rendered (pk, issued, account, id, text) "
                  "WHERE i.pk IN (SELECT value FROM json_each(?))")
 
 
-def _prepare_render(connection: sqlite3.Connection, render: RowRender) -> tuple[str, str]:
-    """Make ``connection`` ready to render (functions, temp table); the batch statements
-    (with ``render.expression``, and with ``render.plain`` if there is one)."""
+def _prepare_render(connection: sqlite3.Connection, render: RowRender) -> str:
+    """Make ``connection`` ready to render (functions, temp table); the batch statement."""
     for name, function in render.functions.items():
         connection.create_function(name, 1, function, deterministic=True)
     connection.executescript(_RENDER_TABLE)
-    statements = tuple(_RENDER_BATCH.format(expression=expression)
-                       for expression in (render.expression, render.plain or render.expression))
-    for statement in statements:  # a bad one fails here, not mid-sync
-        connection.execute(f"EXPLAIN {statement}", ("[]",))
-    return statements[0], statements[1]
+    statement = _RENDER_BATCH.format(expression=render.expression)
+    connection.execute(f"EXPLAIN {statement}", ("[]",))  # a bad one fails here, not mid-sync
+    return statement
 
 
 # Reading builds objects positionally, so columns are selected in dataclass order.
@@ -864,7 +843,6 @@ class InvoiceStore:
             raise _store_error(exc, "open") from None
         try:
             render_batch = _prepare_render(connection, render) if render is not None else None
-
             connection.execute("BEGIN IMMEDIATE")
             _sweep_stale_syncs(connection)
             connection.execute(
@@ -880,7 +858,7 @@ class InvoiceStore:
             raise _store_error(exc, "start a sync in") from None
         assert cursor.lastrowid is not None
         return SyncWriter(self, account, key, connection, cursor.lastrowid,
-                          render=render, render_batch=render_batch)
+                          render_batch=render_batch)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -998,8 +976,7 @@ class SyncWriter:
 
     def __init__(self, store: InvoiceStore, account: AccountConfig, key: str,
                  connection: sqlite3.Connection, sync_id: int, *,
-                 render: RowRender | None = None,
-                 render_batch: tuple[str, str] | None = None) -> None:
+                 render_batch: str | None = None) -> None:
         self.store = store
         self.account = account
         self.key = key
@@ -1012,8 +989,7 @@ class SyncWriter:
         self._ended = False
         # The statement rendering a batch (see RowRender); its rows wait in the
         # connection's temp table until rendered() reads them.
-        self._render = render
-        self._render_batch = render_batch  # (careful, plain)
+        self._render_batch = render_batch
         self._rendering = render_batch is not None
 
     @contextlib.contextmanager
@@ -1109,40 +1085,26 @@ class SyncWriter:
         invoice_names, invoice_columns = _INVOICE_SHAPE.columns(batch)
         line_names, line_columns = _LINE_SHAPE.columns(lines)
         tax_names, tax_columns = _TAX_SHAPE.columns(taxes)
-        # Each table's rows go in as one JSON text and one statement: executemany would
-        # release and retake the GIL for every row, and in a thread beside a busy fetch
-        # each retake waits for the fetch's turn to end (the writes starved until the
-        # fetch was over). One statement runs in SQLite without the GIL.
         with self._transaction("write") as connection:
             pks, stored = self._pks(connection, [invoice.id for invoice in batch])
+            connection.executemany(
+                _INVOICE_SHAPE.insert(invoice_names, _UPDATE_INVOICE),
+                zip(pks, repeat(key), searches, repeat(sync_id), *invoice_columns))
+            if stored:  # refreshed invoices: their lines and taxes are written anew
+                connection.executemany("DELETE FROM taxes WHERE invoice_pk = ?", stored)
+                connection.executemany("DELETE FROM lines WHERE invoice_pk = ?", stored)
             line_pks = list(map(pks.__getitem__, line_owner))
-            tables = (list(zip(pks, repeat(key), searches, repeat(sync_id), *invoice_columns)),
-                      list(zip(line_pks, line_positions, *line_columns, strict=True)),
-                      list(zip(map(line_pks.__getitem__, tax_owner),
-                               map(line_positions.__getitem__, tax_owner), tax_positions,
-                               *tax_columns, strict=True)))
-            rows = tuple(map(_ROWS_ENCODER.encode, tables))
-            # SQLite's JSON cuts text at an escaped NUL (never in sanitized provider text):
-            # such a batch is bound row by row, exactly.
-            exact = any("\\u0000" in text for text in rows)
-            shapes = ((_INVOICE_SHAPE, invoice_names, _UPDATE_INVOICE),
-                      (_LINE_SHAPE, line_names, ""), (_TAX_SHAPE, tax_names, ""))
-            for (shape, names, suffix), table, text in zip(shapes, tables, rows, strict=True):
-                if shape is _LINE_SHAPE and stored:  # refreshed invoices: lines written anew
-                    connection.executemany("DELETE FROM taxes WHERE invoice_pk = ?", stored)
-                    connection.executemany("DELETE FROM lines WHERE invoice_pk = ?", stored)
-                if exact:
-                    connection.executemany(shape.insert(names, suffix, rows=False), table)
-                else:
-                    connection.execute(shape.insert(names, suffix), (text,))
-            pk_list = json.dumps(pks)
-            connection.execute("INSERT OR IGNORE INTO sync_seen (sync_id, invoice_pk) "
-                               "SELECT ?, value FROM json_each(?)", (sync_id, pk_list))
-            if self._render is not None and self._render_batch is not None:
-                careful, plain = self._render_batch
-                # One statement: no GIL while SQLite renders.
-                connection.execute(careful if any(map(self._render.careful, rows)) else plain,
-                                   (pk_list,))
+            connection.executemany(_LINE_SHAPE.insert(line_names),
+                                   zip(line_pks, line_positions, *line_columns, strict=True))
+            connection.executemany(
+                _TAX_SHAPE.insert(tax_names),
+                zip(map(line_pks.__getitem__, tax_owner),
+                    map(line_positions.__getitem__, tax_owner), tax_positions, *tax_columns,
+                    strict=True))
+            connection.executemany("INSERT OR IGNORE INTO sync_seen (sync_id, invoice_pk) "
+                                   "VALUES (?, ?)", zip(repeat(sync_id), pks))
+            if self._render_batch is not None:  # one statement: no GIL while SQLite renders
+                connection.execute(self._render_batch, (json.dumps(pks),))
         self._ids |= ids
         self.written += len(batch)
         return len(batch)
