@@ -30,21 +30,12 @@ from .config import (
     config_path,
     load_config,
 )
-from .export import (
-    FORMATS,
-    SQL_FUNCTIONS,
-    filter_by_month,
-    iter_render,
-    iter_rendered_json,
-    json_render_sql,
-    parse_month_bound,
-    sort_for_export,
-)
+from .export import FORMATS, filter_by_month, iter_render, parse_month_bound, sort_for_export
 from .fs import OutputRefused, output_problem, write_output
 from .model import Invoice
 from .pdfs import PdfSummary, download_pdfs
 from .providers.base import ProviderError
-from .store import InvoiceStore, RowRender, StoreError, SyncWriter, open_store
+from .store import InvoiceStore, StoreError, open_store
 from .sync import SyncFailed, SyncOutcome, sync_all
 from .text import sanitize
 
@@ -255,7 +246,7 @@ def _logging(verbose: bool) -> Iterator[None]:
         httpcore.setLevel(levels[1])
 
 
-def _write_stdout(text: str | bytes) -> None:
+def _write_stdout(text: str) -> None:
     """Write ``text`` to stdout as UTF-8 (exports are UTF-8 whatever the locale), completely.
 
     Under ``python -u``/``PYTHONUNBUFFERED`` the text layer sits on a raw file
@@ -264,11 +255,11 @@ def _write_stdout(text: str | bytes) -> None:
     """
     stream = getattr(sys.stdout, "buffer", None)
     if stream is None:  # a replaced stdout without a byte layer
-        sys.stdout.write(text if isinstance(text, str) else text.decode("utf-8"))
+        sys.stdout.write(text)
         sys.stdout.flush()
         return
     sys.stdout.flush()
-    view = memoryview(text.encode("utf-8") if isinstance(text, str) else text)
+    view = memoryview(text.encode("utf-8"))
     while view:
         written = stream.write(view)
         view = view[written if written is not None else 0:]
@@ -305,30 +296,12 @@ def _open_source(args: argparse.Namespace) -> Iterator[_Source]:
         yield _Source(config, opened.store, opened.warnings)
 
 
-@dataclass
-class _Collected:
-    invoices: Iterable[Invoice]  # in export order
-    failures: list[tuple[str, ProviderError]]
-    warnings: list[str]  # one line per non-fatal problem
-    #: With ``render``: every synced account's rendering writer (``None`` if one has none).
-    rendered: list[SyncWriter] | None = None
-
-    def chunks(self, args: argparse.Namespace) -> Iterator[str] | Iterator[bytes]:
-        """The export's text: rendered by the store if it could, else from the invoices."""
-        if self.rendered is not None:
-            return iter_rendered_json(self.rendered, args.since, args.until)
-        return iter_render(self.invoices, args.format, args.lines)
-
-
-def _collect(source: _Source, names: list[str], args: argparse.Namespace,
-             render: RowRender | None = None) -> _Collected:
-    """The invoices in export order, the failed accounts, one warning line per non-fatal
-    problem, and with ``render`` the store's renderings of them.
+def _collect(source: _Source, names: list[str], args: argparse.Namespace
+             ) -> tuple[Iterable[Invoice], list[tuple[str, ProviderError]], list[str]]:
+    """The invoices in export order, the failed accounts, one warning line per non-fatal problem.
 
     Offline, the invoices stream from the store as they are rendered (flat memory for
-    any number); online they are the fetch's own, which the sync stores meanwhile,
-    rendering each batch with ``render`` as it is written (in C, off the GIL, beside the
-    fetch: issue 8).
+    any number); online they are the fetch's own, which the sync stores meanwhile.
     """
     failures: list[tuple[str, ProviderError]] = []
     warnings: list[str] = []
@@ -340,45 +313,37 @@ def _collect(source: _Source, names: list[str], args: argparse.Namespace,
                 failures.append((account.name,
                                  ProviderError("never synced", "run without --offline")))
         ready = [account for account in accounts if states[account.name].synced]
-        return _Collected(source.store.iter_invoices(ready, since=args.since, until=args.until),
-                          failures, warnings)
+        return (source.store.iter_invoices(ready, since=args.since, until=args.until),
+                failures, warnings)
     outcomes: dict[str, SyncOutcome] = {}
 
     async def fetch() -> None:
         # Returns nothing on purpose: Python 3.11's asyncio.run reprs the main task
         # (and so its result) when it restores the SIGINT handler, which costs
         # seconds and a huge string for 100 000 invoices.
-        outcomes.update(await sync_all(source.config, names, store=source.store,
-                                       render=render))
+        outcomes.update(await sync_all(source.config, names, store=source.store))
 
     asyncio.run(fetch())
     invoices: list[Invoice] = []
-    succeeded = [outcome for outcome in outcomes.values() if not isinstance(outcome, SyncFailed)]
     for name, outcome in outcomes.items():
         if isinstance(outcome, SyncFailed):
             failures.append((name, outcome.error))
         else:
             invoices.extend(outcome.invoices)
             warnings.extend(f"{name}: {line}" for line in outcome.warnings)
-    rendered = [outcome.rendered for outcome in succeeded if outcome.rendered is not None]
-    if render is not None and len(rendered) == len(succeeded):
-        return _Collected(invoices, failures, warnings, rendered)  # no sort needed
-    for writer in rendered:  # some account's store writes failed: render them all here
-        writer.close()
-    return _Collected(sort_for_export(filter_by_month(invoices, args.since, args.until)),
-                      failures, warnings)
+    return sort_for_export(filter_by_month(invoices, args.since, args.until)), failures, warnings
 
 
 def _write_export(args: argparse.Namespace, output: Path | None,
-                  chunks: Iterator[str] | Iterator[bytes]) -> int | None:
-    """Write the export's text; an exit code when it could not be written."""
+                  invoices: Iterable[Invoice]) -> int | None:
+    """Render and write the export; an exit code when it could not be written."""
+    chunks = iter_render(invoices, args.format, args.lines)
     if output is None:
         for chunk in chunks:
             _write_stdout(chunk)
         return None
     try:
-        write_output(output, (chunk.encode("utf-8") if isinstance(chunk, str) else chunk
-                              for chunk in chunks), 0o600)
+        write_output(output, (chunk.encode("utf-8") for chunk in chunks), 0o600)
     except OutputRefused as exc:
         _say(f"--output {args.output} {exc}")
         return 2
@@ -456,13 +421,10 @@ def _run_export(args: argparse.Namespace) -> int:
             if names is None:
                 return 2
             with gc_policy.paused():  # a batch holding every invoice: see gc_policy
-                render = (RowRender(json_render_sql(), SQL_FUNCTIONS)
-                          if args.format == "json" else None)
-                collected = _collect(source, names, args, render)
-                failures, warnings = collected.failures, collected.warnings
+                invoices, failures, warnings = _collect(source, names, args)
                 warnings[:0] = [*source.config.warnings, *source.warnings]
                 # Inside the with: an offline export streams from the open store.
-                code = _write_export(args, output, collected.chunks(args))
+                code = _write_export(args, output, invoices)
             if code is not None:
                 return code
     except (ConfigError, StoreError) as exc:
@@ -485,9 +447,7 @@ def _run_pdfs(args: argparse.Namespace) -> int:
             folder = _pdfs_folder(args, source.config)
             if folder is None:
                 return 2
-            collected = _collect(source, names, args)
-            invoices, failures, warnings = collected.invoices, collected.failures, \
-                collected.warnings
+            invoices, failures, warnings = _collect(source, names, args)
             warnings[:0] = [*source.config.warnings, *source.warnings]
             for line in warnings:
                 _say(line)

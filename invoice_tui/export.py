@@ -13,14 +13,13 @@ import io
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from decimal import Decimal
-from itertools import islice
 from json.encoder import encode_basestring as _encode_basestring
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from .fs import output_problem, write_output
 from .model import (
@@ -112,27 +111,19 @@ def iter_json(invoices: Iterable[Invoice]) -> Iterator[str]:
     in the SPEC §2 shape (``invoice_to_dict``, amounts as strings), written one
     invoice at a time so a huge export never exists as one dict list.
     """
-    return iter_json_array(map(_invoice_json, invoices), _escape_del)
-
-
-def iter_json_array(items: Iterable[str],
-                    escape: Callable[[str], str] = lambda text: text) -> Iterator[str]:
-    """The JSON array of ``items`` (each already written at depth 1), in chunks passed
-    through ``escape``: the framing of :func:`iter_json`, shared by the invoices SQLite
-    renders (:func:`json_render_sql`)."""
     separator = "[\n" + _INDENT
     batch: list[str] = []
-    for count, item in enumerate(items, start=1):
+    for count, invoice in enumerate(invoices, start=1):
         batch.append(separator)
-        batch.append(item)
+        batch.append(_invoice_json(invoice))
         separator = ",\n" + _INDENT
         if count % CHUNK_INVOICES == 0:
-            yield escape("".join(batch))
+            yield _escape_del("".join(batch))
             batch = []
     if separator.startswith("["):
         yield "[]"  # no invoices at all
     else:
-        yield escape("".join(batch) + "\n]")
+        yield _escape_del("".join(batch) + "\n]")
 
 
 _INDENT = "  "
@@ -451,141 +442,3 @@ def export_target(text: str, folder: Path) -> tuple[Path | None, str | None]:
     if problem is not None:
         return None, f"{sanitize(home_relative(path))} {problem}"
     return path, None
-
-
-# --- the JSON export, rendered by SQLite from the store ------------------------------------
-# The same text as _invoice_json, written by SQLite from an invoice's stored rows: a big
-# export renders each batch as the sync stores it, in C and without the GIL, while the
-# fetch goes on (issue 8). json_quote escapes exactly as the stdlib's C escaper does
-# (tests compare every code point); a text value holding one of _JSON_UNSAFE (checked in
-# C; never true of sanitized provider text) has them escaped by _escape_unsafe. No
-# Python function may run for common values: each call waits for the GIL, which the
-# fetch holds. Amounts are stored as str(Decimal): only exponents and negative
-# zeros read differently as decimal_text, and those few go through it.
-
-#: The SQL function the rendering calls for amounts SQLite cannot copy as they are.
-SQL_DECIMAL_TEXT = "invoice_tui_decimal_text"
-
-
-def _sql_decimal_text(stored: str) -> str:
-    return decimal_text(Decimal(stored))
-
-
-SQL_ESCAPE_UNSAFE = "invoice_tui_escape_unsafe"
-_UNSAFE_CHARACTER = re.compile("[" + "".join(map(chr, _JSON_UNSAFE)) + "]")
-
-
-def _escape_unsafe(json_text: str) -> str:
-    """``json_text`` with every character of ``_JSON_UNSAFE`` ``\\u``-escaped (they only
-    stand inside strings)."""
-    return _UNSAFE_CHARACTER.sub(lambda match: _JSON_ESCAPES[ord(match.group())], json_text)
-
-
-def _glob_set(codes: Iterable[int]) -> str:
-    """A GLOB character set (SQL) of ``codes``, consecutive ones as ranges."""
-    ranges: list[list[int]] = []
-    for code in sorted(codes):
-        if ranges and ranges[-1][1] == code - 1:
-            ranges[-1][1] = code
-        else:
-            ranges.append([code, code])
-    parts = [f"char({low})" if low == high else f"char({low}) || '-' || char({high})"
-             for low, high in ranges]
-    return "'*[' || " + " || ".join(parts) + " || ']*'"
-
-
-#: The functions :func:`json_render_sql` needs on the connection that runs it.
-SQL_FUNCTIONS = {SQL_DECIMAL_TEXT: _sql_decimal_text, SQL_ESCAPE_UNSAFE: _escape_unsafe}
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _sql_value(column: str, kind: str) -> str:
-    """A stored column as _scalars_json writes the model's value (NULL: ``null``)."""
-    if kind == "Decimal | None":
-        amount = (f"CASE WHEN instr({column}, 'E') OR instr({column}, 'e') "
-                  f"OR {column} IN ('-0', '-0.0') THEN {SQL_DECIMAL_TEXT}({column}) "
-                  f"ELSE {column} END")
-        return f"coalesce('\"' || {amount} || '\"', 'null')"
-    if kind == "bool":
-        return f"CASE WHEN {column} THEN 'true' ELSE 'false' END"
-    if kind == "dt.date | None":
-        return f"json_quote({column})"  # ISO; NULL is 'null'
-    # Non-ASCII (fewer characters than bytes) and one of _JSON_UNSAFE, or DEL.
-    unsafe = (f"(length({column}) < length(CAST({column} AS BLOB)) AND {column} GLOB "
-              f"{_glob_set(_JSON_UNSAFE)}) OR instr({column}, char(127))")
-    return (f"CASE WHEN {unsafe} THEN {SQL_ESCAPE_UNSAFE}(json_quote({column})) "
-            f"ELSE json_quote({column}) END")
-
-
-def _sql_object(cls: type, names: Sequence[str], keys: tuple[str, ...], alias: str) -> str:
-    kinds = {item.name: str(item.type) for item in fields(cls)}
-    return " || ".join(
-        f"{_sql_literal(key)} || {_sql_value(alias + '.' + _sql_name(name), kinds[name])}"
-        for key, name in zip(keys, names, strict=True))
-
-
-def _sql_name(name: str) -> str:
-    return f'"{name}"' if name == "limit" else name
-
-
-def _sql_items(rows: str, depth: int) -> str:
-    """_items over the texts a subquery ``rows`` (one column ``x``, in order) gives."""
-    newline = "\n" + _INDENT * depth
-    joined = f"(SELECT group_concat(x, {_sql_literal(',' + newline)}) FROM ({rows}))"
-    return (f"coalesce({_sql_literal('[' + newline)} || {joined} || "
-            f"{_sql_literal(_closing(depth - 1, ']'))}, '[]')")
-
-
-def json_render_sql() -> str:
-    """An SQL expression over the store's ``invoices AS i`` row: :func:`iter_json`'s text of
-    that invoice (with its lines and taxes) at depth 1, byte for byte (frame the texts
-    with :func:`iter_json_array`). Needs :data:`SQL_FUNCTIONS` on the connection."""
-    tax = _sql_object(Tax, TAX_FIELDS, _TAX_KEYS, "t") + " || " + _sql_literal(_TAX_END)
-    taxes = _sql_items(f"SELECT {tax} AS x FROM taxes t WHERE t.invoice_pk = l.invoice_pk "
-                       "AND t.line_position = l.position ORDER BY t.position", 5)
-    line = (f"{_sql_object(Line, LINE_FIELDS, _LINE_KEYS, 'l')} || "
-            f"{_sql_literal(_TAXES_KEY)} || {taxes} || {_sql_literal(_LINE_END)}")
-    lines = _sql_items(f"SELECT {line} AS x FROM lines l WHERE l.invoice_pk = i.pk "
-                       "ORDER BY l.position", 3)
-    flags = " || ".join(f"{_sql_literal(key)} || {_sql_value('i.' + name, 'bool')}"
-                        for name, key in _FLAG_KEYS)
-    invoice = (f"{_sql_object(Invoice, _INVOICE_SCALARS, _INVOICE_KEYS, 'i')} || {flags} || "
-               f"{_sql_literal(_LINES_KEY)} || {lines} || {_sql_literal(_INVOICE_END)}")
-    return invoice
-
-
-class RenderedRows(Protocol):
-    """What a rendering sync writer offers (``store.SyncWriter.rendered``)."""
-
-    def rendered(self, since: tuple[int, int] | None = None,
-                 until: tuple[int, int] | None = None) -> Iterator[tuple[Any, ...]]: ...
-
-
-_SEPARATOR = f",\n{_INDENT}".encode()
-
-
-def iter_rendered_json(sources: Sequence[RenderedRows],
-                       since: tuple[int, int] | None = None,
-                       until: tuple[int, int] | None = None) -> Iterator[bytes]:
-    """:func:`iter_render`'s JSON, UTF-8 encoded, of the invoices SQLite rendered as the
-    syncs stored them: each source yields ``(issued, account, id, text)`` in export order,
-    ``text`` UTF-8 bytes (never decoded: it is written as it is). One account's rows
-    stream; several are merged into the order of :func:`sort_for_export`."""
-    if len(sources) == 1:
-        rows: Iterable[tuple[Any, ...]] = sources[0].rendered(since, until)
-    else:
-        merged = [row for source in sources for row in source.rendered(since, until)]
-        merged.sort(key=itemgetter(1, 2))
-        # A stable second sort, as sort_for_export: undated ("" < any ISO date) last.
-        merged.sort(key=lambda row: row[0] or "", reverse=True)
-        rows = merged
-    texts = map(itemgetter(3), rows)
-    # iter_json_array's framing, on bytes, a chunk of CHUNK_INVOICES at a time.
-    opening = b"[\n" + _INDENT.encode()
-    while chunk := list(islice(texts, CHUNK_INVOICES)):
-        yield opening + _SEPARATOR.join(chunk)
-        opening = _SEPARATOR
-    yield b"[]\n" if opening != _SEPARATOR else b"\n]\n"

@@ -21,15 +21,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import json
 import os
 import re
 import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from itertools import repeat
 from operator import attrgetter, is_not
@@ -207,20 +206,6 @@ class StoredHeaders:
 
     invoices: tuple[Invoice, ...]
     search: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RowRender:
-    """Text a sync renders from each invoice it writes: an SQL ``expression`` over the
-    stored row ``invoices AS i`` (it may read the invoice's ``lines``/``taxes``), and the
-    SQL ``functions`` (name → one-argument callable) the expression calls.
-
-    Evaluated in the write's own transaction, so the text is of exactly what that sync
-    stored, and by SQLite alone: the thread writing runs it without holding the GIL.
-    """
-
-    expression: str
-    functions: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -586,28 +571,6 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-# A rendering sync's texts wait in a temp table of its own connection (a temp file, not
-# the store), indexed in export order so the final read streams without sorting.
-_RENDER_TABLE = """
-CREATE TEMP TABLE rendered (pk INTEGER PRIMARY KEY, issued TEXT, account TEXT NOT NULL,
-                            id TEXT NOT NULL, text TEXT NOT NULL);
-CREATE INDEX temp.rendered_in_order ON rendered (issued DESC, account, id);
-"""
-_RENDER_BATCH = ("INSERT INTO temp.rendered (pk, issued, account, id, text) "
-                 "SELECT i.pk, i.issued, i.account, i.id, {expression} FROM invoices AS i "
-                 "WHERE i.pk IN (SELECT value FROM json_each(?))")
-
-
-def _prepare_render(connection: sqlite3.Connection, render: RowRender) -> str:
-    """Make ``connection`` ready to render (functions, temp table); the batch statement."""
-    for name, function in render.functions.items():
-        connection.create_function(name, 1, function, deterministic=True)
-    connection.executescript(_RENDER_TABLE)
-    statement = _RENDER_BATCH.format(expression=render.expression)
-    connection.execute(f"EXPLAIN {statement}", ("[]",))  # a bad one fails here, not mid-sync
-    return statement
-
-
 # Reading builds objects positionally, so columns are selected in dataclass order.
 _INVOICE_ORDER = tuple(f.name for f in fields(Invoice) if f.name != "lines")
 _LINE_ORDER = tuple(f.name for f in fields(Line) if f.name != "taxes")
@@ -825,13 +788,8 @@ class InvoiceStore:
 
     # -- writing ---------------------------------------------------------------------
 
-    def begin_sync(self, account: AccountConfig, *, render: RowRender | None = None
-                   ) -> SyncWriter:
-        """Register a sync of ``account`` (a ``syncs`` row: pid, start time); its writer.
-
-        With ``render``, each invoice the sync writes is rendered too (see
-        :meth:`SyncWriter.rendered`).
-        """
+    def begin_sync(self, account: AccountConfig) -> SyncWriter:
+        """Register a sync of ``account`` (a ``syncs`` row: pid, start time); its writer."""
         key = account_key(account)
         try:
             connection = _connect(self.path)
@@ -842,7 +800,6 @@ class InvoiceStore:
         except sqlite3.Error as exc:
             raise _store_error(exc, "open") from None
         try:
-            render_batch = _prepare_render(connection, render) if render is not None else None
             connection.execute("BEGIN IMMEDIATE")
             _sweep_stale_syncs(connection)
             connection.execute(
@@ -857,8 +814,7 @@ class InvoiceStore:
                 connection.close()
             raise _store_error(exc, "start a sync in") from None
         assert cursor.lastrowid is not None
-        return SyncWriter(self, account, key, connection, cursor.lastrowid,
-                          render_batch=render_batch)
+        return SyncWriter(self, account, key, connection, cursor.lastrowid)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -975,8 +931,7 @@ class SyncWriter:
     """
 
     def __init__(self, store: InvoiceStore, account: AccountConfig, key: str,
-                 connection: sqlite3.Connection, sync_id: int, *,
-                 render_batch: str | None = None) -> None:
+                 connection: sqlite3.Connection, sync_id: int) -> None:
         self.store = store
         self.account = account
         self.key = key
@@ -987,10 +942,6 @@ class SyncWriter:
         self._lock = threading.Lock()
         self._ids: set[str] = set()
         self._ended = False
-        # The statement rendering a batch (see RowRender); its rows wait in the
-        # connection's temp table until rendered() reads them.
-        self._render_batch = render_batch
-        self._rendering = render_batch is not None
 
     @contextlib.contextmanager
     def _transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
@@ -1013,43 +964,10 @@ class SyncWriter:
         if self._ended:
             raise StoreError("this sync has already ended", "this is a bug; please report it")
 
-    def _end(self, *, keep_rendered: bool = False) -> None:
+    def _end(self) -> None:
         self._ended = True
-        if keep_rendered and self._rendering:
-            return  # rendered() reads the temp table, then closes
-        self._rendering = False
         with contextlib.suppress(sqlite3.Error):
             self._connection.close()
-
-    def rendered(self, since: tuple[int, int] | None = None,
-                 until: tuple[int, int] | None = None) -> Iterator[tuple[Any, ...]]:
-        """After :meth:`finish` of a sync begun with ``render``: ``(issued, account, id,
-        text)`` (``text`` as UTF-8 bytes) of each invoice it wrote, in the order of
-        :meth:`InvoiceStore.iter_invoices` (newest issued first, then account and id;
-        ``since``/``until`` as there), streamed; then the writer's connection closes.
-        Empty when the sync did not finish rendering.
-        """
-        if not (self._ended and self._rendering):
-            return
-        self._rendering = False
-        months, params = _month_range(since, until)
-        try:
-            cursor = self._connection.execute(
-                f"SELECT issued, account, id, CAST(text AS BLOB) FROM temp.rendered "
-                f"WHERE true{months} "
-                "ORDER BY issued DESC, account, id", params)
-            while rows := cursor.fetchmany(READ_CHUNK):
-                yield from rows
-        except sqlite3.Error as exc:
-            raise self.store._failure(exc, "read") from None
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                self._connection.close()
-
-    def close(self) -> None:
-        """Close what :meth:`rendered` would have read (the sync itself is not affected)."""
-        if self._ended:
-            self._end()
 
     def add(self, invoices: Iterable[Invoice]) -> int:
         """Upsert a batch of this account's invoices with their lines and taxes; how many.
@@ -1103,8 +1021,6 @@ class SyncWriter:
                     strict=True))
             connection.executemany("INSERT OR IGNORE INTO sync_seen (sync_id, invoice_pk) "
                                    "VALUES (?, ?)", zip(repeat(sync_id), pks))
-            if self._render_batch is not None:  # one statement: no GIL while SQLite renders
-                connection.execute(self._render_batch, (json.dumps(pks),))
         self._ids |= ids
         self.written += len(batch)
         return len(batch)
@@ -1169,7 +1085,7 @@ class SyncWriter:
                  summary.balance_currency))
             connection.execute("DELETE FROM sync_seen WHERE sync_id = ?", (sync_id,))
             connection.execute("DELETE FROM syncs WHERE sync_id = ?", (sync_id,))
-        self._end(keep_rendered=True)
+        self._end()
         return int(count)
 
     def abandon(self) -> None:

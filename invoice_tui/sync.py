@@ -31,7 +31,7 @@ from .config import AccountConfig, Config, Settings
 from .fs import save_new_file
 from .model import AccountSummary, Invoice
 from .providers.base import FetchProgress, FetchResult, Provider, ProviderError
-from .store import InvoiceStore, RowRender, StoreError, SyncWriter
+from .store import InvoiceStore, StoreError, SyncWriter
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,6 @@ class SyncSucceeded:
     summary: AccountSummary
     synced_at: dt.datetime  # timezone-aware UTC
     warnings: tuple[str, ...] = ()  # see FetchResult.warnings
-    #: With ``render``: the writer whose ``rendered()`` has a text of each invoice stored
-    #: (``None`` when the store could not take them all: render ``invoices`` instead).
-    rendered: SyncWriter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +133,6 @@ async def sync_account(
     *,
     store: InvoiceStore | None = None,
     on_event: EventCallback | None = None,
-    render: RowRender | None = None,
 ) -> SyncOutcome:
     """Fetch one account with its own ``httpx.AsyncClient``, writing pages to ``store``.
 
@@ -144,14 +140,12 @@ async def sync_account(
     honours cancellation (``asyncio.CancelledError`` propagates). A failed or
     cancelled sync never deletes a stored invoice; a store that cannot be
     written is a warning of the outcome, not a failed sync (the invoices arrived).
-    ``render`` has the store render each invoice as it is written (see
-    :attr:`SyncSucceeded.rendered`).
     """
     def emit(event: SyncEvent) -> None:
         if on_event is not None:
             on_event(event)
 
-    feed = _StoreFeed(store, account, emit, render) if store is not None else None
+    feed = _StoreFeed(store, account, emit) if store is not None else None
 
     def on_progress(progress: FetchProgress) -> None:
         if feed is not None:
@@ -172,10 +166,8 @@ async def sync_account(
         warnings = result.warnings
         if feed is not None:
             warnings += await feed.finish(result, synced_at)
-        rendered = feed.writer if feed is not None and render is not None \
-            and feed.problem is None else None
         outcome = SyncSucceeded(account.name, result.invoices, result.summary, synced_at,
-                                warnings, rendered)
+                                warnings)
     except asyncio.CancelledError:
         if feed is not None:
             await feed.abandon()
@@ -208,12 +200,10 @@ class _StoreFeed:
     outcome gets a warning instead.
     """
 
-    def __init__(self, store: InvoiceStore, account: AccountConfig, emit: EventCallback,
-                 render: RowRender | None = None) -> None:
+    def __init__(self, store: InvoiceStore, account: AccountConfig, emit: EventCallback) -> None:
         self.store = store
         self.account = account
         self.emit = emit
-        self.render = render
         self.writer: SyncWriter | None = None
         self.pending: list[Invoice] = []
         self.fed: set[str] = set()
@@ -223,8 +213,7 @@ class _StoreFeed:
 
     async def start(self) -> None:
         try:
-            self.writer = await asyncio.to_thread(
-                functools.partial(self.store.begin_sync, self.account, render=self.render))
+            self.writer = await asyncio.to_thread(self.store.begin_sync, self.account)
         except StoreError as exc:
             self.problem = exc
 
@@ -309,7 +298,6 @@ async def sync_all(
     *,
     store: InvoiceStore | None = None,
     on_event: EventCallback | None = None,
-    render: RowRender | None = None,
 ) -> dict[str, SyncOutcome]:
     """Sync the named accounts (default: all) concurrently; one failure never affects another.
 
@@ -321,7 +309,7 @@ async def sync_all(
     # sync_account turns every failure into an outcome, so gather never sees an
     # exception except cancellation, which should cancel the whole batch.
     outcomes = await asyncio.gather(*(
-        sync_account(account, config.settings, store=store, on_event=on_event, render=render)
+        sync_account(account, config.settings, store=store, on_event=on_event)
         for account in accounts
     ))
     return {outcome.account: outcome for outcome in outcomes}

@@ -433,7 +433,6 @@ def test_a_bug_is_one_line_not_a_traceback(
         raise RuntimeError("details that belong in a bug report")
 
     monkeypatch.setattr(cli, "iter_render", broken)
-    monkeypatch.setattr(cli, "iter_rendered_json", broken)  # what a JSON export online uses
     code, out, err = _run(capsys, "export")
     assert (code, out) == (1, "")
     assert err == ("invoice-tui: internal error: RuntimeError — please report this bug "
