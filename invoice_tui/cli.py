@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__, gc_policy
-from .check import check_all
+from . import __version__, check, gc_policy, pdfs
 from .config import (
     AccountConfig,
     Config,
@@ -42,7 +41,6 @@ from .fs import OutputRefused, output_problem, write_output
 from .keyring_store import SERVICE as KEYRING_SERVICE
 from .keyring_store import delete_secret, keyring_problem, set_secret
 from .model import Invoice
-from .pdfs import PdfSummary, download_pdfs
 from .providers import provider_class
 from .providers.base import KeyringSecret, Provider, ProviderError
 from .store import InvoiceStore, StoreError, open_store
@@ -489,7 +487,7 @@ def _run_pdfs(args: argparse.Namespace) -> int:
             for line in warnings:
                 _say(line)
             with _ProgressBar(sys.stderr) as progress:
-                summary = asyncio.run(download_pdfs(source.config, invoices, folder,
+                summary = asyncio.run(pdfs.download_pdfs(source.config, invoices, folder,
                                                     on_progress=progress.show))
     except (ConfigError, StoreError) as exc:
         return _config_problem(exc, "pdfs")
@@ -521,7 +519,7 @@ def _run_check(args: argparse.Namespace) -> int:
                 return 2
             for line in config.warnings:
                 _say(line)
-            results = asyncio.run(check_all(config, names))
+            results = asyncio.run(check.check_all(config, names))
     except ConfigError as exc:
         return _config_problem(exc, "check")
     if args.json:
@@ -571,7 +569,7 @@ class _ProgressBar:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
 
-    def show(self, summary: PdfSummary) -> None:
+    def show(self, summary: pdfs.PdfSummary) -> None:
         """Redraw for ``summary`` (at most every ``INTERVAL`` seconds, and at the end)."""
         now = time.monotonic()
         if not self.enabled or (now - self.shown < self.INTERVAL
