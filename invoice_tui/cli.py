@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__, check, gc_policy, pdfs
+from . import sync as syncs
 from .config import (
     AccountConfig,
     Config,
@@ -44,7 +45,6 @@ from .model import Invoice
 from .providers import provider_class
 from .providers.base import KeyringSecret, Provider, ProviderError
 from .store import InvoiceStore, StoreError, open_store
-from .sync import SyncFailed, SyncOutcome, sync_all
 from .text import sanitize
 
 PROG = "invoice-tui"
@@ -346,18 +346,18 @@ def _collect(source: _Source, names: list[str], args: argparse.Namespace
         ready = [account for account in accounts if states[account.name].synced]
         return (source.store.iter_invoices(ready, since=args.since, until=args.until),
                 failures, warnings)
-    outcomes: dict[str, SyncOutcome] = {}
+    outcomes: dict[str, syncs.SyncOutcome] = {}
 
     async def fetch() -> None:
         # Returns nothing on purpose: Python 3.11's asyncio.run reprs the main task
         # (and so its result) when it restores the SIGINT handler, which costs
         # seconds and a huge string for 100 000 invoices.
-        outcomes.update(await sync_all(source.config, names, store=source.store))
+        outcomes.update(await syncs.sync_all(source.config, names, store=source.store))
 
     asyncio.run(fetch())
     invoices: list[Invoice] = []
     for name, outcome in outcomes.items():
-        if isinstance(outcome, SyncFailed):
+        if isinstance(outcome, syncs.SyncFailed):
             failures.append((name, outcome.error))
         else:
             invoices.extend(outcome.invoices)
