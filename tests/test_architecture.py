@@ -216,8 +216,9 @@ asyncio.run(main())
 def test_the_first_frame_imports_none_of_the_deferred_modules(
         server: DemoServer, tmp_path: Path) -> None:
     # In a fresh interpreter, as the program starts: the deferred modules are stand-ins
-    # (or not imported at all) until the main screen's first frame is drawn, and the first sync (real HTTP to the
-    # emulator, JWT-signed for Voximplant) loads them and works through them.
+    # (or not imported at all) until the main screen's first frame is drawn, and the first
+    # sync (real HTTP to the emulator, JWT-signed for Voximplant) loads them and works
+    # through them.
     config = tmp_path / "config.toml"
     write_demo_config(server, config)
     done = subprocess.run([sys.executable, "-c", _FIRST_FRAME, str(config), str(tmp_path)],
