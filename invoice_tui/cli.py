@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__, gc_policy
-from .check import check_all
+from . import __version__, check, gc_policy, pdfs
+from . import sync as syncs
 from .config import (
     AccountConfig,
     Config,
@@ -42,11 +42,9 @@ from .fs import OutputRefused, output_problem, write_output
 from .keyring_store import SERVICE as KEYRING_SERVICE
 from .keyring_store import delete_secret, keyring_problem, set_secret
 from .model import Invoice
-from .pdfs import PdfSummary, download_pdfs
 from .providers import provider_class
 from .providers.base import KeyringSecret, Provider, ProviderError
 from .store import InvoiceStore, StoreError, open_store
-from .sync import SyncFailed, SyncOutcome, sync_all
 from .text import sanitize
 
 PROG = "invoice-tui"
@@ -348,18 +346,18 @@ def _collect(source: _Source, names: list[str], args: argparse.Namespace
         ready = [account for account in accounts if states[account.name].synced]
         return (source.store.iter_invoices(ready, since=args.since, until=args.until),
                 failures, warnings)
-    outcomes: dict[str, SyncOutcome] = {}
+    outcomes: dict[str, syncs.SyncOutcome] = {}
 
     async def fetch() -> None:
         # Returns nothing on purpose: Python 3.11's asyncio.run reprs the main task
         # (and so its result) when it restores the SIGINT handler, which costs
         # seconds and a huge string for 100 000 invoices.
-        outcomes.update(await sync_all(source.config, names, store=source.store))
+        outcomes.update(await syncs.sync_all(source.config, names, store=source.store))
 
     asyncio.run(fetch())
     invoices: list[Invoice] = []
     for name, outcome in outcomes.items():
-        if isinstance(outcome, SyncFailed):
+        if isinstance(outcome, syncs.SyncFailed):
             failures.append((name, outcome.error))
         else:
             invoices.extend(outcome.invoices)
@@ -489,7 +487,7 @@ def _run_pdfs(args: argparse.Namespace) -> int:
             for line in warnings:
                 _say(line)
             with _ProgressBar(sys.stderr) as progress:
-                summary = asyncio.run(download_pdfs(source.config, invoices, folder,
+                summary = asyncio.run(pdfs.download_pdfs(source.config, invoices, folder,
                                                     on_progress=progress.show))
     except (ConfigError, StoreError) as exc:
         return _config_problem(exc, "pdfs")
@@ -521,7 +519,7 @@ def _run_check(args: argparse.Namespace) -> int:
                 return 2
             for line in config.warnings:
                 _say(line)
-            results = asyncio.run(check_all(config, names))
+            results = asyncio.run(check.check_all(config, names))
     except ConfigError as exc:
         return _config_problem(exc, "check")
     if args.json:
@@ -571,7 +569,7 @@ class _ProgressBar:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
 
-    def show(self, summary: PdfSummary) -> None:
+    def show(self, summary: pdfs.PdfSummary) -> None:
         """Redraw for ``summary`` (at most every ``INTERVAL`` seconds, and at the end)."""
         now = time.monotonic()
         if not self.enabled or (now - self.shown < self.INTERVAL

@@ -44,6 +44,10 @@ DEFERRED: tuple[str, ...] = (
     "email.utils", "rich.traceback", "tomli_w", "tomlkit", "keyring",
     "certifi",  # its CA bundle's path, for the first sync's TLS context (importlib.resources)
     "invoice_tui.spend",  # spend by month (`m`): five dataclasses, ~8 ms
+    # What only the `check` and `pdfs` subcommands (and the screens that use them) need.
+    "invoice_tui.check", "invoice_tui.pdfs",
+    # The syncs, which start after the first frame: five dataclasses and the TLS setup, ~6 ms.
+    "invoice_tui.sync",
     # The screens that a key or a missing config opens (and what only they use: Textual's
     # DataTable and ProgressBar, webbrowser): ~25 ms that the main screen's first frame skips.
     *(f"invoice_tui.ui.screens.{name}" for name in (

@@ -28,10 +28,10 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Literal
 
+from . import sync as syncs
 from .config import Config
 from .model import AccountSummary
 from .providers.base import FetchProgress, ProviderError
-from .sync import SyncEvent, SyncProgress, SyncStarted, SyncStored, SyncSucceeded
 
 Phase = Literal["waiting", "cached", "syncing", "synced", "failed"]
 
@@ -182,7 +182,7 @@ class SyncState:
         (``None``: not known, it does): the account exists and its config did not change."""
         return name in self._states and (epoch is None or epoch == self.epoch(name))
 
-    def apply(self, event: SyncEvent, epoch: int | None = None) -> tuple[str, ...]:
+    def apply(self, event: syncs.SyncEvent, epoch: int | None = None) -> tuple[str, ...]:
         """Take in one sync event; the accounts that failed in a round this event ended.
 
         The result is empty unless ``event`` finished the last pending account of a
@@ -194,13 +194,13 @@ class SyncState:
         state = self._states.get(name)
         if state is None or not self.accepts(name, epoch):
             return ()
-        if isinstance(event, SyncStarted | SyncProgress):
-            progress = event.progress if isinstance(event, SyncProgress) else None
+        if isinstance(event, syncs.SyncStarted | syncs.SyncProgress):
+            progress = event.progress if isinstance(event, syncs.SyncProgress) else None
             self._states[name] = replace(state, phase="syncing", progress=progress)
             return ()
-        if isinstance(event, SyncStored):  # rows readable in the store: nothing to draw here
+        if isinstance(event, syncs.SyncStored):  # rows readable in the store: nothing to draw here
             return ()
-        if isinstance(event, SyncSucceeded):
+        if isinstance(event, syncs.SyncSucceeded):
             self._fresh.add(name)
             self._generation[name] = self._generation.get(name, 0) + 1
             self._states[name] = replace(

@@ -422,7 +422,7 @@ def test_ctrl_c_exits_130(
     async def interrupted(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "sync_all", interrupted)
+    monkeypatch.setattr(cli.syncs, "sync_all", interrupted)
     assert _run(capsys, "export") == (130, "", "")
 
 

@@ -31,7 +31,7 @@ def test_export_fetches_and_renders_with_the_collector_off_and_turns_it_back_on(
         server: DemoServer, demo: Config, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, list[bool]] = {"fetch": [], "render": []}
-    real_sync_all, real_iter_render = cli.sync_all, cli.iter_render
+    real_sync_all, real_iter_render = cli.syncs.sync_all, cli.iter_render
 
     async def sync_all(*args: object, **kwargs: object) -> object:
         def on_event(event: SyncEvent) -> None:
@@ -43,7 +43,7 @@ def test_export_fetches_and_renders_with_the_collector_off_and_turns_it_back_on(
             seen["render"].append(gc.isenabled())
             yield chunk
 
-    monkeypatch.setattr(cli, "sync_all", sync_all)
+    monkeypatch.setattr(cli.syncs, "sync_all", sync_all)
     monkeypatch.setattr(cli, "iter_render", iter_render)
     config = tmp_path / "config.toml"
     save_config(config, demo.to_data())

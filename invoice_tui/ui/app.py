@@ -21,6 +21,7 @@ from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from invoice_tui import gc_policy
+from invoice_tui import sync as syncs
 from invoice_tui.config import (
     Config,
     ConfigError,
@@ -34,7 +35,6 @@ from invoice_tui.editor import editor_command
 from invoice_tui.fs import write_atomic
 from invoice_tui.index import FirstRowsRead
 from invoice_tui.store import InvoiceStore, StoreError, open_store
-from invoice_tui.sync import sync_account
 from invoice_tui.sync_state import AccountChanges
 from invoice_tui.text import sanitize
 from invoice_tui.ui.commands import InvoiceCommands
@@ -47,6 +47,12 @@ from invoice_tui.ui.screens import account_form, welcome
 from invoice_tui.ui.screens import error as error_screens
 from invoice_tui.ui.screens import help as help_screen
 from invoice_tui.ui.screens.main import MainScreen
+
+
+async def sync_account(*args: Any, **kwargs: Any) -> syncs.SyncOutcome:
+    """:func:`invoice_tui.sync.sync_account`, looked up when a sync starts: the sync module
+    (deferred) loads after the first frame, not when this default is bound."""
+    return await syncs.sync_account(*args, **kwargs)
 
 
 def _utc_now() -> dt.datetime:

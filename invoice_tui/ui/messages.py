@@ -10,13 +10,13 @@ from typing import Literal
 
 from textual.message import Message
 
+from invoice_tui import sync as syncs
 from invoice_tui.config import Config
 from invoice_tui.index import AccountIndex, Extras
 from invoice_tui.store import StoredAccount
-from invoice_tui.sync import SyncEvent, SyncOutcome, SyncProgress
 
 #: Syncs one account; :func:`invoice_tui.sync.sync_account` or a test's stand-in.
-SyncFunction = Callable[..., Awaitable[SyncOutcome]]
+SyncFunction = Callable[..., Awaitable["syncs.SyncOutcome"]]
 #: The current time, timezone-aware (frozen in tests and screenshots).
 Clock = Callable[[], dt.datetime]
 #: What the user chose on a screen shown instead of the main one (welcome, config error);
@@ -33,7 +33,7 @@ class AccountSyncEvent(Message):
     a config replaced meanwhile are ignored.
     """
 
-    def __init__(self, event: SyncEvent, epoch: int | None = None) -> None:
+    def __init__(self, event: syncs.SyncEvent, epoch: int | None = None) -> None:
         super().__init__()
         self.event = event
         self.epoch = epoch
@@ -45,8 +45,8 @@ class AccountSyncEvent(Message):
     def can_replace(self, message: Message) -> bool:
         return (
             isinstance(message, AccountSyncEvent)
-            and isinstance(self.event, SyncProgress)
-            and isinstance(message.event, SyncProgress)
+            and isinstance(self.event, syncs.SyncProgress)
+            and isinstance(message.event, syncs.SyncProgress)
             and message.account == self.account
             and message.epoch == self.epoch
         )

@@ -26,6 +26,7 @@ from textual.widgets import Footer, Header, Input, OptionList
 from textual.worker import Worker, WorkerState
 
 from invoice_tui import deferred, spend  # spend: deferred, `m` is the first to use it
+from invoice_tui import sync as syncs
 from invoice_tui.clip import invoice_reference, invoice_row, shortened
 from invoice_tui.config import AccountConfig, Config
 from invoice_tui.export import export_file, format_for_path, home_relative
@@ -41,14 +42,6 @@ from invoice_tui.index import (
 from invoice_tui.providers import ProviderError
 from invoice_tui.query import parse_query
 from invoice_tui.store import InvoiceStore, StoreError, account_key
-from invoice_tui.sync import (
-    SyncEvent,
-    SyncFailed,
-    SyncOutcome,
-    SyncProgress,
-    SyncStarted,
-    SyncSucceeded,
-)
 from invoice_tui.sync_state import AccountChanges, SyncState, diff_accounts
 from invoice_tui.text import sanitize
 from invoice_tui.ui.formatting import copy_text
@@ -428,7 +421,7 @@ class MainScreen(Screen[None]):
             )
         self._update_status()
 
-    async def _sync(self, account: AccountConfig, after_store: bool = False) -> SyncOutcome:
+    async def _sync(self, account: AccountConfig, after_store: bool = False) -> syncs.SyncOutcome:
         if after_store:
             await self.cache_loaded.wait()
             await asyncio.sleep(self.SETTLE)
@@ -441,10 +434,10 @@ class MainScreen(Screen[None]):
         # sync runs, what it posts is ignored (the new config's sync wins).
         epoch = self.sync_state.epoch(account.name)
 
-        def forward(event: SyncEvent) -> None:
+        def forward(event: syncs.SyncEvent) -> None:
             # Only progress flows through the callback; the outcome is posted once below,
             # whether or not the sync also reports it as an event.
-            if isinstance(event, SyncStarted | SyncProgress):
+            if isinstance(event, syncs.SyncStarted | syncs.SyncProgress):
                 self.post_message(AccountSyncEvent(event, epoch))
 
         # The settings as they are when the sync starts: a reload's apply to the next syncs.
@@ -463,7 +456,7 @@ class MainScreen(Screen[None]):
         error = type(worker.error).__name__
         if group.startswith("sync:"):
             # A bug, not a provider problem: shown like any failure of that account.
-            self.post_message(AccountSyncEvent(SyncFailed(
+            self.post_message(AccountSyncEvent(syncs.SyncFailed(
                 group.removeprefix("sync:"),
                 ProviderError(f"internal error: {error}",
                               "this is a bug in invoice-tui; please report it"))))
@@ -481,15 +474,15 @@ class MainScreen(Screen[None]):
             return  # an account removed, or its config replaced, by a reload
         first_sync = self._in_first_sync(name)  # before the event: syncing, nothing stored
         round_failed = self.sync_state.apply(event, message.epoch)
-        if isinstance(event, SyncProgress) and first_sync:
+        if isinstance(event, syncs.SyncProgress) and first_sync:
             self._read_account(name, during_sync=True)  # show the pages as they land
-        elif isinstance(event, SyncSucceeded):
+        elif isinstance(event, syncs.SyncSucceeded):
             self._stored.add(name)
             self._read_account(name)  # the sync stored them: read what it left
-        elif isinstance(event, SyncFailed) and first_sync:
+        elif isinstance(event, syncs.SyncFailed) and first_sync:
             self._read_account(name)  # the pages it stored before failing are real
         self.pane.redraw(name)
-        if isinstance(event, SyncSucceeded) and event.warnings:
+        if isinstance(event, syncs.SyncSucceeded) and event.warnings:
             self.notify(" · ".join(sanitize(w) for w in event.warnings), title=sanitize(name),
                         severity="warning", markup=False, timeout=15)
         if round_failed:
