@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import keyring_store
+from . import config_edit, keyring_store
 from .config import CONFIG_LIMIT, AccountConfig, Config, ConfigError, parse_config
 from .fs import read_small_file, write_atomic
 from .providers import provider_class
@@ -327,9 +327,6 @@ def save_draft(path: Path, draft: AccountDraft, editing: str | None = None) -> C
 
 def _write_table(path: Path, provider: str, table: dict[str, Any],
                  editing: str | None) -> Config:
-    # Imported when saving: tomlkit costs ~40 ms of CPU that no start needs (as in cli).
-    from . import config_edit
-
     if editing is None:
         return config_edit.add_account(path, table)
     changes: dict[str, Any] = {key: table.get(key) for key in managed_keys(provider)}
@@ -366,8 +363,6 @@ def _save_with_keyring(path: Path, draft: AccountDraft, editing: str | None) -> 
 def remove_saved_account(path: Path, name: str) -> Config:
     """Remove account ``name`` from config.toml (comments kept, atomic); the config as saved.
     Its key file and keyring entry stay: they may be the user's own."""
-    from . import config_edit  # see _write_table
-
     return config_edit.remove_account(path, name)
 
 

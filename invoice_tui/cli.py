@@ -32,11 +32,12 @@ from .config import (
     Config,
     ConfigError,
     ConfigMissing,
-    _did_you_mean,
     cache_dir,
     config_path,
+    did_you_mean,
     load_config,
 )
+from .config_edit import REMOVE, update_account
 from .export import FORMATS, filter_by_month, iter_render, parse_month_bound, sort_for_export
 from .fs import OutputRefused, output_problem, write_output
 from .keyring_store import SERVICE as KEYRING_SERVICE
@@ -402,7 +403,7 @@ def _account_names(config: Config, wanted: list[str], command: str) -> list[str]
 
 
 def _unknown_account(name: str, known: list[str]) -> str:
-    return (f"unknown account {name!r}{_did_you_mean(name, known)} — known accounts: "
+    return (f"unknown account {name!r}{did_you_mean(name, known)} — known accounts: "
             f"{', '.join(known) or '(none configured)'}")
 
 
@@ -685,9 +686,6 @@ def _read_secret(spec: KeyringSecret, name: str) -> str | None:
 
 
 def _run_secret_set(args: argparse.Namespace) -> int:
-    # Imported here: tomlkit (~40 ms of CPU) loads only when a command edits the config.
-    from .config_edit import REMOVE, update_account
-
     target = _secret_target(args)
     if isinstance(target, int):
         return target

@@ -359,10 +359,6 @@ def did_you_mean(key: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-# The name it had while private: cli.py (and branches in flight) import it so.
-_did_you_mean = did_you_mean
-
-
 def _parse_settings(table: object, where: str, problems: list[str]) -> Settings:
     if not isinstance(table, dict):
         problems.append(f"{where}: settings must be a table — write it as [settings]")
