@@ -37,6 +37,7 @@ from itertools import accumulate, compress, repeat
 from pathlib import Path
 from typing import Any, overload
 
+from invoice_tui import forked
 from invoice_tui.meaning import MoneyFacts
 from invoice_tui.model import Invoice
 
@@ -231,7 +232,8 @@ def connect_reader(path: Path) -> sqlite3.Connection | None:
     if not path.is_file():
         return None
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10,
-                           check_same_thread=False, isolation_level=None)
+                           check_same_thread=False, isolation_level=None,
+                           factory=forked.CountedConnection)
     # Text that is not UTF-8 (a damaged file) would fail the whole read: decoded with
     # U+FFFD instead, and shown sanitized as any text.
     conn.text_factory = _decode

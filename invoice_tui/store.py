@@ -27,7 +27,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from itertools import repeat
@@ -37,7 +37,7 @@ from typing import Any
 
 # The module, not the function: view.py may come to import the store, and a
 # module reference resolves at call time, so such a cycle cannot break imports.
-from . import view
+from . import forked, view
 from .config import AccountConfig
 from .fs import pid_alive, remove_stale_temp_files
 from .model import (
@@ -169,6 +169,9 @@ class StoreError(Exception):
 
     def __str__(self) -> str:
         return f"{self.reason} — {self.hint}" if self.hint else self.reason
+
+    def __reduce__(self) -> tuple[type[StoreError], tuple[str, str]]:
+        return (StoreError, (self.reason, self.hint))  # whole, from a forked writer
 
 
 def account_key(account: AccountConfig) -> str:
@@ -317,7 +320,7 @@ def _connect(path: Path, *, wal: bool = True) -> sqlite3.Connection:
     not to be ours does not change it.
     """
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
-                                 check_same_thread=False)
+                                 check_same_thread=False, factory=forked.CountedConnection)
     try:
         if wal:
             connection.execute("PRAGMA journal_mode=WAL")
@@ -788,15 +791,15 @@ class InvoiceStore:
 
     # -- writing ---------------------------------------------------------------------
 
-    def begin_sync(self, account: AccountConfig) -> SyncWriter:
-        """Register a sync of ``account`` (a ``syncs`` row: pid, start time); its writer."""
+    def begin_sync(self, account: AccountConfig, *, detached: bool = False) -> SyncWriter:
+        """Register a sync of ``account`` (a ``syncs`` row: pid, start time); its writer.
+
+        A ``detached`` writer keeps no connection open between its calls, so that its
+        :meth:`SyncWriter.add_forked` can write in a forked child (see :mod:`forked`).
+        """
         key = account_key(account)
         try:
-            connection = _connect(self.path)
-            # The writer deletes lines and taxes itself, only where it replaces or drops
-            # invoices: checking every inserted row's parent, and looking for children of
-            # every upserted invoice, cost a sixth of the writes.
-            connection.execute("PRAGMA foreign_keys=OFF")
+            connection = _writer_connection(self.path)
         except sqlite3.Error as exc:
             raise _store_error(exc, "open") from None
         try:
@@ -814,7 +817,22 @@ class InvoiceStore:
                 connection.close()
             raise _store_error(exc, "start a sync in") from None
         assert cursor.lastrowid is not None
-        return SyncWriter(self, account, key, connection, cursor.lastrowid)
+        if detached:
+            connection.close()
+        return SyncWriter(self, account, key, None if detached else connection, cursor.lastrowid)
+
+    def close_readers(self) -> None:
+        """Close this thread's reader connection (and those of ended threads); the next
+        read opens one again. A batch does this before its writers fork."""
+        current = threading.current_thread()
+        with self._lock:
+            closing = [(thread, connection) for thread, connection in self._connections
+                       if thread is current or not thread.is_alive()]
+            self._connections = [entry for entry in self._connections if entry not in closing]
+        for _, connection in closing:
+            with contextlib.suppress(sqlite3.Error):
+                connection.close()
+        self._local.connection = None
 
     # -- reading ---------------------------------------------------------------------
 
@@ -921,6 +939,106 @@ class InvoiceStore:
             connection.close()
 
 
+class _BatchRows:
+    """One batch of invoices as the store's rows, built before its write transaction, so
+    the write lock is held for the writes only; the rows are zipped from the columns
+    there, behind the pks it finds."""
+
+    def __init__(self, batch: list[Invoice]) -> None:
+        self.ids = [invoice.id for invoice in batch]
+        lines = [line for invoice in batch for line in invoice.lines]
+        taxes = [tax for line in lines for tax in line.taxes]
+        self.line_owner = [index for index, invoice in enumerate(batch) for _ in invoice.lines]
+        self.tax_owner = [index for index, line in enumerate(lines) for _ in line.taxes]
+        self.line_positions = [position for invoice in batch
+                               for position in range(len(invoice.lines))]
+        self.tax_positions = [position for line in lines for position in range(len(line.taxes))]
+        self.searches = list(map(view.search_text, batch))
+        self.invoice_names, self.invoice_columns = _INVOICE_SHAPE.columns(batch)
+        self.line_names, self.line_columns = _LINE_SHAPE.columns(lines)
+        self.tax_names, self.tax_columns = _TAX_SHAPE.columns(taxes)
+
+    def write(self, connection: sqlite3.Connection, key: str, sync_id: int) -> None:
+        """Upsert the batch as part of sync ``sync_id`` (in the caller's write transaction)."""
+        if connection.execute("SELECT 1 FROM syncs WHERE sync_id = ?",
+                              (sync_id,)).fetchone() is None:
+            # Swept by another instance that took this sync's process for dead.
+            raise StoreError("this sync's bookkeeping was removed by another invoice-tui",
+                             "sync again")
+        pks, stored = _pks(connection, key, self.ids)
+        connection.executemany(
+            _INVOICE_SHAPE.insert(self.invoice_names, _UPDATE_INVOICE),
+            zip(pks, repeat(key), self.searches, repeat(sync_id), *self.invoice_columns))
+        if stored:  # refreshed invoices: their lines and taxes are written anew
+            connection.executemany("DELETE FROM taxes WHERE invoice_pk = ?", stored)
+            connection.executemany("DELETE FROM lines WHERE invoice_pk = ?", stored)
+        line_pks = list(map(pks.__getitem__, self.line_owner))
+        connection.executemany(_LINE_SHAPE.insert(self.line_names),
+                               zip(line_pks, self.line_positions, *self.line_columns,
+                                   strict=True))
+        connection.executemany(
+            _TAX_SHAPE.insert(self.tax_names),
+            zip(map(line_pks.__getitem__, self.tax_owner),
+                map(self.line_positions.__getitem__, self.tax_owner), self.tax_positions,
+                *self.tax_columns, strict=True))
+        connection.executemany("INSERT OR IGNORE INTO sync_seen (sync_id, invoice_pk) "
+                               "VALUES (?, ?)", zip(repeat(sync_id), pks))
+
+
+def _pks(connection: sqlite3.Connection, key: str, ids: list[str]
+         ) -> tuple[list[int], list[tuple[int]]]:
+    """The pks ``ids`` of account ``key`` have or get (same order), and those of them
+    already stored.
+
+    New invoices get the next free pks, as SQLite's own rowid choice would: the
+    transaction holds the write lock, so nobody takes them meanwhile.
+    """
+    found: dict[str, int] = {}
+    for chunk in _chunks(ids, _IN_CHUNK):
+        found.update(connection.execute(
+            f"SELECT id, pk FROM invoices WHERE account_key = ? "
+            f"AND id IN ({', '.join('?' * len(chunk))})", [key, *chunk]))
+    stored = [(pk,) for pk in found.values()]
+    if len(found) < len(ids):
+        after = connection.execute("SELECT coalesce(max(pk), 0) FROM invoices").fetchone()[0]
+        fresh = iter(range(after + 1, after + 1 + len(ids)))
+        return [found.get(invoice_id) or next(fresh) for invoice_id in ids], stored
+    return [found[invoice_id] for invoice_id in ids], stored
+
+
+def _writer_connection(path: Path) -> sqlite3.Connection:
+    """A connection for a sync's writes."""
+    connection = _connect(path)
+    # The writer deletes lines and taxes itself, only where it replaces or drops
+    # invoices: checking every inserted row's parent, and looking for children of
+    # every upserted invoice, cost a sixth of the writes.
+    try:
+        connection.execute("PRAGMA foreign_keys=OFF")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+@contextlib.contextmanager
+def _write_transaction(connection: sqlite3.Connection, store: InvoiceStore, doing: str
+                       ) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; on any error nothing stays, and a sqlite3 error
+    is raised as :class:`StoreError`."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+            connection.execute("COMMIT")
+        finally:
+            if connection.in_transaction:  # an error (COMMIT's too): nothing stays
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        raise store._failure(exc, doing) from None
+
+
+
 class SyncWriter:
     """Writes one sync of one account; made by :meth:`InvoiceStore.begin_sync`.
 
@@ -931,34 +1049,38 @@ class SyncWriter:
     """
 
     def __init__(self, store: InvoiceStore, account: AccountConfig, key: str,
-                 connection: sqlite3.Connection, sync_id: int) -> None:
+                 connection: sqlite3.Connection | None, sync_id: int) -> None:
         self.store = store
         self.account = account
         self.key = key
         self.sync_id = sync_id
         self.written = 0  # distinct invoices stored by this sync so far
         self.duplicates = 0  # invoices left out because this sync already had their id
+        # None: detached (see begin_sync), a connection is opened per transaction.
         self._connection = connection
+        self._detached = connection is None
         self._lock = threading.Lock()
         self._ids: set[str] = set()
+        self._children: set[forked.Child[None]] = set()
         self._ended = False
 
     @contextlib.contextmanager
     def _transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._check_running()
-            connection = self._connection
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-                try:
+            if self._connection is not None:
+                with _write_transaction(self._connection, self.store, doing) as connection:
                     yield connection
-                    connection.execute("COMMIT")
-                finally:
-                    if connection.in_transaction:  # an error (COMMIT's too): nothing stays
-                        with contextlib.suppress(sqlite3.Error):
-                            connection.execute("ROLLBACK")
+                return
+            try:
+                connection = _writer_connection(self.store.path)
             except sqlite3.Error as exc:
-                raise self.store._failure(exc, doing) from None
+                raise self.store._failure(exc, "open") from None
+            try:
+                with _write_transaction(connection, self.store, doing):
+                    yield connection
+            finally:
+                connection.close()
 
     def _check_running(self) -> None:
         if self._ended:
@@ -966,16 +1088,13 @@ class SyncWriter:
 
     def _end(self) -> None:
         self._ended = True
-        with contextlib.suppress(sqlite3.Error):
-            self._connection.close()
+        if self._connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.close()
 
-    def add(self, invoices: Iterable[Invoice]) -> int:
-        """Upsert a batch of this account's invoices with their lines and taxes; how many.
-
-        An invoice already stored keeps its ``pk`` (readers holding it keep working)
-        and gets its lines replaced. An id this sync already wrote is left out (the
-        first one stays, as the providers dedupe) and counted in ``duplicates``.
-        """
+    def admit(self, invoices: Iterable[Invoice]) -> list[Invoice]:
+        """The invoices of ``invoices`` this sync has not written yet (the first of each id);
+        the rest are counted in ``duplicates``. Nothing is written."""
         self._check_running()
         batch: list[Invoice] = []
         ids: set[str] = set()
@@ -988,61 +1107,77 @@ class SyncWriter:
                 continue
             ids.add(invoice.id)
             batch.append(invoice)
-        if not batch:
-            return 0
-        key, sync_id = self.key, self.sync_id
-        # Built before the transaction, so the write lock is held for the writes only;
-        # the rows are zipped from the columns there, behind the pks it finds.
-        lines = [line for invoice in batch for line in invoice.lines]
-        taxes = [tax for line in lines for tax in line.taxes]
-        line_owner = [index for index, invoice in enumerate(batch) for _ in invoice.lines]
-        tax_owner = [index for index, line in enumerate(lines) for _ in line.taxes]
-        line_positions = [position for invoice in batch for position in range(len(invoice.lines))]
-        tax_positions = [position for line in lines for position in range(len(line.taxes))]
-        searches = list(map(view.search_text, batch))
-        invoice_names, invoice_columns = _INVOICE_SHAPE.columns(batch)
-        line_names, line_columns = _LINE_SHAPE.columns(lines)
-        tax_names, tax_columns = _TAX_SHAPE.columns(taxes)
-        with self._transaction("write") as connection:
-            pks, stored = self._pks(connection, [invoice.id for invoice in batch])
-            connection.executemany(
-                _INVOICE_SHAPE.insert(invoice_names, _UPDATE_INVOICE),
-                zip(pks, repeat(key), searches, repeat(sync_id), *invoice_columns))
-            if stored:  # refreshed invoices: their lines and taxes are written anew
-                connection.executemany("DELETE FROM taxes WHERE invoice_pk = ?", stored)
-                connection.executemany("DELETE FROM lines WHERE invoice_pk = ?", stored)
-            line_pks = list(map(pks.__getitem__, line_owner))
-            connection.executemany(_LINE_SHAPE.insert(line_names),
-                                   zip(line_pks, line_positions, *line_columns, strict=True))
-            connection.executemany(
-                _TAX_SHAPE.insert(tax_names),
-                zip(map(line_pks.__getitem__, tax_owner),
-                    map(line_positions.__getitem__, tax_owner), tax_positions, *tax_columns,
-                    strict=True))
-            connection.executemany("INSERT OR IGNORE INTO sync_seen (sync_id, invoice_pk) "
-                                   "VALUES (?, ?)", zip(repeat(sync_id), pks))
-        self._ids |= ids
+        return batch
+
+    def _written(self, batch: list[Invoice]) -> int:
+        self._ids.update(invoice.id for invoice in batch)
         self.written += len(batch)
         return len(batch)
 
-    def _pks(self, connection: sqlite3.Connection, ids: list[str]
-             ) -> tuple[list[int], list[tuple[int]]]:
-        """The pks ``ids`` have or get (same order), and those of them already stored.
+    def add(self, invoices: Iterable[Invoice]) -> int:
+        """Upsert a batch of this account's invoices with their lines and taxes; how many.
 
-        New invoices get the next free pks, as SQLite's own rowid choice would: the
-        transaction holds the write lock, so nobody takes them meanwhile.
+        An invoice already stored keeps its ``pk`` (readers holding it keep working)
+        and gets its lines replaced. An id this sync already wrote is left out (the
+        first one stays, as the providers dedupe) and counted in ``duplicates``.
         """
-        found: dict[str, int] = {}
-        for chunk in _chunks(ids, _IN_CHUNK):
-            found.update(connection.execute(
-                f"SELECT id, pk FROM invoices WHERE account_key = ? "
-                f"AND id IN ({', '.join('?' * len(chunk))})", [self.key, *chunk]))
-        stored = [(pk,) for pk in found.values()]
-        if len(found) < len(ids):
-            after = connection.execute("SELECT coalesce(max(pk), 0) FROM invoices").fetchone()[0]
-            fresh = iter(range(after + 1, after + 1 + len(ids)))
-            return [found.get(invoice_id) or next(fresh) for invoice_id in ids], stored
-        return [found[invoice_id] for invoice_id in ids], stored
+        batch = self.admit(invoices)
+        if not batch:
+            return 0
+        rows = _BatchRows(batch)
+        with self._transaction("write") as connection:
+            rows.write(connection, self.key, self.sync_id)
+        return self._written(batch)
+
+    def add_forked(self, invoices: Iterable[Invoice], per_transaction: int
+                   ) -> Callable[[], int] | None:
+        """:meth:`add` in a forked child (another CPU core), when that is safe now; one
+        transaction per ``per_transaction`` invoices.
+
+        ``None`` when it is not (see :mod:`forked`): the caller then calls :meth:`add`.
+        Otherwise a blocking wait for the child that returns what :meth:`add` returns,
+        or raises :class:`StoreError`; call it before the next write of this sync.
+        A child stopped half way has committed whole transactions only: rows this
+        sync wrote, kept as :meth:`add`'s would be.
+        """
+        if not (self._detached and forked.available()):
+            return None
+        batch = list(invoices)
+        path, key, sync_id = self.store.path, self.key, self.sync_id
+        admitted: list[Invoice] = []
+
+        def write() -> None:  # in the child
+            connection = _writer_connection(path)
+            try:
+                for chunk in _chunks(admitted, per_transaction):
+                    rows = _BatchRows(list(chunk))
+                    with _write_transaction(connection, self.store, "write"):
+                        rows.write(connection, key, sync_id)
+            finally:
+                connection.close()
+
+        with self._lock:
+            self._check_running()
+            admitted = self.admit(batch)
+            if not admitted:
+                return lambda: 0
+            child = forked.start(write, uses_sqlite=True)
+            if child is None:  # a connection is open: add() does it, and counts again
+                self.duplicates -= len(batch) - len(admitted)
+                return None
+            self._children.add(child)
+
+        def wait() -> int:
+            try:
+                child.result()
+            except forked.ChildFailed as exc:
+                raise StoreError(f"could not write the invoice store ({exc})",
+                                 "try again; if it persists, set INVOICE_TUI_NO_FORK=1 "
+                                 "and report it") from None
+            finally:
+                self._children.discard(child)
+            return self._written(admitted)
+        return wait
 
     def finish(self, summary: AccountSummary, synced_at: dt.datetime) -> int:
         """The sync is complete: in one transaction, drop the account's invoices it did not
@@ -1093,6 +1228,8 @@ class SyncWriter:
         (real, newer versions). A no-op once the sync has ended."""
         if self._ended:
             return
+        for child in list(self._children):  # a write in a child stops: nothing of it stays
+            child.kill()
         try:
             with self._transaction("clean up a sync in") as connection:
                 connection.execute("DELETE FROM sync_seen WHERE sync_id = ?", (self.sync_id,))

@@ -1,0 +1,183 @@
+"""Work handed to a forked child process: the second CPU core for one-shot batches (no UI).
+
+Why: a CPU-bound export holds the GIL for the whole fetch (parsing pages), so a thread
+writing the store beside it is starved and rendering the output waits for the end. A
+child made by ``fork()`` gets the parent's invoices for free (copy-on-write: nothing is
+pickled), does its share on another core, and sends back only a small result.
+
+When it is used, and why that is safe:
+
+* Linux only (``fork`` without ``exec`` is unsafe with macOS system libraries), and
+  never when ``INVOICE_TUI_NO_FORK`` is set. Callers always have an in-process path.
+* SQLite must not cross a fork: a child inherits the library's bookkeeping of the
+  parent's open files and locks, so a connection it opened to the same database could
+  believe it holds locks it does not, and a thread inside SQLite at the fork leaves
+  the library's mutexes locked in the child. Every connection invoice-tui opens is a
+  :class:`CountedConnection`, and ``start(..., uses_sqlite=True)`` forks only while
+  none is open (checked and forked under the lock connections open under). A child
+  that does not use SQLite (rendering) may fork any time.
+* The child runs only invoice-tui's own code on objects it inherited: no import, no
+  logging, no thread, no lock another thread could have held at the fork. It ignores
+  SIGINT (the parent decides, and kills it when cancelled) and leaves with
+  ``os._exit``: no atexit handler, no inherited buffer flushed twice, no traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import sqlite3
+import sys
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+#: Set (to anything) to keep all work in the process: the fallback paths, for debugging.
+DISABLE_ENV = "INVOICE_TUI_NO_FORK"
+#: Largest result a child sends back (results are counts and short texts).
+RESULT_LIMIT = 1 << 20
+
+
+def available() -> bool:
+    """Whether work may be handed to forked children here."""
+    return sys.platform == "linux" and hasattr(os, "fork") and not os.environ.get(DISABLE_ENV)
+
+
+class CountedConnection(sqlite3.Connection):
+    """``sqlite3.connect(..., factory=CountedConnection)``: counted while open."""
+
+    _lock = threading.Lock()
+    _open = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Opened under the lock start() forks under: no connection is half open in a child.
+        with CountedConnection._lock:
+            super().__init__(*args, **kwargs)
+            CountedConnection._open += 1
+        self._counted = True
+
+    def _uncount(self) -> None:
+        if self.__dict__.pop("_counted", False):
+            with CountedConnection._lock:
+                CountedConnection._open -= 1
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._uncount()
+
+    def __del__(self) -> None:  # closed by the garbage collector: no longer open either
+        self._uncount()
+
+
+class ChildFailed(Exception):
+    """A child that died or failed without an exception the parent could rebuild."""
+
+
+class Child(Generic[T]):
+    """A forked child running one piece of work; :meth:`result` waits for it."""
+
+    def __init__(self, pid: int, reader: int) -> None:
+        self.pid = pid
+        self._reader = reader
+        self._done = False
+
+    def result(self) -> T:
+        """Wait for the child; its work's return value, or the exception it raised.
+
+        Blocking: call it in a thread from an event loop.
+        """
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while chunk := os.read(self._reader, 65536):
+                size += len(chunk)
+                if size <= RESULT_LIMIT:
+                    chunks.append(chunk)
+        finally:
+            os.close(self._reader)
+            _, status = os.waitpid(self.pid, 0)
+            self._done = True
+        if os.WIFSIGNALED(status):
+            raise ChildFailed(f"a helper process was killed (signal {os.WTERMSIG(status)})")
+        data = b"".join(chunks)
+        ok: bool = False
+        value: Any = None
+        with contextlib.suppress(Exception):
+            if size <= RESULT_LIMIT:
+                ok, value = pickle.loads(data)
+        if ok:
+            result: T = value
+            return result
+        if isinstance(value, BaseException):
+            raise value
+        raise ChildFailed(f"a helper process failed ({value or 'no result'})")
+
+    def kill(self) -> None:
+        """Stop the child now (a cancelled batch); :meth:`result` then raises ChildFailed."""
+        if not self._done:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+
+def start(work: Callable[[], T], *, uses_sqlite: bool = False) -> Child[T] | None:
+    """Fork a child that runs ``work()`` and sends its result (or exception) back.
+
+    ``None`` (nothing started) when forking is not available, or when ``uses_sqlite``
+    and this process has a SQLite connection open: the caller does the work itself.
+    """
+    if not available():
+        return None
+    with CountedConnection._lock:
+        if uses_sqlite and CountedConnection._open:
+            return None
+        reader, writer = os.pipe()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about forking a process with threads: see the module's
+            # docstring for why this child never needs a lock a thread could hold.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    if pid == 0:  # the child
+        code = 1
+        try:
+            CountedConnection._lock = threading.Lock()  # the parent's thread held it
+            CountedConnection._open = 0
+            os.close(reader)
+            with contextlib.suppress(ValueError):  # not forked from the main thread
+                # Ctrl-C is the parent's to handle (it kills the child); a signal the
+                # parent's event loop listens for must not wake it from here.
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGWINCH, signal.SIG_DFL)
+            _send(writer, _outcome(work))
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(writer)
+    return Child(pid, reader)
+
+
+def _outcome(work: Callable[[], Any]) -> bytes:
+    try:
+        outcome: tuple[bool, Any] = (True, work())
+    except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
+        outcome = (False, exc)
+    try:
+        return pickle.dumps(outcome)
+    except Exception:
+        failure = outcome[1]
+        name = type(failure).__name__ if isinstance(failure, BaseException) else "result"
+        return pickle.dumps((False, f"{name} could not be sent back"))
+
+
+def _send(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.close(fd)
