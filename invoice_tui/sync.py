@@ -133,6 +133,7 @@ async def sync_account(
     *,
     store: InvoiceStore | None = None,
     on_event: EventCallback | None = None,
+    offload: bool = False,
 ) -> SyncOutcome:
     """Fetch one account with its own ``httpx.AsyncClient``, writing pages to ``store``.
 
@@ -140,16 +141,20 @@ async def sync_account(
     honours cancellation (``asyncio.CancelledError`` propagates). A failed or
     cancelled sync never deletes a stored invoice; a store that cannot be
     written is a warning of the outcome, not a failed sync (the invoices arrived).
+    ``offload``: a one-shot batch (the export) has the store written by forked
+    children, on another core, whenever that is safe (see :mod:`forked`).
     """
     def emit(event: SyncEvent) -> None:
         if on_event is not None:
             on_event(event)
 
-    feed = _StoreFeed(store, account, emit) if store is not None else None
+    feed = _StoreFeed(store, account, emit, offload) if store is not None else None
 
     def on_progress(progress: FetchProgress) -> None:
         if feed is not None:
-            feed.put(progress.page)
+            total = progress.total_invoices
+            feed.put(progress.page,
+                     remaining=None if total is None else max(0, total - progress.invoices))
         emit(SyncProgress(account.name, progress))
 
     emit(SyncStarted(account.name))
@@ -189,21 +194,28 @@ def _provider_and_client(account: AccountConfig, settings: Settings
 #: Most invoices one store transaction takes: bounds how long another writer (a second
 #: instance) waits for the lock.
 STORE_BATCH_MAX = 5000
+#: Most invoices one forked writer takes (in transactions of STORE_BATCH_MAX): each fork
+#: costs the parent time and copy-on-write faults, so they are few.
+FORKED_BATCH_MAX = 4 * STORE_BATCH_MAX
 
 
 class _StoreFeed:
     """Writes one sync's pages to the store as they arrive, off the event loop.
 
-    One write at a time runs in a thread and takes every page that arrived
-    meanwhile: a fast fetch makes few big transactions, a slow one shows each
-    page soon. A store that fails stops the writing, never the fetch: the
+    One write at a time runs in a thread (or, ``offload``-ed, in a forked child) and
+    takes every page that arrived meanwhile: a fast fetch makes few big transactions,
+    a slow one shows each page soon. A store that fails stops the writing, never the fetch: the
     outcome gets a warning instead.
     """
 
-    def __init__(self, store: InvoiceStore, account: AccountConfig, emit: EventCallback) -> None:
+    def __init__(self, store: InvoiceStore, account: AccountConfig, emit: EventCallback,
+                 offload: bool = False) -> None:
         self.store = store
         self.account = account
         self.emit = emit
+        self.offload = offload
+        self.last = False  # the fetch is over: what is pending is all there is
+        self.batch = FORKED_BATCH_MAX  # offloaded: the size a batch waits for
         self.writer: SyncWriter | None = None
         self.pending: list[Invoice] = []
         self.fed: set[str] = set()
@@ -213,25 +225,46 @@ class _StoreFeed:
 
     async def start(self) -> None:
         try:
-            self.writer = await asyncio.to_thread(self.store.begin_sync, self.account)
+            self.writer = await asyncio.to_thread(self.store.begin_sync, self.account,
+                                                  detached=self.offload)
         except StoreError as exc:
             self.problem = exc
 
-    def put(self, invoices: tuple[Invoice, ...]) -> None:
-        """Queue a page (called on the event loop, from the provider's progress callback)."""
-        if self.writer is None or self.problem is not None or not invoices:
+    def put(self, invoices: tuple[Invoice, ...], *, remaining: int | None = None,
+            last: bool = False) -> None:
+        """Queue a page (called on the event loop, from the provider's progress callback);
+        ``remaining``: how many more the fetch expects, if it knows; ``last``: nothing
+        more comes, write everything."""
+        if self.writer is None or self.problem is not None or not (invoices or last):
             return
         self.pending.extend(invoices)
         self.fed.update(invoice.id for invoice in invoices)
-        if self.task is None or self.task.done():
+        self.last = self.last or last
+        if self.offload and remaining is not None:
+            # Smaller batches towards the end: little is left to write after the fetch.
+            self.batch = max(STORE_BATCH_MAX, min(FORKED_BATCH_MAX, remaining // 2))
+        if self.offload and not self.last and len(self.pending) < self.batch:
+            return  # a fork per few pages would cost more than it saves: batches fill up
+        if self.pending and (self.task is None or self.task.done()):
             self.task = asyncio.get_running_loop().create_task(self._drain(self.writer))
 
     async def _drain(self, writer: SyncWriter) -> None:
         while self.pending and self.problem is None and self.bug is None:
-            batch = self.pending[:STORE_BATCH_MAX]
-            del self.pending[:STORE_BATCH_MAX]
+            if self.offload and not self.last and len(self.pending) < self.batch:
+                return  # put() starts the next drain when the batch is full
+            size = FORKED_BATCH_MAX if self.offload else STORE_BATCH_MAX
+            batch = self.pending[:size]
+            del self.pending[:size]
             try:
-                await asyncio.to_thread(writer.add, batch)
+                # Offloaded: the batch is written by a forked child, on another core
+                # (store.SyncWriter.add_forked), when that is safe; else in a thread.
+                wait = writer.add_forked(batch, STORE_BATCH_MAX) if self.offload else None
+                if wait is None:
+                    for chunk in (batch[i:i + STORE_BATCH_MAX]
+                                  for i in range(0, len(batch), STORE_BATCH_MAX)):
+                        await asyncio.to_thread(writer.add, chunk)
+                else:
+                    await asyncio.to_thread(wait)
             except StoreError as exc:
                 self.problem = exc
                 return
@@ -244,7 +277,7 @@ class _StoreFeed:
         """Store what is still pending and complete the sync; warning lines, if any."""
         # A provider that reports no pages (or not all) gets the rest stored now.
         missing = tuple(invoice for invoice in result.invoices if invoice.id not in self.fed)
-        self.put(missing)
+        self.put(missing, last=True)
         if self.task is not None:
             await self.task
         if self.bug is not None:
@@ -298,6 +331,7 @@ async def sync_all(
     *,
     store: InvoiceStore | None = None,
     on_event: EventCallback | None = None,
+    offload: bool = False,
 ) -> dict[str, SyncOutcome]:
     """Sync the named accounts (default: all) concurrently; one failure never affects another.
 
@@ -309,7 +343,8 @@ async def sync_all(
     # sync_account turns every failure into an outcome, so gather never sees an
     # exception except cancellation, which should cancel the whole batch.
     outcomes = await asyncio.gather(*(
-        sync_account(account, config.settings, store=store, on_event=on_event)
+        sync_account(account, config.settings, store=store, on_event=on_event,
+                     offload=offload)
         for account in accounts
     ))
     return {outcome.account: outcome for outcome in outcomes}
