@@ -11,8 +11,10 @@ import csv
 import datetime as dt
 import io
 import json
+import logging
 import os
 import re
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from decimal import Decimal
@@ -21,6 +23,7 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
+from . import forked
 from .fs import output_problem, write_output
 from .model import (
     BOOL_FIELDS,
@@ -36,6 +39,8 @@ from .model import (
     scalar_text,
 )
 from .text import sanitize
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("json", "csv")
 
@@ -111,8 +116,16 @@ def iter_json(invoices: Iterable[Invoice]) -> Iterator[str]:
     in the SPEC §2 shape (``invoice_to_dict``, amounts as strings), written one
     invoice at a time so a huge export never exists as one dict list.
     """
-    separator = "[\n" + _INDENT
+    return _json_part(invoices, first=True, last=True)
+
+
+def _json_part(invoices: Iterable[Invoice], *, first: bool, last: bool) -> Iterator[str]:
+    """:func:`iter_json`'s text for a run of the invoices: with the array's opening if
+    ``first``, its closing if ``last``; a run that is neither first nor last, or
+    not both, must not be empty."""
+    separator = "[\n" + _INDENT if first else ",\n" + _INDENT
     batch: list[str] = []
+    count = 0
     for count, invoice in enumerate(invoices, start=1):
         batch.append(separator)
         batch.append(_invoice_json(invoice))
@@ -120,10 +133,12 @@ def iter_json(invoices: Iterable[Invoice]) -> Iterator[str]:
         if count % CHUNK_INVOICES == 0:
             yield _escape_del("".join(batch))
             batch = []
-    if separator.startswith("["):
+    if not count:
+        if not (first and last):
+            raise ValueError("a part of the JSON export without invoices")
         yield "[]"  # no invoices at all
     else:
-        yield _escape_del("".join(batch) + "\n]")
+        yield _escape_del("".join(batch) + ("\n]" if last else ""))
 
 
 _INDENT = "  "
@@ -347,18 +362,21 @@ def _neutralize(row: list[str | None], text_positions: tuple[int, ...]) -> None:
             row[index] = _csv_text(value)
 
 
-def iter_csv(invoices: Iterable[Invoice], lines: bool = False) -> Iterator[str]:
+def iter_csv(invoices: Iterable[Invoice], lines: bool = False, *, header: bool = True
+             ) -> Iterator[str]:
     """CSV text in chunks: one row per invoice, or with ``lines`` one row per line item.
 
     An invoice without lines still gets one row (empty line columns) with
     ``lines``, so no invoice silently drops out of an accounting export. A
     line's taxes are not in the CSV (use JSON for those). Provider text never
     carries control characters and never starts a formula (a leading ``'``);
-    our exact amounts stay numbers (``-12.50``).
+    our exact amounts stay numbers (``-12.50``). ``header=False`` leaves out the
+    header row (the rows of a later part of one export).
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(csv_header(lines))
+    if header:
+        writer.writerow(csv_header(lines))
     empty_line = [None] * len(LINE_FIELDS)
     for count, invoice in enumerate(invoices, start=1):
         # Most rows are plain and pass one quick check; the others go cell by cell.
@@ -396,6 +414,64 @@ def iter_render(invoices: Iterable[Invoice], fmt: str, lines: bool = False) -> I
         raise ValueError(f"unknown export format {fmt!r} — use one of: {', '.join(FORMATS)}")
 
 
+def _render_part(invoices: Sequence[Invoice], fmt: str, lines: bool, *, first: bool,
+                 last: bool) -> Iterator[str]:
+    """:func:`iter_render`'s text for a run of the invoices (see :func:`_json_part`)."""
+    if fmt == "json":
+        yield from _json_part(invoices, first=first, last=last)
+        if last:
+            yield "\n"
+    elif fmt == "csv":
+        yield from iter_csv(invoices, lines, header=first)
+    else:
+        raise ValueError(f"unknown export format {fmt!r} — use one of: {', '.join(FORMATS)}")
+
+
+#: Fewest invoices whose export is rendered half in a forked child (see iter_encoded).
+PARALLEL_MIN = 20_000
+#: Bytes per chunk read back from the child's half.
+_COPY_CHUNK = 1 << 20
+
+
+def iter_encoded(invoices: Iterable[Invoice], fmt: str, lines: bool = False) -> Iterator[bytes]:
+    """:func:`iter_render` as UTF-8 chunks; the same bytes, made faster for a big list.
+
+    A list of at least ``PARALLEL_MIN`` invoices has its second half rendered by a
+    forked child (see :mod:`forked`) into an unnamed temporary file while this
+    process renders the first; the child's half follows. A child that fails has
+    its half rendered here instead: the output is the same either way.
+    """
+    if not (isinstance(invoices, list) and len(invoices) >= PARALLEL_MIN
+            and fmt in FORMATS and forked.available()):
+        for chunk in iter_render(invoices, fmt, lines):
+            yield chunk.encode("utf-8")
+        return
+    middle = len(invoices) // 2
+    head, tail = invoices[:middle], invoices[middle:]
+    with tempfile.TemporaryFile() as spool:
+        def render_tail() -> None:  # in the child
+            for chunk in _render_part(tail, fmt, lines, first=False, last=True):
+                spool.write(chunk.encode("utf-8"))
+            spool.flush()
+
+        child = forked.start(render_tail)
+        for chunk in _render_part(head, fmt, lines, first=True, last=child is None):
+            yield chunk.encode("utf-8")
+        try:
+            if child is None:
+                return
+            child.result()
+        except Exception:  # noqa: BLE001 - whatever went wrong there, the half is made here
+            log.debug("rendering half of the export in a child failed", exc_info=True)
+            for chunk in _render_part(tail, fmt, lines, first=False, last=True):
+                yield chunk.encode("utf-8")
+            return
+        spool.seek(0)
+        # Up to a newline: a chunk never ends inside a character.
+        while data := spool.read(_COPY_CHUNK):
+            yield data + spool.readline()
+
+
 def format_for_path(path: Path) -> str:
     """The export format a file name asks for: ``.csv`` → ``"csv"``, ``.json`` → ``"json"``
     (any case); ``ValueError`` with a fix-it message for anything else."""
@@ -415,8 +491,7 @@ def export_file(path: Path, invoices: Iterable[Invoice], fmt: str | None = None)
     (``fs.OutputRefused``); other failures are ``OSError``.
     """
     chosen = fmt or format_for_path(path)
-    write_output(path, (chunk.encode("utf-8") for chunk in iter_render(invoices, chosen)),
-                 0o600)
+    write_output(path, iter_encoded(invoices, chosen), 0o600)
 
 
 def home_relative(path: Path) -> str:

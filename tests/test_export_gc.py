@@ -31,20 +31,20 @@ def test_export_fetches_and_renders_with_the_collector_off_and_turns_it_back_on(
         server: DemoServer, demo: Config, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, list[bool]] = {"fetch": [], "render": []}
-    real_sync_all, real_iter_render = cli.syncs.sync_all, cli.iter_render
+    real_sync_all, real_iter_encoded = cli.syncs.sync_all, cli.iter_encoded
 
     async def sync_all(*args: object, **kwargs: object) -> object:
         def on_event(event: SyncEvent) -> None:
             seen["fetch"].append(gc.isenabled())
         return await real_sync_all(*args, on_event=on_event, **kwargs)  # type: ignore[arg-type]
 
-    def iter_render(invoices: Iterable[object], *args: object) -> Iterator[str]:
-        for chunk in real_iter_render(invoices, *args):  # type: ignore[arg-type]
+    def iter_encoded(invoices: Iterable[object], *args: object) -> Iterator[bytes]:
+        for chunk in real_iter_encoded(invoices, *args):  # type: ignore[arg-type]
             seen["render"].append(gc.isenabled())
             yield chunk
 
     monkeypatch.setattr(cli.syncs, "sync_all", sync_all)
-    monkeypatch.setattr(cli, "iter_render", iter_render)
+    monkeypatch.setattr(cli, "iter_encoded", iter_encoded)
     config = tmp_path / "config.toml"
     save_config(config, demo.to_data())
     output = tmp_path / "out.json"
