@@ -448,28 +448,43 @@ def iter_encoded(invoices: Iterable[Invoice], fmt: str, lines: bool = False) -> 
         return
     middle = len(invoices) // 2
     head, tail = invoices[:middle], invoices[middle:]
-    with tempfile.TemporaryFile() as spool:
+    try:
+        spool = tempfile.TemporaryFile()
+    except OSError:  # no room or no temp dir: all of it is rendered here
+        log.debug("no temporary file for half of the export", exc_info=True)
+        spool = None
+    child: forked.Child[None] | None = None
+    if spool is not None:
         def render_tail() -> None:  # in the child
             for chunk in _render_part(tail, fmt, lines, first=False, last=True):
                 spool.write(chunk.encode("utf-8"))
             spool.flush()
 
         child = forked.start(render_tail)
-        for chunk in _render_part(head, fmt, lines, first=True, last=child is None):
+    try:
+        if child is None:
+            for chunk in iter_render(invoices, fmt, lines):
+                yield chunk.encode("utf-8")
+            return
+        for chunk in _render_part(head, fmt, lines, first=True, last=False):
             yield chunk.encode("utf-8")
         try:
-            if child is None:
-                return
             child.result()
         except Exception:  # noqa: BLE001 - whatever went wrong there, the half is made here
             log.debug("rendering half of the export in a child failed", exc_info=True)
             for chunk in _render_part(tail, fmt, lines, first=False, last=True):
                 yield chunk.encode("utf-8")
             return
+        assert spool is not None
         spool.seek(0)
         # Up to a newline: a chunk never ends inside a character.
         while data := spool.read(_COPY_CHUNK):
             yield data + spool.readline()
+    finally:  # also when the reader stops early (a full disk, a closed pipe, Ctrl-C)
+        if child is not None:
+            child.stop()
+        if spool is not None:
+            spool.close()
 
 
 def format_for_path(path: Path) -> str:

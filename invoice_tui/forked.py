@@ -17,14 +17,17 @@ When it is used, and why that is safe:
   none is open (checked and forked under the lock connections open under). A child
   that does not use SQLite (rendering) may fork any time.
 * The child runs only invoice-tui's own code on objects it inherited: no import, no
-  logging, no thread, no lock another thread could have held at the fork. It ignores
-  SIGINT (the parent decides, and kills it when cancelled) and leaves with
-  ``os._exit``: no atexit handler, no inherited buffer flushed twice, no traceback.
+  logging, no thread, no lock another thread could have held at the fork, no cyclic
+  GC. It ignores SIGINT (signals are blocked over the fork, so none can arrive
+  before: the parent decides, and kills it when cancelled), dies with the parent
+  (``PR_SET_PDEATHSIG``), and leaves with ``os._exit``: no atexit handler, no
+  inherited buffer flushed twice, no traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import signal
@@ -72,7 +75,9 @@ class CountedConnection(sqlite3.Connection):
         finally:
             self._uncount()
 
-    def __del__(self) -> None:  # closed by the garbage collector: no longer open either
+    def __del__(self) -> None:  # dropped unclosed: closed first, then no longer counted
+        with contextlib.suppress(Exception):
+            self.close()
         self._uncount()
 
 
@@ -85,33 +90,39 @@ class Child(Generic[T]):
 
     def __init__(self, pid: int, reader: int) -> None:
         self.pid = pid
-        self._reader = reader
-        self._done = False
+        self._reader: int | None = reader  # None once closed
+        self._reading = False
+        self._lock = threading.Lock()
+        self._status: int | None = None  # once reaped
 
     def result(self) -> T:
         """Wait for the child; its work's return value, or the exception it raised.
 
-        Blocking: call it in a thread from an event loop.
+        Blocking: call it in a thread from an event loop. Once only.
         """
+        with self._lock:
+            reader, self._reading = self._reader, True
+        if reader is None:
+            raise ChildFailed("a helper process was stopped")
         chunks: list[bytes] = []
         size = 0
         try:
-            while chunk := os.read(self._reader, 65536):
+            while chunk := os.read(reader, 65536):
                 size += len(chunk)
                 if size <= RESULT_LIMIT:
                     chunks.append(chunk)
         finally:
-            os.close(self._reader)
-            _, status = os.waitpid(self.pid, 0)
-            self._done = True
+            with self._lock:
+                os.close(reader)
+                self._reader, self._reading = None, False
+            status = self.reap()
         if os.WIFSIGNALED(status):
             raise ChildFailed(f"a helper process was killed (signal {os.WTERMSIG(status)})")
-        data = b"".join(chunks)
         ok: bool = False
         value: Any = None
         with contextlib.suppress(Exception):
             if size <= RESULT_LIMIT:
-                ok, value = pickle.loads(data)
+                ok, value = pickle.loads(b"".join(chunks))
         if ok:
             result: T = value
             return result
@@ -119,48 +130,107 @@ class Child(Generic[T]):
             raise value
         raise ChildFailed(f"a helper process failed ({value or 'no result'})")
 
+    def reap(self) -> int:
+        """Wait for the child to end (if it has not been waited for yet); its wait status."""
+        with self._lock:
+            if self._status is None:
+                _, self._status = os.waitpid(self.pid, 0)
+            return self._status
+
     def kill(self) -> None:
         """Stop the child now (a cancelled batch); :meth:`result` then raises ChildFailed."""
-        if not self._done:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
+        with self._lock:
+            if self._status is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        """Kill the child and wait for it: nothing of it is left (no zombie, no open pipe)."""
+        self.kill()
+        with self._lock:
+            if self._reader is not None and not self._reading:  # else result() closes it
+                os.close(self._reader)
+                self._reader = None
+        self.reap()
+
+
+# Python 3.12+ warns about forking a process with threads: the module's docstring says
+# why these children never need a lock another thread could hold.
+warnings.filterwarnings("ignore", category=DeprecationWarning,
+                        message=r".*use of fork\(\) may lead to deadlocks in the child")
+_CHILD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGWINCH}
+_PR_SET_PDEATHSIG = 1
+_prctl: Callable[..., int] | None = None
+
+
+def _death_signal() -> Callable[..., int] | None:
+    """``prctl`` from libc (loaded in the parent: a child imports nothing), or ``None``."""
+    global _prctl
+    if _prctl is None:
+        with contextlib.suppress(Exception):
+            import ctypes  # noqa: PLC0415 - only a program that forks needs it
+
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+    return _prctl
 
 
 def start(work: Callable[[], T], *, uses_sqlite: bool = False) -> Child[T] | None:
     """Fork a child that runs ``work()`` and sends its result (or exception) back.
 
-    ``None`` (nothing started) when forking is not available, or when ``uses_sqlite``
-    and this process has a SQLite connection open: the caller does the work itself.
+    ``None`` (nothing started) when forking is not available or fails, or when
+    ``uses_sqlite`` and this process has a SQLite connection open: the caller does
+    the work itself. The child dies with this process (a ``kill -9`` too).
     """
     if not available():
         return None
+    prctl = _death_signal()
+    parent = os.getpid()
     with CountedConnection._lock:
         if uses_sqlite and CountedConnection._open:
             return None
-        reader, writer = os.pipe()
-        with warnings.catch_warnings():
-            # Python 3.12+ warns about forking a process with threads: see the module's
-            # docstring for why this child never needs a lock a thread could hold.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-    if pid == 0:  # the child
-        code = 1
         try:
-            CountedConnection._lock = threading.Lock()  # the parent's thread held it
-            CountedConnection._open = 0
+            reader, writer = os.pipe()
+        except OSError:
+            return None
+        # Blocked over the fork, so no Ctrl-C can raise in the child before it ignores it.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _CHILD_SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                _child(work, reader, writer, mask, prctl, parent)  # never returns
+        except OSError:  # no memory or process slot for a child: the caller does it
             os.close(reader)
-            with contextlib.suppress(ValueError):  # not forked from the main thread
-                # Ctrl-C is the parent's to handle (it kills the child); a signal the
-                # parent's event loop listens for must not wake it from here.
-                signal.set_wakeup_fd(-1)
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGWINCH, signal.SIG_DFL)
-            _send(writer, _outcome(work))
-            code = 0
+            return None
         finally:
-            os._exit(code)
-    os.close(writer)
+            if os.getpid() == parent:
+                os.close(writer)
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     return Child(pid, reader)
+
+
+def _child(work: Callable[[], Any], reader: int, writer: int, mask: Any,
+           prctl: Callable[..., int] | None, parent: int) -> None:
+    code = 1
+    try:
+        gc.disable()  # no finalizer of the parent's garbage runs here
+        CountedConnection._lock = threading.Lock()  # the parent's thread held it
+        CountedConnection._open = 0
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before that: nobody waits for this
+            return
+        os.close(reader)
+        with contextlib.suppress(ValueError):  # not forked from the main thread
+            # Ctrl-C is the parent's to handle (it kills the child); a signal the
+            # parent's event loop listens for must not wake it from here.
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGWINCH, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        _send(writer, _outcome(work))
+        code = 0
+    finally:
+        os._exit(code)
 
 
 def _outcome(work: Callable[[], Any]) -> bytes:

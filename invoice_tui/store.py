@@ -1147,7 +1147,10 @@ class SyncWriter:
         admitted: list[Invoice] = []
 
         def write() -> None:  # in the child
-            connection = _writer_connection(path)
+            try:
+                connection = _writer_connection(path)
+            except sqlite3.Error as exc:
+                raise self.store._failure(exc, "open") from None
             try:
                 for chunk in _chunks(admitted, per_transaction):
                     rows = _BatchRows(list(chunk))
@@ -1187,6 +1190,9 @@ class SyncWriter:
         that sync to judge. Returns the account's invoice count.
         """
         key, sync_id = self.key, self.sync_id
+        if self._children:  # what they write would be deleted as unseen
+            raise StoreError("a sync was finished while its writes were still running",
+                             "this is a bug; please report it")
         with self._transaction("finish a sync in") as connection:
             if connection.execute("SELECT 1 FROM syncs WHERE sync_id = ?",
                                   (sync_id,)).fetchone() is None:
@@ -1229,7 +1235,7 @@ class SyncWriter:
         if self._ended:
             return
         for child in list(self._children):  # a write in a child stops: nothing of it stays
-            child.kill()
+            child.stop()
         try:
             with self._transaction("clean up a sync in") as connection:
                 connection.execute("DELETE FROM sync_seen WHERE sync_id = ?", (self.sync_id,))

@@ -197,6 +197,9 @@ STORE_BATCH_MAX = 5000
 #: Most invoices one forked writer takes (in transactions of STORE_BATCH_MAX): each fork
 #: costs the parent time and copy-on-write faults, so they are few.
 FORKED_BATCH_MAX = 4 * STORE_BATCH_MAX
+#: Fewest a forked writer waits for while more are expected (its batches shrink to this
+#: towards the end of a fetch whose total is known, so little is written after it).
+FORKED_BATCH_MIN = 1000
 
 
 class _StoreFeed:
@@ -242,7 +245,7 @@ class _StoreFeed:
         self.last = self.last or last
         if self.offload and remaining is not None:
             # Smaller batches towards the end: little is left to write after the fetch.
-            self.batch = max(STORE_BATCH_MAX, min(FORKED_BATCH_MAX, remaining // 2))
+            self.batch = max(FORKED_BATCH_MIN, min(FORKED_BATCH_MAX, remaining // 2))
         if self.offload and not self.last and len(self.pending) < self.batch:
             return  # a fork per few pages would cost more than it saves: batches fill up
         if self.pending and (self.task is None or self.task.done()):

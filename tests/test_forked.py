@@ -10,6 +10,8 @@ import datetime as dt
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -29,6 +31,7 @@ from invoice_tui.store import DB_NAME, InvoiceStore, StoreError
 from invoice_tui.sync import SyncSucceeded, sync_account
 
 WHEN = dt.datetime(2026, 11, 1, 12, 30, tzinfo=dt.UTC)
+REPO = Path(cli.__file__).parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -36,9 +39,19 @@ def _forking(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Forking on (whatever the environment says), and no child left behind by a test."""
     monkeypatch.delenv(forked.DISABLE_ENV, raising=False)
     assert forked.available()
+    started: list[forked.Child[object]] = []
+    real_start = forked.start
+
+    def start(*args: object, **kwargs: object) -> object:
+        child = real_start(*args, **kwargs)  # type: ignore[arg-type]
+        if child is not None:
+            started.append(child)
+        return child
+
+    monkeypatch.setattr(forked, "start", start)
     yield
-    with pytest.raises(ChildProcessError):  # no child at all: none running, none unreaped
-        os.waitpid(-1, os.WNOHANG)
+    for child in started:  # every child was waited for, and its pipe closed
+        assert child._status is not None and child._reader is None, child.pid
 
 
 def _account(name: str = "vox-main") -> AccountConfig:
@@ -130,8 +143,50 @@ def test_a_killed_child_fails_and_is_reaped() -> None:
 def test_ctrl_c_is_the_parents_to_handle() -> None:
     child = forked.start(lambda: time.sleep(0.3) or "finished")
     assert child is not None
-    os.kill(child.pid, signal.SIGINT)
+    os.kill(child.pid, signal.SIGINT)  # at once: signals are blocked over the fork
     assert child.result() == "finished"
+
+
+def test_a_child_dies_with_its_parent(tmp_path: Path) -> None:
+    # A parent killed -9 mid-export takes its writer with it (no orphan writing on).
+    script = (
+        "import os, sys, time\n"
+        "from invoice_tui import forked\n"
+        "child = forked.start(lambda: time.sleep(60))\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(60)\n")
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert process.stdout is not None
+    pid = int(process.stdout.readline())
+    process.kill()
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:  # a zombie (dead, its parent gone, not reaped yet by init) counts as dead
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_failed_fork_is_work_done_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    opened = set(os.listdir("/proc/self/fd"))
+    assert forked.start(lambda: 1) is None
+    assert set(os.listdir("/proc/self/fd")) == opened  # the pipe is closed again
+    invoices = _hostile(9)
+    monkeypatch.setattr(export, "PARALLEL_MIN", 2)
+    assert b"".join(export.iter_encoded(invoices, "csv")) == \
+        "".join(export.iter_render(invoices, "csv")).encode("utf-8")
 
 
 def test_sqlite_work_forks_only_while_no_connection_is_open(tmp_path: Path) -> None:
@@ -230,7 +285,7 @@ def test_abandon_stops_a_writing_child_and_keeps_only_whole_transactions(
     while not first_done.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     writer.abandon()
-    with pytest.raises(StoreError, match="killed"):
+    with pytest.raises(StoreError, match="stopped|killed"):
         wait()
     path = tmp_path / "cache" / DB_NAME
     assert len(_table(path, "invoices")) == 25  # the first transaction, whole
@@ -263,11 +318,12 @@ def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches the demo's few hundred invoices fill several times."""
     monkeypatch.setattr(sync_module, "STORE_BATCH_MAX", 20)
     monkeypatch.setattr(sync_module, "FORKED_BATCH_MAX", 80)
+    monkeypatch.setattr(sync_module, "FORKED_BATCH_MIN", 30)
 
 
 def _children(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     started: list[int] = []
-    real_start = forked.start
+    real_start = forked.start  # the autouse fixture's, which this one wraps
 
     def start(*args: object, **kwargs: object) -> object:
         child = real_start(*args, **kwargs)  # type: ignore[arg-type]
@@ -379,3 +435,9 @@ def test_the_export_command_forks_and_writes_what_the_store_then_exports(
     online = (tmp_path / "online.json").read_bytes()
     assert online == (tmp_path / "offline.json").read_bytes()
     assert online.count(b'\n    "account": ') > 80
+
+
+def test_an_export_stopped_half_way_leaves_no_child(halves: None) -> None:
+    chunks = export.iter_encoded(_hostile(40), "json")
+    next(chunks)  # the child renders its half meanwhile
+    chunks.close()  # the reader gave up (a full disk, a closed pipe)
