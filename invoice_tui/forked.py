@@ -31,12 +31,13 @@ import gc
 import os
 import pickle
 import signal
-import sqlite3
 import sys
 import threading
 import warnings
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
+
+from .connections import CountedConnection
 
 T = TypeVar("T")
 
@@ -49,36 +50,6 @@ RESULT_LIMIT = 1 << 20
 def available() -> bool:
     """Whether work may be handed to forked children here."""
     return sys.platform == "linux" and hasattr(os, "fork") and not os.environ.get(DISABLE_ENV)
-
-
-class CountedConnection(sqlite3.Connection):
-    """``sqlite3.connect(..., factory=CountedConnection)``: counted while open."""
-
-    _lock = threading.Lock()
-    _open = 0
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # Opened under the lock start() forks under: no connection is half open in a child.
-        with CountedConnection._lock:
-            super().__init__(*args, **kwargs)
-            CountedConnection._open += 1
-        self._counted = True
-
-    def _uncount(self) -> None:
-        if self.__dict__.pop("_counted", False):
-            with CountedConnection._lock:
-                CountedConnection._open -= 1
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._uncount()
-
-    def __del__(self) -> None:  # dropped unclosed: closed first, then no longer counted
-        with contextlib.suppress(Exception):
-            self.close()
-        self._uncount()
 
 
 class ChildFailed(Exception):

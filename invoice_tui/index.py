@@ -37,7 +37,7 @@ from itertools import accumulate, compress, repeat
 from pathlib import Path
 from typing import Any, overload
 
-from invoice_tui import forked
+from invoice_tui.connections import CountedConnection
 from invoice_tui.meaning import MoneyFacts
 from invoice_tui.model import Invoice
 
@@ -233,7 +233,7 @@ def connect_reader(path: Path) -> sqlite3.Connection | None:
         return None
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10,
                            check_same_thread=False, isolation_level=None,
-                           factory=forked.CountedConnection)
+                           factory=CountedConnection)
     # Text that is not UTF-8 (a damaged file) would fail the whole read: decoded with
     # U+FFFD instead, and shown sanitized as any text.
     conn.text_factory = _decode

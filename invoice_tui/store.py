@@ -39,6 +39,7 @@ from typing import Any
 # module reference resolves at call time, so such a cycle cannot break imports.
 from . import forked, view
 from .config import AccountConfig
+from .connections import CountedConnection
 from .fs import pid_alive, remove_stale_temp_files
 from .model import (
     INVOICE_FIELDS,
@@ -320,7 +321,7 @@ def _connect(path: Path, *, wal: bool = True) -> sqlite3.Connection:
     not to be ours does not change it.
     """
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
-                                 check_same_thread=False, factory=forked.CountedConnection)
+                                 check_same_thread=False, factory=CountedConnection)
     try:
         if wal:
             connection.execute("PRAGMA journal_mode=WAL")
