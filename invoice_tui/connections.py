@@ -16,7 +16,9 @@ from typing import Any
 class CountedConnection(sqlite3.Connection):
     """``sqlite3.connect(..., factory=CountedConnection)``: counted while open."""
 
-    _lock = threading.Lock()
+    # Reentrant: opening a connection can run the garbage collector, which can close
+    # (and uncount) a dropped one in the same thread.
+    _lock = threading.RLock()
     _open = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -184,7 +184,7 @@ def _child(work: Callable[[], Any], reader: int, writer: int, mask: Any,
     code = 1
     try:
         gc.disable()  # no finalizer of the parent's garbage runs here
-        CountedConnection._lock = threading.Lock()  # the parent's thread held it
+        CountedConnection._lock = threading.RLock()  # the parent's thread held it
         CountedConnection._open = 0
         if prctl is not None:
             prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

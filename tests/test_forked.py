@@ -7,11 +7,13 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import gc
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -204,6 +206,27 @@ def test_sqlite_work_forks_only_while_no_connection_is_open(tmp_path: Path) -> N
     child = forked.start(lambda: 5, uses_sqlite=True)
     assert child is not None and child.result() == 5
     store.close()
+
+
+def test_a_dropped_connection_closed_by_the_collector_while_another_opens(
+        tmp_path: Path) -> None:
+    # Opening a connection (under the count's lock) can run the cyclic GC, which closes
+    # a dropped connection in a cycle, and so takes the lock again in the same thread.
+    dropped = sqlite3.connect(tmp_path / "x.db", factory=forked.CountedConnection)
+    dropped.cycle = dropped  # type: ignore[attr-defined]
+    before = forked.CountedConnection._open
+    del dropped
+    done = threading.Event()
+
+    def open_while_collecting() -> None:
+        with forked.CountedConnection._lock:  # as __init__ holds it while opening
+            gc.collect()
+        done.set()
+
+    thread = threading.Thread(target=open_while_collecting, daemon=True)
+    thread.start()
+    assert done.wait(timeout=30), "the collector's close deadlocked on the count's lock"
+    assert forked.CountedConnection._open == before - 1
 
 
 def test_the_environment_switch_keeps_everything_in_process(
