@@ -13,8 +13,9 @@ loopback, alternating within one run:
                server-side cap cannot make it skip invoices), parsed into the model
                by the same parser (so a faster parser speeds up both sides) and
                kept, as the caller collecting an account's invoices keeps them.
-* fetch alone (``--fetch-alone``) — ``sync_all`` without cache or output: the
-               export's time minus this is the cache save, the sort and the JSON.
+* fetch alone (``--fetch-alone``) — ``sync_all`` without cache or output, the cyclic
+               GC paused as in the export: the export's time minus this is the
+               store's share, the sort and the JSON.
 
 The two targets of issue 8, each a median of ``--repeat`` runs:
 
@@ -50,7 +51,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from invoice_tui import cli  # noqa: E402
+from invoice_tui import cli, gc_policy  # noqa: E402
 from invoice_tui.config import load_config, save_config  # noqa: E402
 from invoice_tui.model import Invoice  # noqa: E402
 from invoice_tui.providers.voximplant import TokenSigner, load_credentials, parse_page  # noqa: E402
@@ -138,7 +139,8 @@ def _fetch_alone(config_path: Path) -> int:
         # task, result included, when it restores the SIGINT handler (seconds for 100k).
         outcomes.update(await sync_all(load_config(config_path), [ACCOUNT]))
 
-    asyncio.run(fetch())
+    with gc_policy.paused():  # as the export fetches
+        asyncio.run(fetch())
     outcome = outcomes[ACCOUNT]
     if isinstance(outcome, SyncFailed):
         raise SystemExit(f"sync failed: {outcome.error}")
