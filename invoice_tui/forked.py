@@ -18,8 +18,9 @@ When it is used, and why that is safe:
   that does not use SQLite (rendering) may fork any time.
 * The child runs only invoice-tui's own code on objects it inherited: no import, no
   logging, no thread, no lock another thread could have held at the fork, no cyclic
-  GC. It ignores SIGINT (signals are blocked over the fork, so none can arrive
-  before: the parent decides, and kills it when cancelled), dies with the parent
+  GC (off over the fork), none of the program's signal handlers (every signal is
+  blocked over the fork; the child resets the handlers, then unblocks). It ignores
+  SIGINT (the parent decides, and kills it when cancelled), dies with the parent
   (``PR_SET_PDEATHSIG``), and leaves with ``os._exit``: no atexit handler, no
   inherited buffer flushed twice, no traceback.
 """
@@ -77,15 +78,19 @@ class Child(Generic[T]):
             raise ChildFailed("a helper process was stopped")
         chunks: list[bytes] = []
         size = 0
+        ended = False
         try:
             while chunk := os.read(reader, 65536):
                 size += len(chunk)
                 if size <= RESULT_LIMIT:
                     chunks.append(chunk)
+            ended = True
         finally:
             with self._lock:
                 os.close(reader)
                 self._reader, self._reading = None, False
+            if not ended:  # interrupted: do not wait for the child to finish its work
+                self.kill()
             status = self.reap()
         if os.WIFSIGNALED(status):
             raise ChildFailed(f"a helper process was killed (signal {os.WTERMSIG(status)})")
@@ -129,7 +134,6 @@ class Child(Generic[T]):
 # why these children never need a lock another thread could hold.
 warnings.filterwarnings("ignore", category=DeprecationWarning,
                         message=r".*use of fork\(\) may lead to deadlocks in the child")
-_CHILD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGWINCH}
 _PR_SET_PDEATHSIG = 1
 _prctl: Callable[..., int] | None = None
 
@@ -156,6 +160,7 @@ def start(work: Callable[[], T], *, uses_sqlite: bool = False) -> Child[T] | Non
         return None
     prctl = _death_signal()
     parent = os.getpid()
+    collecting = gc.isenabled()
     with CountedConnection._lock:
         if uses_sqlite and CountedConnection._open:
             return None
@@ -163,27 +168,42 @@ def start(work: Callable[[], T], *, uses_sqlite: bool = False) -> Child[T] | Non
             reader, writer = os.pipe()
         except OSError:
             return None
-        # Blocked over the fork, so no Ctrl-C can raise in the child before it ignores it.
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _CHILD_SIGNALS)
+        mask: Any = None
+        pid = 0
         try:
+            # Every signal blocked and no collection over the fork: no handler of this
+            # program and no finalizer of its garbage can run in the child before
+            # _child has taken them away.
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+            gc.disable()
             pid = os.fork()
             if pid == 0:
-                _child(work, reader, writer, mask, prctl, parent)  # never returns
-        except OSError:  # no memory or process slot for a child: the caller does it
+                try:
+                    _child(work, reader, writer, mask, prctl, parent)
+                finally:
+                    os._exit(1)  # whatever happened, the child never returns from here
+            return Child(pid, reader)
+        except BaseException as exc:  # a failed fork, or an interrupt in between
+            if pid > 0:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
             os.close(reader)
-            return None
+            if isinstance(exc, OSError):  # no memory or process slot: the caller does it
+                return None
+            raise
         finally:
-            if os.getpid() == parent:
-                os.close(writer)
+            os.close(writer)
+            if mask is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-    return Child(pid, reader)
+            if collecting:
+                gc.enable()
 
 
 def _child(work: Callable[[], Any], reader: int, writer: int, mask: Any,
            prctl: Callable[..., int] | None, parent: int) -> None:
     code = 1
     try:
-        gc.disable()  # no finalizer of the parent's garbage runs here
         CountedConnection._lock = threading.RLock()  # the parent's thread held it
         CountedConnection._open = 0
         if prctl is not None:
@@ -191,12 +211,17 @@ def _child(work: Callable[[], Any], reader: int, writer: int, mask: Any,
         if os.getppid() != parent:  # the parent died before that: nobody waits for this
             return
         os.close(reader)
-        with contextlib.suppress(ValueError):  # not forked from the main thread
-            # Ctrl-C is the parent's to handle (it kills the child); a signal the
-            # parent's event loop listens for must not wake it from here.
+        # The program's own signal handlers (its event loop's, Textual's suspend and
+        # resume) are not the child's: defaults, and Ctrl-C is the parent's to handle
+        # (it kills the child).
+        with contextlib.suppress(ValueError, OSError):
             signal.set_wakeup_fd(-1)
+        for number in signal.valid_signals():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                if callable(signal.getsignal(number)):
+                    signal.signal(number, signal.SIG_DFL)
+        with contextlib.suppress(ValueError, OSError):
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGWINCH, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         _send(writer, _outcome(work))
         code = 0

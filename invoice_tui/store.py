@@ -1063,6 +1063,7 @@ class SyncWriter:
         self._lock = threading.Lock()
         self._ids: set[str] = set()
         self._children: set[forked.Child[None]] = set()
+        self._ending = False  # abandon() has begun: no more children
         self._ended = False
 
     @contextlib.contextmanager
@@ -1162,6 +1163,8 @@ class SyncWriter:
 
         with self._lock:
             self._check_running()
+            if self._ending:
+                raise StoreError("this sync has already ended", "this is a bug; please report it")
             admitted = self.admit(batch)
             if not admitted:
                 return lambda: 0
@@ -1169,7 +1172,11 @@ class SyncWriter:
             if child is None:  # a connection is open: add() does it, and counts again
                 self.duplicates -= len(batch) - len(admitted)
                 return None
-            self._children.add(child)
+            try:
+                self._children.add(child)
+            except BaseException:  # an interrupt: the child is not left untracked
+                child.stop()
+                raise
 
         def wait() -> int:
             try:
@@ -1191,9 +1198,10 @@ class SyncWriter:
         that sync to judge. Returns the account's invoice count.
         """
         key, sync_id = self.key, self.sync_id
-        if self._children:  # what they write would be deleted as unseen
-            raise StoreError("a sync was finished while its writes were still running",
-                             "this is a bug; please report it")
+        with self._lock:
+            if self._children:  # what they write would be deleted as unseen
+                raise StoreError("a sync was finished while its writes were still running",
+                                 "this is a bug; please report it")
         with self._transaction("finish a sync in") as connection:
             if connection.execute("SELECT 1 FROM syncs WHERE sync_id = ?",
                                   (sync_id,)).fetchone() is None:
@@ -1235,7 +1243,10 @@ class SyncWriter:
         (real, newer versions). A no-op once the sync has ended."""
         if self._ended:
             return
-        for child in list(self._children):  # a write in a child stops: nothing of it stays
+        with self._lock:  # no child starts after this
+            self._ending = True
+            children = list(self._children)
+        for child in children:  # a write in a child stops: nothing of it stays
             child.stop()
         try:
             with self._transaction("clean up a sync in") as connection:

@@ -149,6 +149,31 @@ def test_ctrl_c_is_the_parents_to_handle() -> None:
     assert child.result() == "finished"
 
 
+def test_the_child_runs_none_of_the_programs_handlers_and_the_parent_keeps_its_state(
+        tmp_path: Path) -> None:
+    marker = tmp_path / "handler-ran"
+    previous = signal.signal(signal.SIGUSR1, lambda *_args: marker.touch())
+    try:
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        for collecting in (True, False):
+            (gc.enable if collecting else gc.disable)()
+            child = forked.start(lambda: (signal.getsignal(signal.SIGUSR1),
+                                          signal.getsignal(signal.SIGINT), gc.isenabled()))
+            assert child is not None
+            assert child.result() == (signal.SIG_DFL, signal.SIG_IGN, False)
+            assert gc.isenabled() is collecting  # the parent's collector as it was
+            assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask  # and its mask
+            assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGUSR1)  # the parent's own handler still runs
+        deadline = time.monotonic() + 10
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert marker.exists()
+    finally:
+        gc.enable()
+        signal.signal(signal.SIGUSR1, previous)
+
+
 def test_a_child_dies_with_its_parent(tmp_path: Path) -> None:
     # A parent killed -9 mid-export takes its writer with it (no orphan writing on).
     script = (
