@@ -37,8 +37,9 @@ REPO = Path(cli.__file__).parent.parent
 
 
 @pytest.fixture(autouse=True)
-def _forking(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Forking on (whatever the environment says), and no child left behind by a test."""
+def started(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[forked.Child[object]]]:
+    """Forking on (whatever the environment says), the children a test starts, and none of
+    them left behind."""
     monkeypatch.delenv(forked.DISABLE_ENV, raising=False)
     assert forked.available()
     started: list[forked.Child[object]] = []
@@ -51,7 +52,7 @@ def _forking(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         return child
 
     monkeypatch.setattr(forked, "start", start)
-    yield
+    yield started
     for child in started:  # every child was waited for, and its pipe closed
         assert child._status is not None and child._reader is None, child.pid
 
@@ -369,20 +370,6 @@ def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sync_module, "FORKED_BATCH_MIN", 30)
 
 
-def _children(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    started: list[int] = []
-    real_start = forked.start  # the autouse fixture's, which this one wraps
-
-    def start(*args: object, **kwargs: object) -> object:
-        child = real_start(*args, **kwargs)  # type: ignore[arg-type]
-        if child is not None:
-            started.append(child.pid)
-        return child
-
-    monkeypatch.setattr(forked, "start", start)
-    return started
-
-
 def _sync(demo: Config, store: InvoiceStore, offload: bool) -> SyncSucceeded:
     outcome = asyncio.run(sync_account(
         demo.account("vox-main"), demo.settings, store=store, offload=offload))
@@ -393,14 +380,13 @@ def _sync(demo: Config, store: InvoiceStore, offload: bool) -> SyncSucceeded:
 @pytest.mark.demo_server(invoice_count=300, count_cap=25)
 def test_an_offloaded_sync_stores_what_a_threaded_one_stores(
         server: DemoServer, demo: Config, tmp_path: Path, small_batches: None,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        started: list[forked.Child[object]]) -> None:
     with new_store(tmp_path / "a") as threaded:
         outcome = _sync(demo, threaded, offload=False)
-    children = _children(monkeypatch)
     with new_store(tmp_path / "b") as offloaded:
         offloaded.close_readers()
         again = _sync(demo, offloaded, offload=True)
-        assert len(children) >= 3
+        assert len(started) >= 3
         assert again.invoices == outcome.invoices and again.warnings == ()
         stored = offloaded.load_headers(demo.account("vox-main")).invoices
         assert len(stored) == len(outcome.invoices) > 80
@@ -441,13 +427,12 @@ def halves(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(("fmt", "lines"), [("json", False), ("csv", False), ("csv", True)])
 @pytest.mark.parametrize("count", [0, 1, 2, 3, 57])
 def test_halves_make_the_same_bytes(fmt: str, lines: bool, count: int, halves: None,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                    started: list[forked.Child[object]]) -> None:
     invoices = _hostile(count)
     expected = "".join(export.iter_render(invoices, fmt, lines)).encode("utf-8")
-    children = _children(monkeypatch)
     chunks = list(export.iter_encoded(invoices, fmt, lines))
     assert b"".join(chunks) == expected
-    assert len(children) == (1 if count >= 2 else 0)
+    assert len(started) == (1 if count >= 2 else 0)
     for chunk in chunks:
         chunk.decode("utf-8")  # every chunk ends at a character's end
 
@@ -470,14 +455,13 @@ def test_a_failed_half_is_rendered_here(halves: None, monkeypatch: pytest.Monkey
 @pytest.mark.demo_server(invoice_count=300, count_cap=25)
 def test_the_export_command_forks_and_writes_what_the_store_then_exports(
         server: DemoServer, demo: Config, tmp_path: Path, small_batches: None, halves: None,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        started: list[forked.Child[object]]) -> None:
     config = tmp_path / "config.toml"
     save_config(config, demo.to_data())
-    children = _children(monkeypatch)
     common = ["--config", str(config), "--cache-dir", str(tmp_path / "cache"),
               "--account", "vox-main"]
     assert cli.main(["export", *common, "--output", str(tmp_path / "online.json")]) == 0
-    assert len(children) >= 4  # store writes and a rendered half
+    assert len(started) >= 4  # store writes and a rendered half
     assert cli.main(["export", *common, "--offline",
                      "--output", str(tmp_path / "offline.json")]) == 0
     online = (tmp_path / "online.json").read_bytes()
