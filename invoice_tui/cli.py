@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__, check, gc_policy, pdfs
+from . import export as exports
 from . import sync as syncs
 from .config import (
     AccountConfig,
@@ -38,11 +39,10 @@ from .config import (
     load_config,
 )
 from .config_edit import REMOVE, update_account
-from .export import FORMATS, filter_by_month, iter_encoded, parse_month_bound, sort_for_export
 from .fs import OutputRefused, output_problem, write_output
 from .keyring_store import SERVICE as KEYRING_SERVICE
 from .keyring_store import delete_secret, keyring_problem, set_secret
-from .model import Invoice
+from .model import FORMATS, Invoice
 from .providers import provider_class
 from .providers.base import KeyringSecret, Provider, ProviderError
 from .store import InvoiceStore, StoreError, open_store
@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _month(text: str, *, end: bool = False) -> tuple[int, int]:
     try:
-        return parse_month_bound(text, end=end)
+        return exports.parse_month_bound(text, end=end)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -369,13 +369,14 @@ def _collect(source: _Source, names: list[str], args: argparse.Namespace
         else:
             invoices.extend(outcome.invoices)
             warnings.extend(f"{name}: {line}" for line in outcome.warnings)
-    return sort_for_export(filter_by_month(invoices, args.since, args.until)), failures, warnings
+    return (exports.sort_for_export(exports.filter_by_month(invoices, args.since, args.until)),
+            failures, warnings)
 
 
 def _write_export(args: argparse.Namespace, output: Path | None,
                   invoices: Iterable[Invoice]) -> int | None:
     """Render and write the export; an exit code when it could not be written."""
-    chunks = iter_encoded(invoices, args.format, args.lines)
+    chunks = exports.iter_encoded(invoices, args.format, args.lines)
     if output is None:
         for chunk in chunks:
             _write_stdout(chunk)

@@ -27,6 +27,7 @@ from . import forked
 from .fs import output_problem, write_output
 from .model import (
     BOOL_FIELDS,
+    FORMATS,
     INVOICE_FIELDS,
     LINE_FIELDS,
     TAX_FIELDS,
@@ -42,7 +43,7 @@ from .text import sanitize
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("json", "csv")
+__all__ = ["FORMATS"]  # and the functions below
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 

@@ -318,6 +318,9 @@ INVOICE_FIELDS = (
 )
 #: The invoice fields that are JSON booleans (CSV ``true``/``false``), not text.
 BOOL_FIELDS = ("totals_computed", "estimate_incomplete")
+#: The export's file formats (here, not in :mod:`export`: the command line lists them,
+#: and the first frame does not import the export).
+FORMATS = ("json", "csv")
 LINE_FIELDS = (
     "kind", "description", "quantity", "unit_price", "amount", "tax", "net", "gross", "currency",
     "period_start", "period_end", "consumption", "limit", "lookup_key",

@@ -20,16 +20,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.lazy import Lazy
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList
 from textual.worker import Worker, WorkerState
 
 from invoice_tui import deferred, spend  # spend: deferred, `m` is the first to use it
+from invoice_tui import export as exports
 from invoice_tui import sync as syncs
 from invoice_tui.clip import invoice_reference, invoice_row, shortened
 from invoice_tui.config import AccountConfig, Config
-from invoice_tui.export import export_file, format_for_path, home_relative
 from invoice_tui.fs import OutputRefused
 from invoice_tui.index import (
     FirstRowsRead,
@@ -184,6 +185,9 @@ class MainScreen(Screen[None]):
         self._spend_book: spend.SpendBook | None = None
         # After Enter on a spend cell: the table as it was, and the cell to go back to.
         self._spend_return: tuple[TableState, str, int | None] | None = None
+        # Mounted after the first frame (Lazy): its keys are ~20 widgets to style and lay
+        # out, which the first rows need not wait for. Kept here to fit it to the width.
+        self._footer = Footer()
         # The table's border title, subtitle and hidden sort, as set.
         self._table_titles: tuple[str, str, str | None] = ("", "", None)
 
@@ -195,7 +199,8 @@ class MainScreen(Screen[None]):
             with Vertical(id="table-area"):
                 yield InvoiceTable(self._first_rows(), id="invoices")
         yield StatusLine(id="status")
-        yield Footer()
+        self._fit_footer(self.app.size.width)
+        yield Lazy(self._footer)
 
     # --- startup: stored data first, then a background refresh ----------------------
 
@@ -370,14 +375,18 @@ class MainScreen(Screen[None]):
         self._update_status()
 
     def on_resize(self, event: events.Resize) -> None:
+        self._fit_footer(event.size.width)
+
+    def _fit_footer(self, width: int) -> None:
         # On a narrow terminal the footer keys lose their padding and the palette hint goes
         # (? help lists ctrl+p), so that every key still fits.
-        footer = self.query_one(Footer)
-        compact = event.size.width < COMPACT_FOOTER_BELOW
+        footer = self._footer
+        compact = width < COMPACT_FOOTER_BELOW
         if compact != footer.compact or compact == footer.show_command_palette:
             footer.compact = compact
             footer.show_command_palette = not compact
-            footer.refresh(recompose=True)  # show_command_palette alone does not redraw
+            if footer.is_mounted:  # else it is composed so when it mounts
+                footer.refresh(recompose=True)  # show_command_palette alone does not redraw
 
     # --- widgets --------------------------------------------------------------------
 
@@ -817,13 +826,13 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
     def _export(self, path: Path, keys: list[tuple[str, str]]) -> None:
-        shown = sanitize(home_relative(path))
+        shown = sanitize(exports.home_relative(path))
         severity: SeverityLevel = "error"
         try:
-            fmt = format_for_path(path)
+            fmt = exports.format_for_path(path)
             # JSON carries the line items too; the CSV (a row per invoice) needs none.
             invoices = self.store.invoices_of(self._accounts, keys, lines=fmt == "json")
-            export_file(path, invoices, fmt)
+            exports.export_file(path, invoices, fmt)
         except (OutputRefused, ValueError) as error:
             text = f"✗ {shown} {sanitize(str(error))}"
         except StoreError as error:
