@@ -432,7 +432,7 @@ def test_a_bug_is_one_line_not_a_traceback(
     def broken(*_args: object, **_kwargs: object) -> str:
         raise RuntimeError("details that belong in a bug report")
 
-    monkeypatch.setattr(cli, "iter_encoded", broken)
+    monkeypatch.setattr(cli.exports, "iter_encoded", broken)
     code, out, err = _run(capsys, "export")
     assert (code, out) == (1, "")
     assert err == ("invoice-tui: internal error: RuntimeError — please report this bug "

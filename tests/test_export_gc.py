@@ -31,7 +31,7 @@ def test_export_fetches_and_renders_with_the_collector_off_and_turns_it_back_on(
         server: DemoServer, demo: Config, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, list[bool]] = {"fetch": [], "render": []}
-    real_sync_all, real_iter_encoded = cli.syncs.sync_all, cli.iter_encoded
+    real_sync_all, real_iter_encoded = cli.syncs.sync_all, cli.exports.iter_encoded
 
     async def sync_all(*args: object, **kwargs: object) -> object:
         def on_event(event: SyncEvent) -> None:
@@ -44,7 +44,7 @@ def test_export_fetches_and_renders_with_the_collector_off_and_turns_it_back_on(
             yield chunk
 
     monkeypatch.setattr(cli.syncs, "sync_all", sync_all)
-    monkeypatch.setattr(cli, "iter_encoded", iter_encoded)
+    monkeypatch.setattr(cli.exports, "iter_encoded", iter_encoded)
     config = tmp_path / "config.toml"
     save_config(config, demo.to_data())
     output = tmp_path / "out.json"
