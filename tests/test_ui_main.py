@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 from ui_helpers import (
     SIZE,
     TODAY,
@@ -110,6 +112,22 @@ async def test_status_line_shortens_by_whole_parts_at_80_columns() -> None:
         # The est. figures and the second currency go whole, the latter named.
         assert status == (f"110 of 110 invoices  │  billed {eur.billed:,.2f} EUR · "
                           f"due {eur.due:,.2f} EUR  │  +USD")
+
+
+@pytest.mark.parametrize(("width", "compact"), [(80, True), (150, False)])
+async def test_the_footer_mounts_after_the_first_frame_fitted_to_the_width(
+        width: int, compact: bool) -> None:
+    """The footer is Lazy (the first rows need not wait for its keys), built for the
+    terminal's width: compact (no palette hint) on a narrow one, and refitted on resize."""
+    async with settled_demo(size=(width, 24)) as (app, pilot):
+        footer = app.screen.query_one(Footer)
+        assert (footer.compact, footer.show_command_palette) == (compact, not compact)
+        keys = " ".join(widget_text(key) for key in footer.query(FooterKey))
+        assert "Sort" in keys and "Quit" in keys
+        await pilot.resize_terminal(230 - width, 24)  # to the other side of the threshold
+        await pilot.pause()
+        footer = app.screen.query_one(Footer)
+        assert (footer.compact, footer.show_command_palette) == (not compact, compact)
 
 
 def _unleash_total(raw: dict[str, Any]) -> Decimal:
