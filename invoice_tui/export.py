@@ -43,8 +43,6 @@ from .text import sanitize
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMATS"]  # and the functions below
-
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
