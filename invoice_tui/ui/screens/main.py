@@ -199,8 +199,7 @@ class MainScreen(Screen[None]):
             with Vertical(id="table-area"):
                 yield InvoiceTable(self._first_rows(), id="invoices")
         yield StatusLine(id="status")
-        self._fit_footer(self.app.size.width)
-        yield Lazy(self._footer)
+        yield Lazy(self._footer)  # fitted to the width by on_resize, before it mounts
 
     # --- startup: stored data first, then a background refresh ----------------------
 
