@@ -28,6 +28,7 @@ When it is used, and why that is safe:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import os
 import pickle
@@ -143,8 +144,6 @@ def _death_signal() -> Callable[..., int] | None:
     global _prctl
     if _prctl is None:
         with contextlib.suppress(Exception):
-            import ctypes  # noqa: PLC0415 - only a program that forks needs it
-
             _prctl = ctypes.CDLL(None, use_errno=True).prctl
     return _prctl
 
