@@ -105,6 +105,20 @@ def _data(path: Path) -> dict[str, list[tuple[object, ...]]]:
 
 # --- forked.start ------------------------------------------------------------------------
 
+@pytest.fixture(autouse=True)
+def no_connection_open() -> None:
+    """Each test begins with no SQLite connection open: another test's (a UI reader
+    thread still ending, a dropped one in a cycle) would keep a store's work from forking,
+    or be closed by the collector in the middle of a count."""
+    deadline = time.monotonic() + 30
+    while True:
+        gc.collect()
+        if forked.CountedConnection._open == 0:
+            return
+        assert time.monotonic() < deadline, "a connection of another test stayed open"
+        time.sleep(0.05)
+
+
 def test_a_child_sends_back_its_result_or_its_exception() -> None:
     child = forked.start(lambda: {"answer": 6 * 7, "pid": os.getpid()})
     assert child is not None
