@@ -190,6 +190,7 @@ class MainScreen(Screen[None]):
         self._footer = Footer()
         # The table's border title, subtitle and hidden sort, as set.
         self._table_titles: tuple[str, str, str | None] = ("", "", None)
+        self._resumed = False  # see on_screen_resume
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -372,6 +373,15 @@ class MainScreen(Screen[None]):
             self.notify(" · ".join(message.warnings), title="Invoice store", severity="warning",
                         markup=False)
         self._update_status()
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Runs before Screen's own handler (the subclass first), which restyles every widget
+        # when asked to. On the first resume, the one that follows the mount, each widget was
+        # styled as it mounted, a moment ago: styling them all again would cost the first
+        # frame as much as that did (the table's component classes most).
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit_footer(event.size.width)
