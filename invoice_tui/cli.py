@@ -21,9 +21,8 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from . import __version__, check, gc_policy, pdfs
 from . import export as exports
@@ -306,8 +305,7 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
-@dataclass
-class _Source:
+class _Source(NamedTuple):
     config: Config
     store: InvoiceStore
     warnings: tuple[str, ...] = ()  # from opening the store
@@ -628,8 +626,7 @@ def _secret_parser(commands: Any) -> None:
     delete.set_defaults(run=_run_secret_delete)
 
 
-@dataclass
-class _SecretTarget:
+class _SecretTarget(NamedTuple):
     path: Path
     account: AccountConfig
     provider: type[Provider]

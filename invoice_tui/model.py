@@ -19,7 +19,7 @@ from decimal import (
     Overflow,
 )
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 # ISO 4217 minor digits for the currencies that are not the common "2".
 _MINOR_DIGITS: Mapping[str, int] = {
@@ -235,8 +235,7 @@ EXACT = Context(prec=100, traps=[InvalidOperation, Overflow, Inexact])
 Verdict = Literal["exact", "rounding", "mismatch"]
 
 
-@dataclass(frozen=True, slots=True)
-class MoneyCheck:
+class MoneyCheck(NamedTuple):
     """One equation between an invoice's own figures, as the provider defines them.
 
     ``computed`` is the left side worked out exactly from the provider's figures,

@@ -27,9 +27,8 @@ import difflib
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from invoice_tui.meaning import label_of_status, status_meaning
 from invoice_tui.text import sanitize
@@ -64,8 +63,7 @@ _AMOUNT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _DATE_HINT = "use YYYY-MM-DD, YYYY-MM or YYYY"
 
 
-@dataclass(frozen=True, slots=True)
-class Term:
+class Term(NamedTuple):
     """One term of a query.
 
     ``field`` is ``"text"`` for a word or phrase. What it compares with is in one of
@@ -82,13 +80,12 @@ class Term:
     source: str = ""  # the term as typed (sanitized), for chips and hints
 
 
-@dataclass(frozen=True, slots=True)
-class Query:
+class Query(NamedTuple):
     """A parsed query: the terms that filter, and a hint for each that could not."""
 
     text: str = ""
     terms: tuple[Term, ...] = ()
-    problems: tuple[str, ...] = field(default=())
+    problems: tuple[str, ...] = ()
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -174,14 +171,14 @@ _Built = tuple[Term | None, str | None]
 def _text_field(term: Term, value: str) -> _Built:
     if term.op != "=":
         return None, f"{term.field} is matched, not compared — {_EXAMPLES[term.field]}"
-    return replace(term, text=_fold(value)), None
+    return term._replace(text=_fold(value)), None
 
 
 def _total(term: Term, value: str) -> _Built:
     cleaned = value.replace(",", "").replace("_", "")
     if not _AMOUNT.match(cleaned):
         return None, f"{term.field} needs a number — {_EXAMPLES[term.field]}"
-    return replace(term, amount=Decimal(cleaned)), None
+    return term._replace(amount=Decimal(cleaned)), None
 
 
 def _date_range(value: str) -> tuple[dt.date, dt.date] | None:
@@ -206,7 +203,7 @@ def _date(term: Term, value: str) -> _Built:
     found = _date_range(value)
     if found is None:
         return None, f"{term.source} is not a date — {_DATE_HINT}"
-    return replace(term, days=found), None
+    return term._replace(days=found), None
 
 
 def _period(term: Term, value: str) -> _Built:
@@ -215,7 +212,7 @@ def _period(term: Term, value: str) -> _Built:
     found = _date_range(value)
     if found is None or found[0] == found[1]:  # a single day is not a month or a year
         return None, f"{term.source} is not a month or a year — {_EXAMPLES[term.field]}"
-    return replace(term, days=found), None
+    return term._replace(days=found), None
 
 
 _BUILDERS: dict[str, Callable[[Term, str], _Built]] = {

@@ -28,12 +28,12 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from decimal import Decimal
 from itertools import repeat
 from operator import attrgetter, is_not
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 # The module, not the function: view.py may come to import the store, and a
 # module reference resolves at call time, so such a cycle cannot break imports.
@@ -190,8 +190,10 @@ def account_key(account: AccountConfig) -> str:
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
 
 
-@dataclass(frozen=True, slots=True)
-class StoredAccount:
+# Records, NamedTuples: the first frame imports this module (see providers/base.py).
+
+
+class StoredAccount(NamedTuple):
     """What the last complete sync of one account left (``synced_at`` ``None``: none yet)."""
 
     synced_at: dt.datetime | None = None  # timezone-aware UTC
@@ -204,16 +206,14 @@ class StoredAccount:
         return self.synced_at is not None
 
 
-@dataclass(frozen=True, slots=True)
-class StoredHeaders:
+class StoredHeaders(NamedTuple):
     """One account's invoices without their lines, and each one's search text (same order)."""
 
     invoices: tuple[Invoice, ...]
     search: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class StoreOpened:
+class StoreOpened(NamedTuple):
     """An open store, and one line per thing that went wrong on the way (already handled)."""
 
     store: InvoiceStore

@@ -26,7 +26,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from . import sync as syncs
 from .config import Config
@@ -50,8 +50,7 @@ class AccountState:
     summary: AccountSummary | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AccountChanges:
+class AccountChanges(NamedTuple):
     """What a new config changes, by account name (see :func:`diff_accounts`)."""
 
     added: tuple[str, ...] = ()

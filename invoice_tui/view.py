@@ -21,11 +21,11 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain, compress, repeat
 from operator import is_, is_not, not_
-from typing import Any, Literal, Protocol, TypeVar, overload
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar, overload
 
 from invoice_tui.index import (
     AccountIndex,
@@ -264,8 +264,7 @@ def _period_of(invoice: Invoice) -> int | None:
     return period_key(invoice.period_start, invoice.period_end)
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(NamedTuple):
     """One column of the invoice table: what it shows, how wide, how it sorts.
 
     ``sort`` returns ``None`` for a missing value; those rows sort last in both
@@ -464,8 +463,7 @@ class RowSource(Protocol):
 
 
 
-@dataclass(frozen=True, slots=True)
-class _Filter:
+class _Filter(NamedTuple):
     accounts: frozenset[str] | None
     statuses: frozenset[str] | None
     period: Period
@@ -976,7 +974,7 @@ class InvoiceView:
         return _Filter(self.accounts, self.statuses, self.period,
                        tuple(word.encode() for word in parsed.words),
                        tuple(word.encode() for word in parsed.excluded_words),
-                       tuple(replace(term, source="") for term in parsed.field_terms))
+                       tuple(term._replace(source="") for term in parsed.field_terms))
 
     def _ensure_merged(self) -> _Merged:
         if self._merged is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import replace
 from decimal import Decimal
 
 from invoice_factory import make_invoice, synthetic_invoices
@@ -310,7 +309,7 @@ async def test_snapshot_and_restore_state_round_trip() -> None:
         assert table.snapshot_state() == state
         assert table.cursor_invoice.id == "015"
         # A long list scrolled to the bottom comes back scrolled the same way.
-        table.restore_state(replace(state, period=Period(), accounts=None))
+        table.restore_state(state._replace(period=Period(), accounts=None))
         await pilot.press("G")
         bottom = table.snapshot_state()
         assert bottom.scroll_y > 0

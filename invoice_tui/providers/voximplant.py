@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, DecimalException
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import httpx
 import jwt
@@ -229,8 +229,7 @@ class TokenSigner:
 # --- parsing (pure; unit-tested and fuzzed) ----------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
+class Page(NamedTuple):
     """One GetAccountInvoices answer."""
 
     invoices: tuple[Invoice, ...]

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -48,8 +47,7 @@ _MARGIN = 1  # cells left of the first column
 _EMPTY_LINES = 3  # lines the empty table's text may wrap to
 
 
-@dataclass(frozen=True, slots=True)
-class TableState:
+class TableState(NamedTuple):
     """Everything needed to put the table back exactly as it was (Esc from a detail view)."""
 
     cursor_key: tuple[str, str] | None
