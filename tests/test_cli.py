@@ -384,11 +384,30 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]
     assert code == 2 and out == "" and err.strip()
 
 
+@pytest.mark.parametrize("argv", [
+    [], ["--demo"], ["-v", "--config", "c.toml"], ["--config=c.toml", "--cache-dir", "d"],
+    ["--cache-dir", "d", "--config", "c", "--demo", "--verbose"],
+])
+def test_a_tui_start_parses_as_the_whole_parser_would(argv: list[str]) -> None:
+    # Parsed without every command's parser (see cli.parse_args): the same result.
+    assert vars(cli.parse_args(argv)) == vars(cli.build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", [["--bogus"], ["--config"], ["--demo", "-q"]])
+def test_a_bad_tui_option_is_reported_by_the_whole_parser(
+        capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, out, err = _run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert "COMMAND ..." in err and err.strip().splitlines()[-1].startswith("invoice-tui: error:")
+
+
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "--version")
     assert (code, out) == (0, f"invoice-tui {invoice_tui.__version__}\n")
     code, out, _ = _run(capsys, "export", "--help")
     assert code == 0 and "--offline" in out and "--since" in out
+    code, out, _ = _run(capsys, "--help")
+    assert code == 0 and "demo-server" in out and "--cache-dir" in out
 
 
 # --- output file, logging, interrupts ---------------------------------------------------------
