@@ -162,7 +162,8 @@ def test_the_entry_point_defers_before_importing_the_package() -> None:
 
 
 _FIRST_FRAME = '''
-import asyncio, json, sys, time
+# Not json: deferred too, it is imported (as a stand-in) after install(), as in the program.
+import asyncio, sys, time
 from pathlib import Path
 
 from invoice_tui import deferred
@@ -205,6 +206,8 @@ async def main():
                 assert time.monotonic() < deadline, "the sync never ended"
                 await pilot.pause(0.05)
             phases = {s.name: s.phase for s in screen.sync_state.accounts.values()}
+            import json  # here: see the top
+
             print(json.dumps({**seen, "after_sync": deferred.pending(), "phases": phases,
                               "rows": len(screen.table.view.rows)}))
             app.exit()
