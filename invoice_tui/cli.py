@@ -145,7 +145,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     making every command's parser (~12 M instructions, ~1 % of the first frame's); with
     anything else, or when those options do not parse, the whole parser parses it and
     says what is wrong."""
-    values = iter(argv)
+    values = iter(argv)  # read by the loop, and by next() to skip an option's value
     tui_only = all(arg.startswith("-") and arg not in ("-h", "--help", "--")
                    and (arg not in ("--config", "--cache-dir") or next(values, None) is not None)
                    for arg in values)
