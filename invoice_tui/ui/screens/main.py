@@ -190,7 +190,6 @@ class MainScreen(Screen[None]):
         self._footer = Footer()
         # The table's border title, subtitle and hidden sort, as set.
         self._table_titles: tuple[str, str, str | None] = ("", "", None)
-        self._resumed = False  # see on_screen_resume
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -378,9 +377,9 @@ class MainScreen(Screen[None]):
         # Runs before Screen's own handler (the subclass first), which restyles every widget
         # when asked to. On the first resume, the one that follows the mount, each widget was
         # styled as it mounted, a moment ago: styling them all again would cost the first
-        # frame as much as that did (the table's component classes most).
-        if not self._resumed:
-            self._resumed = True
+        # frame as much as that did (the table's component classes most). Screen counts
+        # its resumes (and suspends) in stack_updates, after this handler: 0 on the first.
+        if not self.stack_updates:
             event.refresh_styles = False
 
     def on_resize(self, event: events.Resize) -> None:
