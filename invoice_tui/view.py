@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain, compress, repeat
-from operator import is_, is_not, not_
+from operator import is_, is_not, itemgetter, not_
 from typing import Any, Literal, NamedTuple, Protocol, TypeVar, overload
 
 from invoice_tui.index import (
@@ -556,6 +556,16 @@ def _status_pairs(merged: _Merged) -> set[tuple[str, str]]:
         else:
             pairs.update(zip(index.providers, index.statuses, strict=True))
     return pairs
+
+
+def _gather(items: Sequence[_T], places: Sequence[int]) -> Sequence[_T]:
+    """``items[p]`` for each of ``places``, in order: one C-level call
+    (``operator.itemgetter``), a third of what ``map(items.__getitem__, places)`` costs
+    over 100 000 places — a filter key's pass over the whole table."""
+    if len(places) < 2:  # itemgetter of one place returns the item, not a tuple
+        return [items[p] for p in places]
+    found: tuple[_T, ...] = itemgetter(*places)(items)
+    return found
 
 
 def _day_mask(term: Term, days: Sequence[int | None]) -> bytes:
@@ -1090,10 +1100,7 @@ class InvoiceView:
             mask = bytearray(len(texts))
             for invoice in texts.containing(token):
                 mask[invoice] = 1
-        if narrower:
-            found = map(mask.__getitem__, map(universe.__getitem__, positions))
-        else:
-            found = map(mask.__getitem__, universe)
+        found = _gather(mask, _gather(universe, positions) if narrower else universe)
         return list(compress(positions, found if holding else map(not_, found)))
 
     def _term_mask(self, term: Term) -> bytes:
@@ -1154,8 +1161,7 @@ class InvoiceView:
             positions = [p for p in positions if first <= days[universe[p]] <= last]
         for term in wanted.terms:
             mask = self._term_mask(term)
-            positions = list(compress(positions, map(mask.__getitem__,
-                                                     map(universe.__getitem__, positions))))
+            positions = list(compress(positions, _gather(mask, _gather(universe, positions))))
         for token in wanted.tokens:
             positions = self._containing(token, positions)
         for token in wanted.excluded:
