@@ -98,3 +98,16 @@ def test_a_data_change_drops_the_cached_term_masks() -> None:
     from store_fill import replace_account
     replace_account(view, "a", [make_invoice("a", "1", status="new")])
     assert list(view.rows) == []
+
+
+def test_a_query_narrowed_to_one_invoice_and_then_to_none() -> None:
+    # One place left, then none: the gathers over the places take their one-item path.
+    view = view_of(*INVOICES)
+    target = INVOICES[5]
+    word = (target.number or target.id).casefold()
+    status = target.status.casefold()
+    for query, count in [(word, 1), (f"{word} status:{status}", 1), (f"{word} calls", None),
+                         (f"{word} -status:{status}", 0), (f"{word} -{word}", 0)]:
+        view.set_query(query)
+        assert shown(view) == expected(query), query
+        assert count is None or len(view.rows) == count, query
